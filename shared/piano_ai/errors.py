@@ -1,0 +1,36 @@
+"""Domain errors shared by the CLI, the API and the worker.
+
+Each carries a stable ``code`` a client can act on; the API maps them to HTTP once.
+"""
+
+from piano_ai.constants import SUPPORTED_FORMATS
+
+
+class PianoAIError(Exception):
+    """Base class: ``code`` is stable and machine-readable, the message is for people."""
+
+    code = "internal_error"
+
+
+class InvalidAudioError(PianoAIError):
+    """The input cannot be turned into audio samples."""
+
+    code = "invalid_audio"
+
+    def __init__(self, name: str, reason: str) -> None:
+        supported = ", ".join(SUPPORTED_FORMATS)
+        super().__init__(f"{name}: file is not decodable audio ({reason}); supported: {supported}")
+        self.name = name
+        self.reason = reason
+
+
+class ModelNotFoundError(PianoAIError):
+    """The model directory is missing or incomplete."""
+
+    code = "model_not_found"
+
+
+class InvalidParametersError(PianoAIError):
+    """Transcription parameters are out of range."""
+
+    code = "invalid_parameters"

@@ -1,0 +1,59 @@
+"""Plain data passed between pipeline stages."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+# progress(stage, fraction): stage is one of STAGES, fraction in 0..1 within that stage.
+ProgressCallback = Callable[[str, float], None]
+STAGES = ("decoding", "features", "inference", "postprocessing")
+
+
+@dataclass(frozen=True)
+class Note:
+    """One transcribed note."""
+
+    pitch: int  # MIDI pitch, 21..108
+    start: float  # seconds from the start of the audio
+    end: float  # seconds, > start
+    velocity: int  # MIDI velocity, 1..127
+
+
+@dataclass(frozen=True)
+class Activations:
+    """Model outputs for one recording; every array is (frames, 88) float32 in 0..1.
+
+    Column k is MIDI pitch LOWEST_KEY + k; row t covers t * SECONDS_PER_FRAME seconds.
+    ``velocity`` is the predicted MIDI velocity / 127 (meaningful where an onset is).
+    """
+
+    onset: FloatArray
+    frame: FloatArray
+    offset: FloatArray
+    velocity: FloatArray
+
+
+@dataclass(frozen=True)
+class NoteParams:
+    """Post-processing knobs a user may set (CLI options, API parameters)."""
+
+    onset_threshold: float = 0.5  # onset probability that starts a note
+    frame_threshold: float = 0.3  # frame probability that keeps a note sounding
+    offset_threshold: float = 0.5  # offset probability that ends a note early
+    min_note_ms: float = 30.0  # notes shorter than this are dropped (milliseconds)
+
+    def validate(self) -> "NoteParams":
+        """Raise InvalidParametersError when a knob is out of range; return self."""
+        from piano_ai.errors import InvalidParametersError
+
+        for name in ("onset_threshold", "frame_threshold", "offset_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise InvalidParametersError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+        if not 0.0 <= self.min_note_ms <= 5000.0:
+            raise InvalidParametersError(f"min_note_ms must be between 0 and 5000, got {self.min_note_ms}")
+        return self
