@@ -1,0 +1,29 @@
+# Thin wrappers over the real tools; CI runs the same targets (see .ci/run).
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+EXTRAS ?= all,dev
+
+.PHONY: install test test-unit lint typecheck bench clean
+
+install:  ## create .venv with every pinned dependency and the system tools
+	bash scripts/install_system_deps.sh
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c requirements.lock -e ".[$(EXTRAS)]"
+	$(PY) scripts/warm_caches.py
+
+test:  ## the whole suite: unit, integration (real Postgres/Redis/emulator/worker) and e2e
+	$(PY) -m pytest -q
+
+test-unit:
+	$(PY) -m pytest -q tests/unit
+
+lint:
+	.venv/bin/ruff check shared services tests scripts
+	.venv/bin/ruff format --check shared services tests scripts
+
+typecheck:
+	.venv/bin/mypy shared/piano_ai
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
