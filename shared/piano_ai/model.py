@@ -1,0 +1,72 @@
+"""The CNN-BiLSTM transcription model: architecture only (training lives in piano_ai.training).
+
+Pure Keras 3 layers, no tf.* ops, so the model exports cleanly to ONNX.
+Input: log-mel (batch, frames, N_MELS). Outputs, each (batch, frames, N_KEYS) in 0..1:
+onset, frame, offset and velocity (MIDI velocity / 127).
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from piano_ai.constants import HOP_LENGTH, N_KEYS, N_MELS, SAMPLE_RATE
+
+HEADS = ("onset", "frame", "offset", "velocity")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyperparameters; saved as config.json beside the weights."""
+
+    n_mels: int = N_MELS  # input bins; must match piano_ai.constants
+    n_keys: int = N_KEYS  # output pitches
+    sample_rate: int = SAMPLE_RATE  # Hz, recorded so a model with other constants is refused
+    hop_length: int = HOP_LENGTH  # samples, as above
+    conv_channels: tuple[int, ...] = (16, 24, 32)  # 3x3 conv blocks, each followed by a /2 pool over mel bins
+    dense_units: int = 192  # per-frame embedding after the CNN
+    lstm_units: int = 96  # per direction of the BiLSTM
+    dropout: float = 0.25  # after the CNN and the dense layer (training only)
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (training run, date)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelConfig":
+        raw = json.loads(path.read_text())
+        raw["conv_channels"] = tuple(raw["conv_channels"])
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def build_model(config: ModelConfig):  # -> keras.Model
+    """A Keras model mapping (batch, frames, n_mels) log-mel to a dict of four (batch, frames, n_keys) outputs."""
+    import keras
+    from keras import layers
+
+    mel = keras.Input(shape=(None, config.n_mels), name="mel")
+    # Per-bin affine normalisation learned from data; log-mel values are roughly -11.5..+5.
+    x = layers.BatchNormalization(name="input_norm")(mel)
+    x = layers.Reshape((-1, config.n_mels, 1))(x)  # (batch, frames, bins, 1)
+    bins = config.n_mels
+    for i, channels in enumerate(config.conv_channels):
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(pool_size=(1, 2), name=f"pool{i}")(x)
+        bins //= 2
+    x = layers.Reshape((-1, bins * config.conv_channels[-1]))(x)  # (batch, frames, bins * channels)
+    x = layers.Dropout(config.dropout)(x)
+    x = layers.Dense(config.dense_units, activation="relu", name="embed")(x)
+    x = layers.Dropout(config.dropout)(x)
+    x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True), name="bilstm")(x)
+
+    onset = layers.Dense(config.n_keys, activation="sigmoid", name="onset")(x)
+    offset = layers.Dense(config.n_keys, activation="sigmoid", name="offset")(x)
+    velocity = layers.Dense(config.n_keys, activation="sigmoid", name="velocity")(x)
+    # The frame head sees the onset and offset predictions, as in Onsets and Frames, so notes start where onsets are.
+    frame_in = layers.Concatenate()([x, onset, offset])
+    frame = layers.Dense(config.n_keys, activation="sigmoid", name="frame")(frame_in)
+    outputs = {"onset": onset, "frame": frame, "offset": offset, "velocity": velocity}
+    return keras.Model(inputs=mel, outputs=outputs, name="piano_ai_cnn_bilstm")
