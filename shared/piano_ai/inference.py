@@ -77,7 +77,9 @@ def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto")
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     config_path = path / "config.json"
     if not config_path.is_file():
-        raise ModelNotFoundError(f"no model at {path}: config.json is missing (train one with `piano-ai train`)")
+        raise ModelNotFoundError(
+            f"no model at {path}: config.json is missing (train one with `piano-ai train`)"
+        )
     config = ModelConfig.load(config_path)
     if (config.sample_rate, config.hop_length, config.n_mels) != (SAMPLE_RATE, HOP_LENGTH, N_MELS):
         raise ModelNotFoundError(f"model at {path} was trained with other signal constants: {config}")

@@ -41,7 +41,7 @@ class ModelConfig:
 
 
 def build_model(config: ModelConfig):  # -> keras.Model
-    """A Keras model mapping (batch, frames, n_mels) log-mel to a dict of four (batch, frames, n_keys) outputs."""
+    """Keras model: (batch, frames, n_mels) log-mel -> dict of four (batch, frames, n_keys) outputs."""
     import keras
     from keras import layers
 
@@ -65,7 +65,7 @@ def build_model(config: ModelConfig):  # -> keras.Model
     onset = layers.Dense(config.n_keys, activation="sigmoid", name="onset")(x)
     offset = layers.Dense(config.n_keys, activation="sigmoid", name="offset")(x)
     velocity = layers.Dense(config.n_keys, activation="sigmoid", name="velocity")(x)
-    # The frame head sees the onset and offset predictions, as in Onsets and Frames, so notes start where onsets are.
+    # The frame head sees the onset and offset predictions (as in Onsets and Frames): notes start at onsets.
     frame_in = layers.Concatenate()([x, onset, offset])
     frame = layers.Dense(config.n_keys, activation="sigmoid", name="frame")(frame_in)
     outputs = {"onset": onset, "frame": frame, "offset": offset, "velocity": velocity}

@@ -1,0 +1,1 @@
+"""Scoring transcriptions against reference MIDI with mir_eval."""

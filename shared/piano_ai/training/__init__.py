@@ -1,0 +1,1 @@
+"""Training the transcription model: data windows, losses, the fit loop and export."""

@@ -1,0 +1,27 @@
+"""Training hyperparameters in one dataclass, saved beside the checkpoints as train_config.json."""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "data/rendered/v1"  # dataset folder or gs://bucket/prefix holding manifest.json
+    run_dir: str = "runs/default"  # checkpoints, logs and the exported model go here
+    window_frames: int = 320  # frames per training example (10.2 s)
+    batch_size: int = 16  # windows per step
+    steps_per_epoch: int = 250  # random windows are drawn afresh each epoch
+    epochs: int = 200  # upper bound; early stopping usually ends sooner
+    learning_rate: float = 1e-3  # Adam's initial rate
+    lr_decay_factor: float = 0.5  # ReduceLROnPlateau multiplies the rate by this
+    lr_patience: int = 3  # epochs without val-loss improvement before the rate decays
+    early_stop_patience: int = 8  # epochs without val-loss improvement before training stops
+    onset_pos_weight: float = 8.0  # weight of positive onset frames in the BCE: onsets are ~1% of frames
+    offset_pos_weight: float = 4.0  # likewise for offsets
+    velocity_loss_weight: float = 1.0  # masked MSE on velocity at true onsets
+    seed: int = 1234  # window sampling and weight init
+    max_hours: float = 0.0  # stop after this much wall time (0 = no limit); resumable afterwards
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")

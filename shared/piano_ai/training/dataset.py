@@ -1,0 +1,97 @@
+"""Training examples: fixed-length windows cut from the dataset's shards.
+
+A clip is one shard: mel (frames, N_MELS) and targets (frames, N_KEYS). Training draws random windows each
+epoch; validation cuts every clip into consecutive windows so its loss is comparable between epochs.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.features import LOG_FLOOR
+
+log = logging.getLogger(__name__)
+MEL_PAD = float(np.log(LOG_FLOOR))  # log-mel value of silence
+
+
+@dataclass(frozen=True)
+class Clip:
+    mel: npt.NDArray[np.float16]  # (frames, N_MELS)
+    onset: npt.NDArray[np.uint8]  # (frames, N_KEYS) 0/1
+    frame: npt.NDArray[np.uint8]
+    offset: npt.NDArray[np.uint8]
+    velocity: npt.NDArray[np.uint8]  # MIDI velocity at onset frames, 0 elsewhere
+
+
+def load_manifest(location: str) -> dict:
+    """The dataset's manifest.json, from a folder or gs://bucket/prefix."""
+    if location.startswith("gs://"):
+        from piano_ai.data.reader import load_manifest as load_remote
+
+        return load_remote(location)
+    return json.loads((Path(location) / "manifest.json").read_text())
+
+
+def load_clips(location: str, split: str) -> list[Clip]:
+    """Every shard of ``split`` ("train" or "val") as in-memory clips."""
+    manifest = load_manifest(location)
+    entries = [s for s in manifest["shards"] if s["split"] == split]
+    clips = [_load_clip(location, entry["path"]) for entry in entries]
+    hours = sum(c.mel.shape[0] for c in clips) * 0.032 / 3600
+    log.info("loaded %d %s clips (%.2f h) from %s", len(clips), split, hours, location)
+    return clips
+
+
+def _load_clip(location: str, path: str) -> Clip:
+    if location.startswith("gs://"):
+        from piano_ai.data.reader import open_shard
+
+        data = np.load(open_shard(location, path))
+    else:
+        data = np.load(Path(location) / path)
+    return Clip(*(data[k] for k in ("mel", "onset", "frame", "offset", "velocity")))
+
+
+def window(clip: Clip, start: int, length: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Frames [start, start + length) of a clip, padded with silence; velocity target is -1 off onsets."""
+    end = min(start + length, clip.mel.shape[0])
+    n = end - start
+    mel = np.full((length, clip.mel.shape[1]), MEL_PAD, np.float32)
+    mel[:n] = clip.mel[start:end]
+    targets = {}
+    for name in ("onset", "frame", "offset"):
+        t = np.zeros((length, clip.onset.shape[1]), np.float32)
+        t[:n] = getattr(clip, name)[start:end]
+        targets[name] = t
+    velocity = np.full((length, clip.onset.shape[1]), -1.0, np.float32)
+    onsets = clip.onset[start:end] > 0
+    velocity[:n][onsets] = clip.velocity[start:end][onsets] / 127.0
+    targets["velocity"] = velocity
+    return mel, targets
+
+
+def batches_random(clips: list[Clip], length: int, batch_size: int, rng: np.random.Generator):
+    """One random batch: (mel (batch, length, N_MELS), dict of (batch, length, N_KEYS) targets)."""
+    weights = np.array([max(1, c.mel.shape[0] - length // 2) for c in clips], np.float64)
+    picks = rng.choice(len(clips), size=batch_size, p=weights / weights.sum())
+    items = []
+    for i in picks:
+        frames = clips[i].mel.shape[0]
+        start = int(rng.integers(0, max(1, frames - length // 2)))
+        items.append(window(clips[i], start, length))
+    return _stack(items)
+
+
+def fixed_windows(clips: list[Clip], length: int) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Every clip cut into consecutive windows (the last one padded)."""
+    return [window(c, s, length) for c in clips for s in range(0, c.mel.shape[0], length)]
+
+
+def _stack(items):
+    mel = np.stack([m for m, _ in items])
+    targets = {k: np.stack([t[k] for _, t in items]) for k in items[0][1]}
+    return mel, targets

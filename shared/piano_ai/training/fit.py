@@ -1,0 +1,146 @@
+"""The training loop: compile, fit with early stopping / LR decay / checkpoints, resume, export."""
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from piano_ai.model import ModelConfig, build_model
+from piano_ai.training.config import TrainConfig
+from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
+from piano_ai.training.losses import masked_velocity_mse, weighted_bce
+
+log = logging.getLogger(__name__)
+BEST_WEIGHTS = "best.weights.h5"
+
+
+def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None = None) -> Path:
+    """Train (or resume) a run in cfg.run_dir; returns the path of the best weights."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(run_dir / "train_config.json")
+    model_config.save(run_dir / "config.json")
+    keras.utils.set_random_seed(cfg.seed)
+
+    train_clips = load_clips(cfg.data, "train")
+    val_clips = load_clips(cfg.data, "val")
+    model = build_model(model_config)
+    if init_weights:
+        model.load_weights(init_weights)
+        log.info("initialised from %s", init_weights)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0),
+        loss={
+            "onset": weighted_bce(cfg.onset_pos_weight),
+            "frame": weighted_bce(1.0),
+            "offset": weighted_bce(cfg.offset_pos_weight),
+            "velocity": masked_velocity_mse,
+        },
+        loss_weights={"onset": 1.0, "frame": 1.0, "offset": 0.5, "velocity": cfg.velocity_loss_weight},
+    )
+    model.fit(
+        _RandomWindows(train_clips, cfg),
+        validation_data=_FixedWindows(val_clips, cfg),
+        epochs=cfg.epochs,
+        callbacks=_callbacks(cfg, run_dir),
+        verbose=2,
+    )
+    return run_dir / BEST_WEIGHTS
+
+
+def _callbacks(cfg: TrainConfig, run_dir: Path) -> list:
+    import keras
+
+    return [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # resume where a stopped run left off
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / BEST_WEIGHTS), monitor="val_loss", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.early_stop_patience),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=cfg.lr_decay_factor, patience=cfg.lr_patience, min_lr=1e-5
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+        _time_limit_callback(cfg.max_hours),
+    ]
+
+
+def _dataset_base():
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class _RandomWindows(_dataset_base()):  # type: ignore[misc]
+    """cfg.steps_per_epoch random batches, drawn afresh every epoch."""
+
+    def __init__(self, clips: list[Clip], cfg: TrainConfig) -> None:
+        super().__init__()
+        self.clips, self.cfg, self.epoch = clips, cfg, 0
+
+    def __len__(self) -> int:
+        return self.cfg.steps_per_epoch
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, index])
+        return batches_random(self.clips, self.cfg.window_frames, self.cfg.batch_size, rng)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+class _FixedWindows(_dataset_base()):  # type: ignore[misc]
+    """The validation clips cut into consecutive windows, in a fixed order."""
+
+    def __init__(self, clips: list[Clip], cfg: TrainConfig) -> None:
+        super().__init__()
+        self.items, self.batch = fixed_windows(clips, cfg.window_frames), cfg.batch_size
+
+    def __len__(self) -> int:
+        return (len(self.items) + self.batch - 1) // self.batch
+
+    def __getitem__(self, index: int):
+        chunk = self.items[index * self.batch : (index + 1) * self.batch]
+        mel = np.stack([m for m, _ in chunk])
+        return mel, {k: np.stack([t[k] for _, t in chunk]) for k in chunk[0][1]}
+
+
+def _time_limit_callback(max_hours: float):
+    import keras
+
+    class TimeLimit(keras.callbacks.Callback):
+        """Stops training after max_hours of wall time; BackupAndRestore lets a later run continue."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.deadline = time.time() + max_hours * 3600 if max_hours > 0 else None
+
+        def on_epoch_end(self, epoch: int, logs=None) -> None:
+            if self.deadline and time.time() > self.deadline:
+                log.info("time limit of %.2f h reached after epoch %d", max_hours, epoch + 1)
+                self.model.stop_training = True
+
+    return TimeLimit()
+
+
+def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
+    """Write a servable model directory: config.json, model.weights.h5, model.onnx, train_config.json."""
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = ModelConfig.load(run_dir / "config.json")
+    model = build_model(config)
+    model.load_weights(weights or run_dir / BEST_WEIGHTS)
+    model(np.zeros((1, 64, config.n_mels), np.float32))  # build before export
+    model.save_weights(out_dir / "model.weights.h5")
+    config.save(out_dir / "config.json")
+    shutil.copy(run_dir / "train_config.json", out_dir / "train_config.json")
+    model.export(str(out_dir / "model.onnx"), format="onnx", verbose=False)
+    log.info("exported %s (%s) to %s", run_dir, asdict(config), out_dir)
+    return out_dir
