@@ -24,6 +24,17 @@ class InvalidAudioError(PianoAIError):
         self.reason = reason
 
 
+class AudioFileNotFoundError(InvalidAudioError):
+    """The input audio file does not exist (bad input too: never retried)."""
+
+    code = "audio_not_found"
+
+    def __init__(self, name: str) -> None:
+        PianoAIError.__init__(self, f"{name}: no such file")
+        self.name = name
+        self.reason = "no such file"
+
+
 class ModelNotFoundError(PianoAIError):
     """The model directory is missing or incomplete."""
 

@@ -1,0 +1,124 @@
+"""Post-processing: the model's frame-wise activations to a list of notes. Pure numpy.
+
+The rules mirror how piano_ai.data.targets writes the training targets (frame t is at
+t * SECONDS_PER_FRAME seconds; a note is marked onset on its first frame, frame from its first
+through its last frame, offset on its last frame):
+
+- a note starts at a local maximum of the onset probability that is >= onset_threshold; the start
+  time is refined below a frame by a parabola through the peak and its two neighbours (a frame is 32 ms);
+- it sounds while the frame probability is >= frame_threshold. Right after the onset the frame head may
+  still be rising, so the first ONSET_GRACE_FRAMES frames may be below the threshold;
+- it ends on its last frame above frame_threshold, on the first frame whose offset probability is
+  >= offset_threshold (ignored in the first OFFSET_GUARD_FRAMES frames, where a re-struck key's
+  previous offset lives), or at the next onset of the same key, whichever comes first;
+- notes shorter than min_note_ms are dropped; velocity is the onset-weighted mean of the velocity
+  head over the onset frame and its neighbours, times 127.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
+from piano_ai.types import Activations, FloatArray, Note, NoteParams
+
+ONSET_GRACE_FRAMES = 2  # frames after an onset in which the frame head may still be below threshold
+OFFSET_GUARD_FRAMES = 1  # frames after an onset in which the offset head cannot end the note
+VELOCITY_RADIUS = 1  # frames either side of the onset frame averaged for the velocity
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def notes_from_activations(act: Activations, params: NoteParams | None = None) -> list[Note]:
+    """Notes from activations (each (frames, N_KEYS) float32 in 0..1), sorted by (start, pitch).
+
+    Times are in seconds from the start of the audio; velocity is 1..127.
+    """
+    params = params or NoteParams()
+    onset, frame, offset, velocity = _checked(act)
+    frames = onset.shape[0]
+    if frames == 0:
+        return []
+    peaks = onset_peaks(onset, params.onset_threshold)  # (frames, keys) bool
+    times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
+    if times.size == 0:
+        return []
+    next_peak = next_true(peaks)  # (frames + 1, keys)
+
+    reach = next_true(frame >= params.frame_threshold)[times, keys]
+    anchor = np.where((reach <= times + ONSET_GRACE_FRAMES) & (reach < frames), reach, times)  # sounds here
+    last_sounding = next_true(frame < params.frame_threshold)[anchor + 1, keys] - 1
+    guard = np.minimum(np.maximum(anchor + 1, times + OFFSET_GUARD_FRAMES + 1), frames)
+    offset_frame = next_true(offset >= params.offset_threshold)[guard, keys]
+    reonset = next_peak[times + 1, keys]
+    end = np.minimum(np.minimum(np.maximum(last_sounding, times + 1), offset_frame), reonset)
+    end = np.minimum(end, frames - 1)
+
+    start_s = refined_onset_frames(onset, times, keys) * SECONDS_PER_FRAME
+    cut = (end == reonset) & (reonset < frames)  # ends where the same key is struck again
+    end_f = end.astype(np.float64)
+    end_f[cut] = refined_onset_frames(onset, reonset[cut], keys[cut])
+    end_s = end_f * SECONDS_PER_FRAME
+    vel = onset_velocities(onset, velocity, times, keys)
+
+    keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
+    notes = [
+        Note(int(k) + LOWEST_KEY, float(s), float(e), int(v))
+        for k, s, e, v in zip(keys[keep], start_s[keep], end_s[keep], vel[keep], strict=True)
+    ]
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:
+    """(frames, keys) bool: local maxima in time of ``onset`` >= threshold (a plateau peaks at its start)."""
+    before = np.vstack([np.zeros((1, onset.shape[1]), onset.dtype), onset[:-1]])
+    after = np.vstack([onset[1:], np.zeros((1, onset.shape[1]), onset.dtype)])
+    return (onset >= threshold) & (onset > before) & (onset >= after)
+
+
+def refined_onset_frames(onset: FloatArray, times: IntArray, keys: IntArray) -> npt.NDArray[np.float64]:
+    """Sub-frame positions (notes,) of the onset peaks at (times, keys): the vertex of a parabola
+    through frames t-1, t, t+1. The shift is clipped to half a frame and is 0 at the edges.
+    """
+    frames = onset.shape[0]
+    inner = (times > 0) & (times < frames - 1)
+    t = np.clip(times, 1, max(frames - 2, 0)) if frames >= 3 else times
+    y = onset.astype(np.float64)
+    left, mid, right = y[np.maximum(t - 1, 0), keys], y[t, keys], y[np.minimum(t + 1, frames - 1), keys]
+    curvature = left - 2.0 * mid + right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(inner & (curvature < 0), 0.5 * (left - right) / curvature, 0.0)
+    return times + np.clip(shift, -0.5, 0.5)
+
+
+def next_true(mask: BoolArray) -> IntArray:
+    """For (frames, keys) ``mask``, the first frame >= t where it holds, per key; ``frames`` where none.
+
+    Returns (frames + 1, keys) int64: row ``frames`` is all ``frames`` so callers may index one past the end.
+    """
+    frames, keys = mask.shape
+    index = np.where(mask, np.arange(frames, dtype=np.int64)[:, None], frames)
+    index = np.vstack([index, np.full((1, keys), frames, np.int64)])
+    return np.minimum.accumulate(index[::-1], axis=0)[::-1]
+
+
+def onset_velocities(onset: FloatArray, velocity: FloatArray, times: IntArray, keys: IntArray) -> IntArray:
+    """MIDI velocities (notes,) 1..127: the velocity head around each onset, weighted by onset probability."""
+    frames = onset.shape[0]
+    window = times[:, None] + np.arange(-VELOCITY_RADIUS, VELOCITY_RADIUS + 1)  # (notes, 2 * radius + 1)
+    rows = np.clip(window, 0, frames - 1)
+    inside = (window >= 0) & (window < frames)
+    weights = onset[rows, keys[:, None]].astype(np.float64) * inside
+    values = velocity[rows, keys[:, None]].astype(np.float64)
+    mean = (weights * values).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return np.clip(np.rint(127.0 * mean), 1, 127).astype(np.int64)
+
+
+def _checked(act: Activations) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    arrays = tuple(np.asarray(a, dtype=np.float32) for a in (act.onset, act.frame, act.offset, act.velocity))
+    shape = arrays[0].shape
+    if len(shape) != 2 or shape[1] != N_KEYS or any(a.shape != shape for a in arrays):
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"activations must all be (frames, {N_KEYS}); got {shapes}")
+    return arrays  # type: ignore[return-value]

@@ -1,0 +1,217 @@
+"""Table-driven tests for post-processing: activations in, notes out."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
+from piano_ai.notes import next_true, notes_from_activations, onset_peaks
+from piano_ai.types import Activations, Note, NoteParams
+
+FRAMES = 40
+KEY = 39  # column of MIDI pitch 60 (C4)
+PITCH = LOWEST_KEY + KEY
+F = SECONDS_PER_FRAME
+
+
+@dataclass
+class Case:
+    """Activations for one key, given as {frame: value} per head; everything else is 0."""
+
+    name: str
+    onset: dict[int, float] = field(default_factory=dict)
+    frame: dict[int, float] = field(default_factory=dict)
+    offset: dict[int, float] = field(default_factory=dict)
+    velocity: dict[int, float] = field(default_factory=dict)
+    params: NoteParams = field(default_factory=NoteParams)
+    expected: list[tuple[float, float, int]] = field(default_factory=list)  # (start_s, end_s, velocity)
+
+
+def span(first: int, last: int, value: float = 0.9) -> dict[int, float]:
+    return {t: value for t in range(first, last + 1)}
+
+
+CASES = [
+    Case("nothing", expected=[]),
+    Case(
+        "single note, symmetric onset peak",
+        onset={4: 0.3, 5: 0.9, 6: 0.3},
+        frame=span(5, 14),
+        velocity=span(4, 6, 0.5),
+        expected=[(5 * F, 14 * F, 64)],
+    ),
+    Case(
+        "frame head still rising after the onset",
+        onset={5: 0.9},
+        frame={5: 0.1, 6: 0.2, **span(7, 14)},
+        velocity={5: 0.5},
+        expected=[(5 * F, 14 * F, 64)],
+    ),
+    Case(
+        "frame head never rises: one frame",
+        onset={5: 0.9},
+        velocity={5: 0.5},
+        expected=[(5 * F, 6 * F, 64)],
+    ),
+    Case(
+        "re-onset of the same key cuts the first note",
+        onset={5: 0.9, 15: 0.9},
+        frame=span(5, 24),
+        velocity={5: 0.5, 15: 1.0},
+        expected=[(5 * F, 15 * F, 64), (15 * F, 24 * F, 127)],
+    ),
+    Case(
+        "offset head ends the note before the frame head",
+        onset={5: 0.9},
+        frame=span(5, 30),
+        offset={12: 0.8},
+        velocity={5: 0.5},
+        expected=[(5 * F, 12 * F, 64)],
+    ),
+    Case(
+        "offset right after the onset is ignored (a re-struck key's old offset)",
+        onset={5: 0.9},
+        frame=span(5, 14),
+        offset={5: 0.9, 6: 0.9},
+        velocity={5: 0.5},
+        expected=[(5 * F, 14 * F, 64)],
+    ),
+    Case(
+        "min length filter drops a short note",
+        onset={5: 0.9},
+        frame=span(5, 6),
+        velocity={5: 0.5},
+        params=NoteParams(min_note_ms=100),
+        expected=[],
+    ),
+    Case(
+        "min length filter keeps a long enough note",
+        onset={5: 0.9},
+        frame=span(5, 9),
+        velocity={5: 0.5},
+        params=NoteParams(min_note_ms=100),
+        expected=[(5 * F, 9 * F, 64)],
+    ),
+    Case(
+        "onset exactly at the threshold starts a note",
+        onset={5: 0.5},
+        frame=span(5, 10),
+        velocity={5: 0.5},
+        expected=[(5 * F, 10 * F, 64)],
+    ),
+    Case("onset just under the threshold does not", onset={5: 0.499}, frame=span(5, 10), expected=[]),
+    Case(
+        "frame exactly at the threshold keeps sounding",
+        onset={5: 0.9},
+        frame={**span(5, 8), 9: 0.3, 10: 0.3, 11: 0.29},
+        velocity={5: 0.5},
+        expected=[(5 * F, 10 * F, 64)],
+    ),
+    Case(
+        "offset exactly at the threshold ends the note",
+        onset={5: 0.9},
+        frame=span(5, 20),
+        offset={10: 0.5, 15: 0.49},
+        velocity={5: 0.5},
+        expected=[(5 * F, 10 * F, 64)],
+    ),
+    Case(
+        "a plateau onset starts one note, between its two frames",
+        onset={5: 0.8, 6: 0.8},
+        frame=span(5, 12),
+        velocity={5: 0.5, 6: 0.5},
+        expected=[(5.5 * F, 12 * F, 64)],
+    ),
+    Case(
+        "velocity is the onset-weighted mean around the onset",
+        onset={4: 0.6, 5: 0.9, 6: 0.3},
+        frame=span(5, 12),
+        velocity={4: 0.2, 5: 0.8, 6: 0.5},
+        expected=[(None, 12 * F, round(127 * (0.6 * 0.2 + 0.9 * 0.8 + 0.3 * 0.5) / 1.8))],  # type: ignore[list-item]
+    ),
+    Case("velocity 0 maps to 1", onset={5: 0.9}, frame=span(5, 10), expected=[(5 * F, 10 * F, 1)]),
+    Case(
+        "a note at the very start",
+        onset={0: 0.9, 1: 0.4},
+        frame=span(0, 6),
+        velocity={0: 1.0, 1: 1.0},
+        expected=[(0.0, 6 * F, 127)],
+    ),
+    Case(
+        "a note still sounding at the end of the audio",
+        onset={30: 0.9},
+        frame=span(30, FRAMES - 1),
+        velocity={30: 0.5},
+        expected=[(30 * F, (FRAMES - 1) * F, 64)],
+    ),
+]
+
+
+def activations(case: Case, frames: int = FRAMES) -> Activations:
+    heads = {}
+    for head in ("onset", "frame", "offset", "velocity"):
+        array = np.zeros((frames, N_KEYS), np.float32)
+        for t, value in getattr(case, head).items():
+            array[t, KEY] = value
+        heads[head] = array
+    return Activations(**heads)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_cases(case: Case) -> None:
+    notes = notes_from_activations(activations(case), case.params)
+    assert len(notes) == len(case.expected), notes
+    for note, (start, end, velocity) in zip(notes, case.expected, strict=True):
+        assert note.pitch == PITCH
+        if start is not None:
+            assert note.start == pytest.approx(start, abs=1e-6)
+        assert note.end == pytest.approx(end, abs=1e-6)
+        assert note.velocity == velocity
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "shift"),
+    [(0.3, 0.3, 0.0), (0.7, 0.1, -0.3), (0.1, 0.7, 0.3), (0.0, 0.0, 0.0)],
+)
+def test_onset_time_is_refined_below_a_frame(left: float, right: float, shift: float) -> None:
+    case = Case("refine", onset={9: left, 10: 0.9, 11: right}, frame=span(10, 20), velocity={10: 0.5})
+    (note,) = notes_from_activations(activations(case))
+    assert note.start == pytest.approx((10 + shift) * F, abs=1e-6)
+    assert abs(note.start - 10 * F) <= 0.5 * F
+
+
+def test_keys_map_to_pitches_and_notes_are_sorted() -> None:
+    onset = np.zeros((FRAMES, N_KEYS), np.float32)
+    frame = np.zeros_like(onset)
+    for key, t in [(87, 3), (0, 3), (40, 1)]:
+        onset[t, key] = 0.9
+        frame[t : t + 5, key] = 0.9
+    act = Activations(onset, frame, np.zeros_like(onset), np.full_like(onset, 0.5))
+    notes = notes_from_activations(act)
+    assert [(n.pitch, round(n.start / F)) for n in notes] == [(61, 1), (21, 3), (108, 3)]
+
+
+def test_empty_and_silent_input() -> None:
+    assert notes_from_activations(activations(Case("empty"), frames=0)) == []
+    assert notes_from_activations(activations(Case("one frame", onset={0: 0.9}), frames=1)) == []
+
+
+def test_mismatched_shapes_are_rejected() -> None:
+    a = np.zeros((10, N_KEYS), np.float32)
+    with pytest.raises(ValueError, match="activations"):
+        notes_from_activations(Activations(a, a, a, np.zeros((9, N_KEYS), np.float32)))
+
+
+def test_default_params_and_types() -> None:
+    case = CASES[1]
+    (note,) = notes_from_activations(activations(case))
+    assert isinstance(note, Note)
+    assert isinstance(note.pitch, int) and isinstance(note.velocity, int)
+    assert isinstance(note.start, float) and isinstance(note.end, float)
+
+
+def test_helpers() -> None:
+    mask = np.array([[0], [1], [0], [1]], dtype=bool)
+    assert next_true(mask)[:, 0].tolist() == [1, 1, 3, 3, 4]
+    onset = np.array([[0.6], [0.9], [0.9], [0.2], [0.7]], np.float32)
+    assert onset_peaks(onset, 0.5)[:, 0].tolist() == [False, True, False, False, True]
