@@ -1,0 +1,53 @@
+"""`piano-ai evaluate`: score the model (or another transcriber's MIDI) on audio + reference MIDI pairs."""
+
+import argparse
+
+HELP = "score transcriptions against reference MIDI with mir_eval (onset, offset, velocity, frame F1)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help=HELP, description=HELP)
+    parser.add_argument("folder", help="folder of <stem>.<audio> + <stem>.mid pairs (e.g. a MAESTRO year)")
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument(
+        "--predictions", help="score MIDI files in this folder (<stem>.mid) instead of our model"
+    )
+    parser.add_argument("--no-pedal", action="store_true", help="do not extend reference notes by the pedal")
+    parser.add_argument("--limit", type=int, default=0, help="score only the first N files")
+    parser.add_argument("--json", dest="json_out", help="write the full report (per file too) here")
+    parser.add_argument("--from-dataset", help="first write the validation clips of this dataset into FOLDER")
+    parser.add_argument("--onset-threshold", type=float, default=None)
+    parser.add_argument("--frame-threshold", type=float, default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    from dataclasses import replace
+    from pathlib import Path
+
+    from piano_ai.evaluation.evaluate import evaluate, folder_estimator, markdown_table, model_estimator
+    from piano_ai.types import NoteParams
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    folder = Path(args.folder)
+    if args.from_dataset:
+        from piano_ai.evaluation.evalset import write_eval_set
+
+        write_eval_set(args.from_dataset, folder, args.limit)
+    if args.predictions:
+        estimate, name = folder_estimator(Path(args.predictions)), Path(args.predictions).name
+    else:
+        from piano_ai.inference import load_transcriber
+
+        params = NoteParams()
+        if args.onset_threshold is not None:
+            params = replace(params, onset_threshold=args.onset_threshold)
+        if args.frame_threshold is not None:
+            params = replace(params, frame_threshold=args.frame_threshold)
+        model = load_transcriber(args.model)
+        estimate, name = model_estimator(model, params.validate()), f"piano-ai ({model.model_dir.name})"
+    report = evaluate(folder, estimate, pedal=not args.no_pedal, limit=args.limit)
+    print(markdown_table({name: report}))
+    if args.json_out:
+        Path(args.json_out).write_text(report.to_json())
+    return 0
