@@ -1,0 +1,15 @@
+"""piano-ai dashboard entry point: it only sets up the page and routes (st.navigation).
+
+Run: streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="piano-ai", page_icon=":material/piano:", layout="wide")
+
+pages = [
+    st.Page("app_pages/convert.py", title="Convert", icon=":material/piano:", default=True),
+    st.Page("app_pages/visualizer.py", title="MIDI visualizer", icon=":material/queue_music:"),
+    st.Page("app_pages/queue.py", title="Queue", icon=":material/monitoring:"),
+]
+st.navigation(pages).run()

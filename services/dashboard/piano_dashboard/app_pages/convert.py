@@ -1,0 +1,142 @@
+"""Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI."""
+
+import hashlib
+
+import streamlit as st
+from piano_ai.constants import SUPPORTED_FORMATS
+from piano_ai.settings import get_settings
+from piano_dashboard import views
+from piano_dashboard.client import ApiError, Job, JobParams
+from piano_dashboard.session import get_client
+
+POLL_S = 1.0  # seconds between status polls while a job runs
+JOBS_KEY = "convert_jobs"  # st.session_state: upload digest -> job id
+MIDI_KEY = "convert_midi"  # st.session_state: job id -> MIDI bytes
+
+
+def fetch_job(job_id: str) -> Job:
+    """The job, or an error message and the end of this run."""
+    try:
+        return get_client().get_job(job_id)
+    except ApiError as error:
+        views.show_api_error(error, "Could not read the job")
+        st.stop()
+        raise  # unreachable: st.stop() raises; keeps type checkers happy
+
+
+@st.fragment(run_every=POLL_S)
+def live_status(job_id: str) -> None:
+    """Stage and progress of a running job; reruns the page once the job ends."""
+    job = fetch_job(job_id)
+    if job.is_terminal:
+        st.rerun()
+    stage = job.stage or ("waiting for a worker" if job.status == "queued" else "starting")
+    st.progress(min(max(job.progress, 0.0), 1.0), text=f"**{job.status}** · {stage} · {job.progress:.0%}")
+    if st.button("Cancel job", key=f"cancel-{job_id}", icon=":material/cancel:"):
+        try:
+            get_client().cancel(job_id)
+        except ApiError as error:
+            views.show_api_error(error, "Could not cancel")
+        st.rerun()
+
+
+def params_form() -> JobParams | None:
+    """Threshold knobs; the chosen values when the user presses Transcribe, else None."""
+    defaults = JobParams()
+    with st.form("params", border=True):
+        cols = st.columns(4)
+        onset = cols[0].slider(
+            "Onset threshold",
+            0.05,
+            0.95,
+            defaults.onset_threshold,
+            0.05,
+            help="Lower finds more (and softer) notes; higher, fewer false notes.",
+        )
+        frame = cols[1].slider(
+            "Frame threshold",
+            0.05,
+            0.95,
+            defaults.frame_threshold,
+            0.05,
+            help="How sure the model must be that a note is still sounding.",
+        )
+        offset = cols[2].slider(
+            "Offset threshold",
+            0.05,
+            0.95,
+            defaults.offset_threshold,
+            0.05,
+            help="How sure the model must be that a note has ended.",
+        )
+        min_ms = cols[3].number_input(
+            "Shortest note (ms)",
+            0,
+            5000,
+            int(defaults.min_note_ms),
+            5,
+            help="Notes shorter than this are dropped.",
+        )
+        pressed = st.form_submit_button("Transcribe", type="primary", icon=":material/music_note:")
+    if not pressed:
+        return None
+    return JobParams(
+        onset_threshold=onset, frame_threshold=frame, offset_threshold=offset, min_note_ms=float(min_ms)
+    )
+
+
+st.title("Convert a piano recording to MIDI")
+upload = st.file_uploader(
+    "Piano recording", type=list(SUPPORTED_FORMATS), max_upload_size=int(get_settings().max_upload_mb)
+)
+if upload is None:
+    st.info("Upload a piano recording (wav, flac, mp3, ogg or m4a) to begin.", icon=":material/upload:")
+    st.stop()
+
+content = upload.getvalue()
+digest = hashlib.sha256(content).hexdigest()
+jobs: dict[str, str] = st.session_state.setdefault(JOBS_KEY, {})
+with st.expander("The recording: waveform and spectrogram", expanded=digest not in jobs):
+    samples = views.audio_analysis(upload.name, content)
+if samples is None:
+    st.stop()
+
+params = params_form()
+if params is not None:
+    try:
+        jobs[digest] = get_client().submit(upload.name, content, params).id
+    except ApiError as error:
+        views.show_api_error(error, "The API rejected the file")
+        st.stop()
+if digest not in jobs:
+    st.info("Choose the thresholds (the defaults suit most recordings) and press **Transcribe**.")
+    st.stop()
+
+job = fetch_job(jobs[digest])
+if not job.is_terminal:
+    live_status(job.id)
+    st.stop()
+if job.status == "failed":
+    failure = job.error
+    code, message = (
+        (failure.code, failure.message) if failure else ("unknown", "the job failed, no reason given")
+    )
+    st.error(f"Transcription failed: **{code}**: {message}", icon=":material/error:")
+    st.stop()
+if job.status == "canceled":
+    st.warning("This job was canceled. Press **Transcribe** to run it again.", icon=":material/cancel:")
+    st.stop()
+
+midi_cache: dict[str, bytes] = st.session_state.setdefault(MIDI_KEY, {})
+if job.id not in midi_cache:
+    try:
+        midi_cache[job.id] = get_client().get_midi(job.id)
+    except ApiError as error:
+        views.show_api_error(error, "Could not download the MIDI")
+        st.stop()
+took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
+st.success(
+    f"Transcribed {job.note_count if job.note_count is not None else '?'} notes{took}.",
+    icon=":material/check_circle:",
+)
+views.midi_result(midi_cache[job.id], upload.name, original=samples)

@@ -1,0 +1,115 @@
+"""Audio for the pages: decode an upload, render a MIDI file to sound, encode for the browser.
+
+Uses piano_ai.audio.decode (soundfile/ffmpeg, no TensorFlow) and falls back to librosa directly when
+that module is not importable. Rendering uses the fluidsynth CLI with a General MIDI SoundFont when
+both are installed, else pretty_midi's sine synthesis.
+"""
+
+import io
+import logging
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile as sf
+from piano_ai.constants import SAMPLE_RATE
+from piano_ai.errors import InvalidAudioError
+from piano_ai.types import FloatArray
+
+from piano_dashboard.midi_tools import load_midi
+
+logger = logging.getLogger(__name__)
+
+SOUNDFONTS = (  # tried in order; FluidR3 is Debian's fluid-soundfont-gm
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf2/default-GM.sf2"),
+)
+RENDER_RATE = 22_050  # Hz: enough for listening, half the bytes of 44.1 kHz
+RENDER_TIMEOUT_S = 120  # seconds fluidsynth may take before we fall back
+PEAK = 0.9  # normalise renderings to this peak amplitude (full scale = 1.0)
+
+
+def decode_upload(filename: str, content: bytes) -> FloatArray:
+    """Mono float32 samples at SAMPLE_RATE from an uploaded file; raises InvalidAudioError."""
+    suffix = Path(filename).suffix.lower() or ".wav"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(content)
+        try:
+            from piano_ai.audio import decode
+        except ImportError:
+            return _decode_with_librosa(filename, path)
+        return decode(path, name=filename)
+
+
+def _decode_with_librosa(filename: str, path: Path) -> FloatArray:
+    import librosa
+
+    try:
+        samples, _ = librosa.load(path, sr=SAMPLE_RATE, mono=True)
+    except Exception as exc:  # soundfile and audioread raise unrelated types
+        raise InvalidAudioError(filename, f"{type(exc).__name__}: {exc}") from exc
+    if samples.size == 0:
+        raise InvalidAudioError(filename, "no samples")
+    return samples.astype(np.float32)
+
+
+def encode_ogg(samples: FloatArray, sample_rate: int) -> bytes:
+    """Ogg Vorbis bytes of mono float samples: small enough to inline in a page."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="OGG", subtype="VORBIS")
+    return buffer.getvalue()
+
+
+def encode_wav(samples: FloatArray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV bytes of mono float samples."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def soundfont() -> Path | None:
+    """The first General MIDI SoundFont installed, if any."""
+    return next((path for path in SOUNDFONTS if path.is_file()), None)
+
+
+def render_midi(content: bytes) -> tuple[FloatArray, str]:
+    """Mono float32 samples at RENDER_RATE of a MIDI file, and how they were made.
+
+    Raises ValueError when the bytes are not MIDI.
+    """
+    font = soundfont()
+    if font is not None and shutil.which("fluidsynth"):
+        try:
+            return _render_fluidsynth(content, font), f"FluidSynth ({font.name})"
+        except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+            logger.warning("fluidsynth failed, using pretty_midi synthesis instead: %s", exc)
+    return _synthesize(load_midi(content)), "sine synthesis (pretty_midi; fluidsynth not available)"
+
+
+def _render_fluidsynth(content: bytes, font: Path) -> FloatArray:
+    with tempfile.TemporaryDirectory() as tmp:
+        midi_path, wav_path = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        midi_path.write_bytes(content)
+        command = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_RATE), "-F", str(wav_path)]
+        subprocess.run(
+            [*command, str(font), str(midi_path)], check=True, capture_output=True, timeout=RENDER_TIMEOUT_S
+        )
+        if not wav_path.is_file() or wav_path.stat().st_size == 0:
+            raise RuntimeError("fluidsynth wrote no audio")
+        samples, rate = sf.read(wav_path, dtype="float32", always_2d=True)
+    if rate != RENDER_RATE:
+        raise RuntimeError(f"fluidsynth rendered at {rate} Hz, asked for {RENDER_RATE}")
+    return _normalise(samples.mean(axis=1))
+
+
+def _synthesize(midi: pretty_midi.PrettyMIDI) -> FloatArray:
+    return _normalise(midi.synthesize(fs=RENDER_RATE).astype(np.float32))
+
+
+def _normalise(samples: FloatArray) -> FloatArray:
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return (samples * (PEAK / peak) if peak > 0 else samples).astype(np.float32)

@@ -1,0 +1,221 @@
+"""A small typed client for the piano-ai REST API (the dashboard's only way to the backend).
+
+Models mirror the contract in the API's JobPublic/queue schemas; every failure, an HTTP error or an
+unreachable server, is raised as ApiError with a stable ``code`` and a message for people.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Protocol
+
+import httpx
+from pydantic import AfterValidator, BaseModel, Field
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed", "canceled")
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+ACTIVE: frozenset[str] = frozenset({"queued", "running"})
+
+DEFAULT_TIMEOUT_S = 30.0  # seconds per request; uploads of large files may take a while
+UPLOAD_TIMEOUT_S = 300.0  # seconds for POST /v1/jobs (the body can be up to PIANO_AI_MAX_UPLOAD_MB)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A timestamp without an offset (SQLite drops it) is UTC by the contract.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class ApiError(Exception):
+    """A request the API refused or could not serve; ``code`` is the API's stable error code."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class JobParams(BaseModel):
+    """The four post-processing knobs (same defaults as piano_ai.types.NoteParams)."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    offset_threshold: float = 0.5
+    min_note_ms: float = 30.0
+
+
+class JobErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class JobLinks(BaseModel):
+    self_: str = Field(alias="self")
+    midi: str | None = None
+    notes: str | None = None
+
+
+class Job(BaseModel):
+    """One transcription job as the API shows it (JobPublic)."""
+
+    id: str
+    status: JobStatus
+    stage: str | None = None
+    progress: float = 0.0  # 0..1
+    filename: str
+    params: JobParams = Field(default_factory=JobParams)
+    attempts: int = 0
+    error: JobErrorInfo | None = None
+    created_at: UtcDatetime | None = None
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
+    canceled_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    audio_duration_s: float | None = None
+    note_count: int | None = None
+    links: JobLinks | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds from submission to the end of the job (None while it runs)."""
+        if self.created_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds()
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None = None
+
+
+class NoteOut(BaseModel):
+    pitch: int  # MIDI pitch
+    start: float  # seconds
+    end: float  # seconds
+    velocity: int  # 1..127
+
+
+class JobNotes(BaseModel):
+    job_id: str
+    notes: list[NoteOut]
+
+
+class QueueWindow(BaseModel):
+    window_s: int  # length of the window, seconds (300, 3600, 86400)
+    finished: int
+    failed: int
+    mean_latency_s: float | None = None
+
+
+class WorkerSeen(BaseModel):
+    name: str
+    last_seen: UtcDatetime | None = None
+
+
+class QueueStats(BaseModel):
+    counts: dict[str, int]
+    oldest_queued_age_s: float | None = None
+    windows: list[QueueWindow] = Field(default_factory=list)
+    workers: list[WorkerSeen] = Field(default_factory=list)
+    errors_by_code: dict[str, int] = Field(default_factory=dict)
+
+
+class JobsApi(Protocol):
+    """What the pages need from the API; ApiClient implements it, tests pass a fake."""
+
+    base_url: str
+
+    def submit(self, filename: str, content: bytes, params: JobParams) -> Job: ...
+    def get_job(self, job_id: str) -> Job: ...
+    def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage: ...
+    def get_midi(self, job_id: str) -> bytes: ...
+    def get_notes(self, job_id: str) -> JobNotes: ...
+    def cancel(self, job_id: str) -> Job: ...
+    def queue(self) -> QueueStats: ...
+
+
+class ApiClient:
+    """HTTP client for the piano-ai API at ``base_url`` (e.g. http://127.0.0.1:8000)."""
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        # follow_redirects: GET /midi may answer 307 to a signed GCS URL.
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=DEFAULT_TIMEOUT_S, follow_redirects=True, transport=transport
+        )
+
+    def submit(self, filename: str, content: bytes, params: JobParams) -> Job:
+        """POST /v1/jobs: upload audio with the post-processing knobs; returns the queued job."""
+        form = {name: str(value) for name, value in params.model_dump().items()}
+        files = {"file": (filename, content, "application/octet-stream")}
+        response = self._request("POST", "/v1/jobs", data=form, files=files, timeout=UPLOAD_TIMEOUT_S)
+        return Job.model_validate(response.json())
+
+    def get_job(self, job_id: str) -> Job:
+        return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
+
+    def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage:
+        """GET /v1/jobs: the newest jobs first, optionally only those in one status."""
+        query: dict[str, Any] = {"limit": limit}
+        if status:
+            query["status"] = status
+        return JobPage.model_validate(self._request("GET", "/v1/jobs", params=query).json())
+
+    def get_midi(self, job_id: str) -> bytes:
+        return self._request("GET", f"/v1/jobs/{job_id}/midi").content
+
+    def get_notes(self, job_id: str) -> JobNotes:
+        return JobNotes.model_validate(self._request("GET", f"/v1/jobs/{job_id}/notes").json())
+
+    def cancel(self, job_id: str) -> Job:
+        return Job.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
+
+    def queue(self) -> QueueStats:
+        return QueueStats.model_validate(self._request("GET", "/v1/queue").json())
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiError(
+                "api_timeout", f"the API at {self.base_url} did not answer in time ({exc})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ApiError(
+                "api_unreachable",
+                f"cannot reach the API at {self.base_url} ({exc}); is it running? Start it with `make run`.",
+            ) from exc
+        if response.is_error:
+            raise _problem(response)
+        return response
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    """ApiError from an application/problem+json body (or whatever the server sent instead)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = str(body.get("code") or f"http_{response.status_code}")
+        message = body.get("detail") or body.get("title") or response.reason_phrase
+        if not isinstance(message, str):  # FastAPI's validation errors carry a list here
+            message = (
+                "; ".join(_describe(item) for item in message) if isinstance(message, list) else str(message)
+            )
+        return ApiError(code, str(message), response.status_code)
+    text = response.text.strip()[:200] or response.reason_phrase
+    return ApiError(f"http_{response.status_code}", text, response.status_code)
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, dict) and "msg" in item:
+        where = ".".join(str(part) for part in item.get("loc", ()))
+        return f"{where}: {item['msg']}" if where else str(item["msg"])
+    return str(item)

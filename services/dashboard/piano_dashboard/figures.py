@@ -1,0 +1,140 @@
+"""Plotly figures: piano roll, waveform, log-mel spectrogram, pitch histogram.
+
+Long inputs are reduced before plotting (min/max envelopes, max-pooled spectrogram columns) so a
+three-minute recording stays a light page.
+"""
+
+import numpy as np
+import plotly.graph_objects as go
+from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY, MEL_FMAX, MEL_FMIN, N_MELS, SECONDS_PER_FRAME
+from piano_ai.types import FloatArray
+
+from piano_dashboard.midi_tools import NoteRow, pitch_name
+
+WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
+SPECTROGRAM_COLUMNS = 1_500  # spectrogram time columns drawn at most
+TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
+ROLL_HEIGHT_PX = 480
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin={"l": 60, "r": 20, "t": 40, "b": 40})
+    return fig
+
+
+def piano_roll(rows: list[NoteRow], track_names: list[str] | None = None) -> go.Figure:
+    """Notes as horizontal bars (time on x, pitch on y); hover shows pitch name, time, velocity.
+
+    One trace per track; a single-track roll is coloured by velocity instead.
+    """
+    fig = go.Figure()
+    tracks = sorted({r.track for r in rows})
+    for track in tracks:
+        notes = [r for r in rows if r.track == track]
+        name = track_names[track] if track_names and track < len(track_names) else f"track {track}"
+        by_velocity = len(tracks) == 1
+        marker = (
+            {
+                "color": [r.velocity for r in notes],
+                "colorscale": "Viridis",
+                "cmin": 1,
+                "cmax": 127,
+                "colorbar": {"title": "velocity", "thickness": 12},
+            }
+            if by_velocity
+            else {"color": TRACK_COLORS[track % len(TRACK_COLORS)]}
+        )
+        fig.add_trace(
+            go.Bar(
+                base=[r.start for r in notes],
+                x=[r.end - r.start for r in notes],
+                y=[r.pitch for r in notes],
+                orientation="h",
+                width=0.8,
+                marker=marker,
+                name=name,
+                customdata=[(pitch_name(r.pitch), r.start, r.end, r.velocity) for r in notes],
+                hovertemplate=(
+                    "<b>%{customdata[0]}</b><br>%{customdata[1]:.3f}–%{customdata[2]:.3f} s"
+                    "<br>velocity %{customdata[3]}<extra>" + name + "</extra>"
+                ),
+            )
+        )
+    low = min((r.pitch for r in rows), default=LOWEST_KEY) - 2
+    high = max((r.pitch for r in rows), default=HIGHEST_KEY) + 2
+    c_keys = [p for p in range(low, high + 1) if p % 12 == 0]
+    fig.update_layout(barmode="overlay", showlegend=len(tracks) > 1, dragmode="zoom")
+    fig.update_xaxes(title="time (s)", rangemode="tozero")
+    fig.update_yaxes(
+        title="pitch", range=[low, high], tickvals=c_keys, ticktext=[pitch_name(p) for p in c_keys]
+    )
+    return _layout(fig, "Piano roll", ROLL_HEIGHT_PX)
+
+
+def waveform(samples: FloatArray, sample_rate: int) -> go.Figure:
+    """Min/max envelope of mono audio over time (seconds)."""
+    columns = max(1, min(WAVEFORM_POINTS, samples.size))
+    usable = samples[: samples.size - samples.size % columns] if samples.size >= columns else samples
+    blocks = usable.reshape(columns, -1)
+    times = np.arange(columns) * (blocks.shape[1] / sample_rate)
+    fig = go.Figure(
+        [
+            go.Scatter(x=times, y=blocks.max(axis=1), line={"width": 0.5, "color": "#4C78A8"}, name="max"),
+            go.Scatter(
+                x=times,
+                y=blocks.min(axis=1),
+                line={"width": 0.5, "color": "#4C78A8"},
+                name="min",
+                fill="tonexty",
+            ),
+        ]
+    )
+    fig.update_layout(showlegend=False, hovermode="x")
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="amplitude", range=[-1, 1])
+    return _layout(fig, "Waveform", 220)
+
+
+def spectrogram(mel: FloatArray) -> go.Figure:
+    """Heatmap of a (frames, N_MELS) log-mel spectrogram, max-pooled to <= SPECTROGRAM_COLUMNS columns."""
+    frames = mel.shape[0]
+    pool = max(1, int(np.ceil(frames / SPECTROGRAM_COLUMNS)))
+    padded = np.pad(mel, ((0, (-frames) % pool), (0, 0)), constant_values=float(mel.min()))
+    pooled = padded.reshape(-1, pool, mel.shape[1]).max(axis=1)
+    times = np.arange(pooled.shape[0]) * pool * SECONDS_PER_FRAME
+    # mel band centres on the mel scale (Slaney, as librosa's default), for a readable y axis in Hz
+    import librosa
+
+    hz = librosa.mel_frequencies(n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
+    fig = go.Figure(
+        go.Heatmap(
+            z=pooled.T,
+            x=times,
+            y=np.arange(N_MELS),
+            colorscale="Magma",
+            colorbar={"title": "log power", "thickness": 12},
+            customdata=np.repeat(hz[:, None], pooled.shape[0], axis=1).round(0),
+            hovertemplate="%{x:.2f} s · %{customdata:.0f} Hz<br>%{z:.1f}<extra></extra>",
+        )
+    )
+    ticks = [i for i in range(0, N_MELS, 40)]
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="frequency (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks])
+    return _layout(fig, "Log-mel spectrogram (model input)", 300)
+
+
+def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
+    """Notes per pitch, labelled by pitch name."""
+    pitches = [r.pitch for r in rows]
+    values, counts = np.unique(pitches, return_counts=True) if pitches else (np.array([]), np.array([]))
+    fig = go.Figure(
+        go.Bar(
+            x=[pitch_name(int(p)) for p in values],
+            y=counts,
+            marker={"color": "#4C78A8"},
+            hovertemplate="%{x}: %{y} notes<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="pitch", type="category")
+    fig.update_yaxes(title="notes")
+    return _layout(fig, "Notes per pitch", 260)

@@ -1,0 +1,140 @@
+"""Streamlit building blocks shared by the pages: errors, audio analysis, the MIDI result view."""
+
+from pathlib import Path
+
+import pretty_midi
+import streamlit as st
+from piano_ai.constants import SAMPLE_RATE
+from piano_ai.errors import PianoAIError
+from piano_ai.types import FloatArray
+
+from piano_dashboard import audio_tools, figures, midi_tools, synthviz
+from piano_dashboard.client import ApiError
+
+PLOT_CONFIG = {"displaylogo": False, "scrollZoom": True}
+
+
+def show_api_error(error: ApiError, what: str = "The API refused the request") -> None:
+    """The API's error code and message, for people; never a stack trace."""
+    st.error(f"{what}: **{error.code}**: {error.message}", icon=":material/error:")
+
+
+@st.cache_data(show_spinner="Decoding audio…", max_entries=8)
+def _decode(filename: str, content: bytes) -> FloatArray:
+    return audio_tools.decode_upload(filename, content)
+
+
+@st.cache_data(show_spinner="Computing the spectrogram…", max_entries=8)
+def _log_mel(samples: FloatArray) -> FloatArray:
+    from piano_ai.features import log_mel
+
+    return log_mel(samples)
+
+
+@st.cache_data(show_spinner="Rendering the MIDI to audio…", max_entries=8)
+def _render(midi: bytes) -> tuple[bytes, bytes, str]:
+    samples, how = audio_tools.render_midi(midi)
+    rate = audio_tools.RENDER_RATE
+    return audio_tools.encode_wav(samples, rate), audio_tools.encode_ogg(samples, rate), how
+
+
+@st.cache_data(max_entries=8)
+def _ogg(samples: FloatArray) -> bytes:
+    return audio_tools.encode_ogg(samples, SAMPLE_RATE)
+
+
+def audio_analysis(filename: str, content: bytes) -> FloatArray | None:
+    """Player, waveform and log-mel spectrogram of an upload; None (with an error shown) if undecodable."""
+    try:
+        samples = _decode(filename, content)
+    except PianoAIError as exc:
+        st.error(f"**{exc.code}**: {exc}", icon=":material/error:")
+        return None
+    st.caption(f"{filename}: {samples.size / SAMPLE_RATE:.1f} s, analysed at {SAMPLE_RATE} Hz mono")
+    st.audio(content, format=_mime(filename))
+    st.plotly_chart(figures.waveform(samples, SAMPLE_RATE), config=PLOT_CONFIG, key="waveform")
+    st.plotly_chart(figures.spectrogram(_log_mel(samples)), config=PLOT_CONFIG, key="spectrogram")
+    return samples
+
+
+def _mime(filename: str) -> str:
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    return {"mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "flac": "audio/flac"}.get(
+        suffix, "audio/wav"
+    )
+
+
+def midi_result(midi: bytes, name: str, original: FloatArray | None = None) -> None:
+    """Everything about one MIDI file: piano roll, instruments, statistics, listening, downloads.
+
+    ``original``: the recording it was transcribed from (mono, SAMPLE_RATE), to listen side by side.
+    """
+    try:
+        parsed = midi_tools.load_midi(midi)
+    except ValueError as exc:
+        st.error(f"**invalid_midi**: {name}: {exc}", icon=":material/error:")
+        return
+    rows = midi_tools.note_rows(parsed)
+    names = [midi_tools.instrument_name(inst) for inst in parsed.instruments]
+    if not rows:
+        st.warning("The MIDI file has no notes.", icon=":material/music_off:")
+    stem = Path(name).stem
+    downloads = st.columns(3)
+    downloads[0].download_button(
+        "Download .mid", midi, f"{stem}.mid", "audio/midi", icon=":material/download:"
+    )
+    downloads[1].download_button("Notes CSV", midi_tools.notes_csv(rows), f"{stem}.csv", "text/csv")
+    downloads[2].download_button(
+        "Notes JSON", midi_tools.notes_json(rows), f"{stem}.json", "application/json"
+    )
+    if not rows:
+        return
+    st.plotly_chart(figures.piano_roll(rows, names), config=PLOT_CONFIG, key="piano_roll")
+    roll, listen, viz = st.tabs(["Instruments & statistics", "Listen", "SynthViz"])
+    with roll:
+        _instruments_and_stats(parsed, rows)
+    with listen:
+        rendered_ogg = _listen(midi, original)
+    with viz:
+        _synthviz(rows, rendered_ogg, original)
+
+
+def _instruments_and_stats(parsed: pretty_midi.PrettyMIDI, rows: list[midi_tools.NoteRow]) -> None:
+    st.subheader("Instruments")
+    st.dataframe(midi_tools.instruments_table(parsed), hide_index=True)
+    st.subheader("Statistics")
+    stats = midi_tools.note_stats(rows)
+    top = st.columns(4)
+    top[0].metric("Notes", stats["notes"])
+    top[1].metric("Length", f"{stats['duration_s']:.1f} s")
+    top[2].metric("Notes per second", stats["notes_per_s"])
+    top[3].metric("Max polyphony", stats["max_polyphony"])
+    bottom = st.columns(4)
+    bottom[0].metric("Range", f"{stats['lowest']}–{stats['highest']}")
+    bottom[1].metric("Mean note", f"{stats['mean_note_s']:.2f} s")
+    bottom[2].metric("Velocity", f"{stats['velocity_mean']:.0f}", help="mean; min–max in the caption")
+    bottom[3].metric("Top pitch classes", stats["top_pitch_classes"])
+    st.caption(f"Velocity range {stats['velocity_min']}–{stats['velocity_max']}.")
+    st.plotly_chart(figures.pitch_histogram(rows), config=PLOT_CONFIG, key="pitch_histogram")
+
+
+def _listen(midi: bytes, original: FloatArray | None) -> bytes:
+    """Original and rendering side by side; returns the rendering as Ogg for SynthViz."""
+    wav, ogg, how = _render(midi)
+    left, right = st.columns(2) if original is not None else (None, st.container())
+    if left is not None and original is not None:
+        left.markdown("**Original recording**")
+        left.audio(_ogg(original), format="audio/ogg")
+    right.markdown("**MIDI rendering**")
+    right.audio(wav, format="audio/wav")
+    right.caption(f"Rendered with {how}.")
+    return ogg
+
+
+def _synthviz(rows: list[midi_tools.NoteRow], rendered_ogg: bytes, original: FloatArray | None) -> None:
+    source = "MIDI rendering"
+    if original is not None:
+        source = st.radio("Play along with", ["MIDI rendering", "Original recording"], horizontal=True)
+    audio = _ogg(original) if source == "Original recording" and original is not None else rendered_ogg
+    st.iframe(synthviz.synthviz_html(rows, audio), height=synthviz.HEIGHT_PX + 60)
+    st.caption("Press play: notes fall onto the keys as they sound. Seek or pause with the player.")
