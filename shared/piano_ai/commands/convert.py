@@ -1,0 +1,216 @@
+"""`piano-ai convert FILE... --out-dir DIR`: audio files to MIDI (and CSV/JSON note events).
+
+The model is loaded once for the whole batch. A file that fails is reported on one line
+("piano-ai: <file>: <reason>") and the others are still converted; the exit status is 1 if any failed.
+scripts/bench.py times the same convert_file().
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
+    from tqdm import tqdm
+
+    from piano_ai.inference import Transcriber
+    from piano_ai.types import NoteParams, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+HELP = "transcribe piano recordings (wav, flac, mp3, ogg, m4a, ...) to MIDI files"
+# Share of a file's progress bar each stage fills (inference dominates).
+STAGE_WEIGHTS = {"decoding": 0.1, "features": 0.1, "inference": 0.75, "postprocessing": 0.05}
+EXIT_FAILED_FILES = 1  # some files could not be converted
+EXIT_USAGE = 2  # bad options or no usable model
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("convert", help=HELP, description=HELP)
+    parser.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
+    parser.add_argument("-o", "--out-dir", required=True, type=Path, help="writes DIR/<stem>.mid per input")
+    parser.add_argument("--csv", action="store_true", help="also write DIR/<stem>.csv note events")
+    parser.add_argument("--json", action="store_true", help="also write DIR/<stem>.json note events")
+    parser.add_argument(
+        "--model", metavar="DIR", help="model directory (default: PIANO_AI_MODEL_DIR, else the shipped model)"
+    )
+    parser.add_argument(
+        "--runtime", choices=("auto", "onnx", "keras"), help="inference runtime (default: PIANO_AI_RUNTIME)"
+    )
+    knobs = parser.add_argument_group("note detection (defaults from piano_ai.types.NoteParams)")
+    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note (0.5)")
+    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding (0.3)")
+    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early (0.5)")
+    knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds (30)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+@dataclass
+class Result:
+    """What converting one file produced, with wall seconds per stage (for the benchmark)."""
+
+    source: Path
+    outputs: list[Path] = field(default_factory=list)
+    note_count: int = 0
+    audio_s: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+
+def convert_file(
+    source: Path,
+    model: Transcriber,
+    params: NoteParams,
+    out_dir: Path,
+    formats: tuple[str, ...] = ("mid",),
+    progress: ProgressCallback | None = None,
+) -> Result:
+    """Transcribe ``source`` with a loaded Transcriber and write out_dir/<stem>.<fmt> for each format.
+
+    formats: any of "mid", "csv", "json". Raises PianoAIError for bad input.
+    """
+    from piano_ai import midi_io
+    from piano_ai.audio import decode
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.transcribe import transcribe
+
+    result = Result(source)
+    clock = _StageClock(progress)
+    clock("decoding", 0.0)
+    audio = decode(source)
+    clock("decoding", 1.0)
+    result.audio_s = audio.size / SAMPLE_RATE
+    notes = transcribe(audio, model, params, clock)
+    writers = {"mid": midi_io.write_midi, "csv": midi_io.notes_to_csv, "json": midi_io.write_json}
+    for fmt in formats:
+        result.outputs.append(writers[fmt](notes, out_dir / f"{source.stem}.{fmt}"))
+    clock("writing", 1.0)
+    result.note_count = len(notes)
+    result.stage_s = clock.durations
+    return result
+
+
+class _StageClock:
+    """A progress callback that also times stages: a stage ends at its last report."""
+
+    def __init__(self, forward: ProgressCallback | None) -> None:
+        self.forward = forward
+        self.durations: dict[str, float] = {}
+        self.last = time.perf_counter()
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.stage = stage
+            self.durations.setdefault(stage, 0.0)
+        self.durations[stage] += now - self.last
+        self.last = now
+        if self.forward is not None and stage in STAGE_WEIGHTS:
+            self.forward(stage, fraction)
+
+
+def run(args: argparse.Namespace) -> int:
+    from piano_ai.errors import PianoAIError
+
+    try:
+        params = _params(args)
+        model = _load_model(args)
+    except PianoAIError as exc:
+        print(f"piano-ai convert: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    formats = ("mid",) + (("csv",) if args.csv else ()) + (("json",) if args.json else ())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    failed = _convert_all([Path(f) for f in args.files], model, params, args.out_dir, formats, args.quiet)
+    return EXIT_FAILED_FILES if failed else 0
+
+
+def _params(args: argparse.Namespace) -> NoteParams:
+    from piano_ai.types import NoteParams
+
+    given = {
+        name: getattr(args, name)
+        for name in ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms")
+        if getattr(args, name) is not None
+    }
+    return NoteParams(**given).validate()
+
+
+def _load_model(args: argparse.Namespace) -> Transcriber:
+    from piano_ai.inference import load_transcriber
+    from piano_ai.settings import get_settings
+
+    settings = get_settings()
+    return load_transcriber(args.model or settings.model_dir, runtime=args.runtime or settings.runtime)
+
+
+def _convert_all(
+    sources: list[Path],
+    model: Transcriber,
+    params: NoteParams,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    quiet: bool,
+) -> int:
+    """Convert each file, reporting failures on stderr as they happen; returns how many failed."""
+    from tqdm import tqdm
+
+    from piano_ai.errors import PianoAIError
+
+    failed = 0
+    claimed: dict[str, Path] = {}
+    files_bar = tqdm(sources, desc="files", unit="file", file=sys.stderr, disable=quiet or None, position=0)
+    stage_bar = tqdm(total=100, bar_format="{desc:>16} {bar} {percentage:3.0f}%", file=sys.stderr,
+                     disable=quiet or None, position=1, leave=False)  # fmt: skip
+    for source in files_bar:
+        stage_bar.reset()
+        stage_bar.set_description_str(source.name[-16:])
+        try:
+            if source.stem in claimed:
+                raise PianoAIError(f"output name {source.stem}.mid is already used by {claimed[source.stem]}")
+            result = convert_file(source, model, params, out_dir, formats, _bar_progress(stage_bar))
+        except (PianoAIError, OSError) as exc:
+            failed += 1
+            tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=sys.stderr)
+            continue
+        except Exception as exc:  # keep converting the rest; the traceback goes to the log
+            failed += 1
+            log.debug("converting %s failed", source, exc_info=True)
+            tqdm.write(f"piano-ai: {source}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        claimed[source.stem] = source
+        tqdm.write(
+            f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
+        )
+    stage_bar.close()
+    files_bar.close()
+    if failed:
+        print(f"piano-ai: {failed} of {len(sources)} files failed", file=sys.stderr)
+    return failed
+
+
+def _bar_progress(bar: tqdm) -> ProgressCallback:
+    """Map (stage, fraction) onto one 0..100 bar per file, labelled with the stage."""
+    stages = list(STAGE_WEIGHTS)
+
+    def report(stage: str, fraction: float) -> None:
+        done = sum(STAGE_WEIGHTS[s] for s in stages[: stages.index(stage)])
+        bar.n = round(100 * (done + STAGE_WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)))
+        bar.set_postfix_str(stage, refresh=False)
+        bar.refresh()
+
+    return report
+
+
+def _reason(exc: Exception, source: Path) -> str:
+    """The error message without a leading '<file>: ' (the line already names the file)."""
+    text = str(exc)
+    for prefix in (f"{source}: ", f"{source.name}: "):
+        text = text.removeprefix(prefix)
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return text
