@@ -164,7 +164,7 @@ def _convert_all(
     failed = 0
     claimed: dict[str, Path] = {}
     files_bar = tqdm(sources, desc="files", unit="file", file=sys.stderr, disable=quiet or None, position=0)
-    stage_bar = tqdm(total=100, bar_format="{desc:>16} {bar} {percentage:3.0f}%", file=sys.stderr,
+    stage_bar = tqdm(total=100, bar_format="{desc:>16} {bar} {percentage:3.0f}% {postfix}", file=sys.stderr,
                      disable=quiet or None, position=1, leave=False)  # fmt: skip
     for source in files_bar:
         stage_bar.reset()

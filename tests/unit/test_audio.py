@@ -1,0 +1,140 @@
+"""decode(): every supported format to mono float32 at SAMPLE_RATE, and clear errors for bad input."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from piano_ai.audio import decode, decode_bytes, duration_s
+from piano_ai.constants import SAMPLE_RATE
+from piano_ai.errors import AudioFileNotFoundError, InvalidAudioError
+
+SOURCE_RATE = 44_100  # Hz: not SAMPLE_RATE, so every path resamples
+SECONDS = 2.0
+TONE_HZ = 440.0
+CLICK_S = 1.0  # a click here checks that decoding does not shift time
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+def signal() -> np.ndarray:
+    """(samples, 2) float32 stereo: a quiet tone in both channels plus a click in the left one."""
+    t = np.arange(int(SECONDS * SOURCE_RATE)) / SOURCE_RATE
+    tone = 0.2 * np.sin(2 * np.pi * TONE_HZ * t)
+    left, right = tone.copy(), tone.copy()
+    click = int(CLICK_S * SOURCE_RATE)
+    left[click : click + 100] = 0.9
+    return np.stack([left, right], axis=1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def audio_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("audio")
+    files = {}
+    for fmt in ("wav", "flac", "ogg", "mp3"):
+        files[fmt] = folder / f"tone.{fmt}"
+        sf.write(files[fmt], signal(), SOURCE_RATE)
+    if shutil.which("ffmpeg"):
+        files["m4a"] = folder / "tone.m4a"
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(files["wav"]), "-c:a", "aac", str(files["m4a"])],
+            check=True,
+        )
+    return files
+
+
+@pytest.mark.parametrize(
+    ("fmt", "length_tolerance_s"),
+    [("wav", 0.0), ("flac", 0.0), ("ogg", 0.0), ("mp3", 0.0), pytest.param("m4a", 0.05, marks=needs_ffmpeg)],
+)
+def test_each_format_decodes_to_mono_16k(
+    audio_files: dict[str, Path], fmt: str, length_tolerance_s: float
+) -> None:
+    audio = decode(audio_files[fmt])
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    # AAC pads its last frame, so m4a may run a little long; the others decode exactly.
+    assert abs(audio.size - SECONDS * SAMPLE_RATE) <= length_tolerance_s * SAMPLE_RATE + 1
+    click_at = np.argmax(np.abs(audio)) / SAMPLE_RATE
+    assert click_at == pytest.approx(CLICK_S, abs=0.006)
+    # Channels are averaged, not summed: the tone (in both) keeps its level through lossless formats.
+    if fmt in ("wav", "flac"):
+        rms = float(np.sqrt(np.mean(audio[: SAMPLE_RATE // 2] ** 2)))
+        assert rms == pytest.approx(0.2 / np.sqrt(2), rel=0.02)
+
+
+def test_resampling_keeps_the_pitch(audio_files: dict[str, Path]) -> None:
+    audio = decode(audio_files["flac"])[: SAMPLE_RATE // 2]  # before the click
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
+    peak_hz = np.argmax(spectrum) * SAMPLE_RATE / audio.size
+    assert peak_hz == pytest.approx(TONE_HZ, abs=3)
+
+
+def test_native_rate_mono_is_returned_unchanged(tmp_path: Path) -> None:
+    samples = (np.random.default_rng(0).uniform(-0.5, 0.5, SAMPLE_RATE)).astype(np.float32)
+    path = tmp_path / "native.wav"
+    sf.write(path, samples, SAMPLE_RATE, subtype="FLOAT")
+    np.testing.assert_array_equal(decode(path), samples)
+
+
+def test_decode_bytes_and_duration(audio_files: dict[str, Path]) -> None:
+    data = audio_files["mp3"].read_bytes()
+    assert decode_bytes(data, "upload.mp3").size == int(SECONDS * SAMPLE_RATE)
+    assert duration_s(audio_files["ogg"]) == pytest.approx(SECONDS, abs=1e-3)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileNotFoundError, match="nothing.wav: no such file"):
+        decode(tmp_path / "nothing.wav")
+
+
+def test_zero_byte_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidAudioError, match=r"empty\.wav.*0 bytes") as info:
+        decode(path)
+    assert info.value.code == "invalid_audio"
+    assert "supported: wav, flac, mp3, ogg, m4a" in str(info.value)
+
+
+def test_text_renamed_wav(tmp_path: Path) -> None:
+    path = tmp_path / "notes.wav"
+    path.write_text("these are not the samples you are looking for\n" * 20)
+    with pytest.raises(InvalidAudioError, match=r"notes\.wav: file is not decodable audio"):
+        decode(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1, 0.01])
+def test_truncated_mp3(audio_files: dict[str, Path], tmp_path: Path, keep: float) -> None:
+    data = audio_files["mp3"].read_bytes()
+    path = tmp_path / "cut.mp3"
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(InvalidAudioError, match=r"cut\.mp3") as info:
+        decode(path)
+    if keep == 0.5:  # libsndfile opens it and the LAME header gives the full length
+        assert "truncated" in info.value.reason
+
+
+@needs_ffmpeg
+def test_truncated_m4a(audio_files: dict[str, Path], tmp_path: Path) -> None:
+    data = audio_files["m4a"].read_bytes()
+    path = tmp_path / "cut.m4a"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidAudioError, match=r"cut\.m4a"):
+        decode(path)
+
+
+def test_header_only_wav_has_no_samples(tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros((0, 1), np.float32), SAMPLE_RATE)
+    with pytest.raises(InvalidAudioError, match="no audio samples"):
+        decode(path)
+
+
+def test_error_names_the_file_as_the_caller_calls_it(tmp_path: Path) -> None:
+    path = tmp_path / "tmp123"
+    path.write_bytes(b"\x00" * 1000)
+    with pytest.raises(InvalidAudioError, match=r"^my song\.m4a: "):
+        decode(path, name="my song.m4a")
