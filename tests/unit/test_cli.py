@@ -1,0 +1,147 @@
+"""The `piano-ai` CLI: a fast --help, the command router, and convert's per-file error handling."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from piano_ai import cli
+from piano_ai.constants import N_KEYS, SAMPLE_RATE
+from piano_ai.midi_io import midi_to_notes
+from piano_ai.types import Activations
+
+HEAVY_MODULES = ("tensorflow", "keras", "onnxruntime", "librosa", "scipy", "torch", "pretty_midi", "tqdm")
+SHOW_IMPORTS = """
+import json, sys
+from piano_ai.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})))
+"""
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def command_names() -> list[str]:
+    return [m.__name__.rsplit(".", 1)[-1] for m in cli.available_commands()]
+
+
+@pytest.mark.parametrize("argv", [["--help"], *[[name, "--help"] for name in command_names()]])
+def test_help_imports_nothing_heavy(argv: list[str]) -> None:
+    result = run_python(SHOW_IMPORTS.format(heavy=set(HEAVY_MODULES)), *argv)
+    assert result.returncode == 0, result.stderr
+    assert "usage: piano-ai" in result.stdout
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_help_is_fast() -> None:
+    script = Path(sys.executable).with_name("piano-ai")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "piano_ai.cli"]
+    started = time.perf_counter()
+    result = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0 and "convert" in result.stdout
+    assert elapsed < 2.0  # ~0.1 s idle; generous for a busy machine, far below a TensorFlow import
+
+
+def test_missing_command_modules_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "COMMANDS", ("convert", "no_such_command"))
+    parser = cli.build_parser()
+    assert "convert" in parser.format_help() and "no_such_command" not in parser.format_help()
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert "usage: piano-ai" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--onset-threshold", "1.5", "onset_threshold must be between 0 and 1"),
+        ("--frame-threshold", "0", "frame_threshold must be between 0 and 1"),
+        ("--min-note-ms", "-5", "min_note_ms must be between 0 and 5000"),
+    ],
+)
+def test_bad_option_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    assert cli.main(["convert", "x.wav", "-o", str(tmp_path), option, value]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_non_numeric_option_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", "x.wav", "-o", str(tmp_path), "--onset-threshold", "high"])
+    assert info.value.code == 2
+
+
+class OneNoteModel:
+    """Stands in for a Transcriber: middle C from 0.32 s to 0.64 s, whatever the input."""
+
+    def predict(self, mel: np.ndarray, progress: object = None) -> Activations:
+        heads = {h: np.zeros((mel.shape[0], N_KEYS), np.float32) for h in ("onset", "frame", "offset")}
+        heads["onset"][10, 39] = 0.9
+        heads["frame"][10:21, 39] = 0.9
+        return Activations(**heads, velocity=np.full((mel.shape[0], N_KEYS), 0.5, np.float32))
+
+
+def write_tone(path: Path, seconds: float = 1.0) -> Path:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 261.6 * t) * np.exp(-3 * t)).astype(np.float32), SAMPLE_RATE)
+    return path
+
+
+def test_convert_reports_failures_and_converts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    good = write_tone(tmp_path / "good.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    out = tmp_path / "out"
+    argv = ["convert", str(tmp_path / "missing.wav"), str(good), str(bad), "-o", str(out), "--csv", "--json"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"piano-ai: {tmp_path / 'missing.wav'}: no such file" in err
+    assert f"piano-ai: {bad}: file is not decodable audio" in err
+    assert "2 of 3 files failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.csv", "good.json", "good.mid"]
+    (note,) = midi_to_notes(out / "good.mid")
+    assert (note.pitch, note.velocity) == (60, 64)
+    assert note.start == pytest.approx(0.32, abs=1e-3) and note.end == pytest.approx(0.64, abs=1e-3)
+
+
+def test_convert_all_good_returns_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    sources = [str(write_tone(tmp_path / f"take{i}.wav")) for i in range(2)]
+    assert cli.main(["convert", *sources, "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["take0.mid", "take1.mid"]
+
+
+@pytest.mark.slow
+def test_convert_with_the_shipped_model(tmp_path: Path) -> None:
+    """The real thing, in a subprocess: model loaded, one file missing, the good one still written."""
+    good = write_tone(tmp_path / "tone.wav", seconds=3.0)
+    out = tmp_path / "out"
+    code = "import sys; from piano_ai.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = run_python(code, "convert", str(tmp_path / "gone.mp3"), str(good), "-o", str(out), "--json")
+    assert result.returncode == 1, result.stderr
+    assert f"piano-ai: {tmp_path / 'gone.mp3'}: no such file" in result.stderr
+    assert (out / "tone.mid").is_file() and (out / "tone.json").is_file()
+    midi_to_notes(out / "tone.mid")  # a readable MIDI file, whatever the model heard
