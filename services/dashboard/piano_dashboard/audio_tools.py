@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 import soundfile as sf
+
 from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import InvalidAudioError
 from piano_ai.types import FloatArray
-
 from piano_dashboard.midi_tools import load_midi
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ SOUNDFONTS = (  # tried in order; FluidR3 is Debian's fluid-soundfont-gm
 RENDER_RATE = 22_050  # Hz: enough for listening, half the bytes of 44.1 kHz
 RENDER_TIMEOUT_S = 120  # seconds fluidsynth may take before we fall back
 PEAK = 0.9  # normalise renderings to this peak amplitude (full scale = 1.0)
+TAIL_S = 1.0  # seconds kept after the last note ends (the release of the last notes)
 
 
 def decode_upload(filename: str, content: bytes) -> FloatArray:
@@ -79,15 +80,18 @@ def soundfont() -> Path | None:
 def render_midi(content: bytes) -> tuple[FloatArray, str]:
     """Mono float32 samples at RENDER_RATE of a MIDI file, and how they were made.
 
-    Raises ValueError when the bytes are not MIDI.
+    The rendering starts at MIDI time 0 (so it lines up with the notes) and ends TAIL_S after the last
+    note. Raises ValueError when the bytes are not MIDI.
     """
+    midi = load_midi(content)
+    end = int((midi.get_end_time() + TAIL_S) * RENDER_RATE)
     font = soundfont()
     if font is not None and shutil.which("fluidsynth"):
         try:
-            return _render_fluidsynth(content, font), f"FluidSynth ({font.name})"
+            return _render_fluidsynth(content, font)[:end], f"FluidSynth ({font.name})"
         except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
             logger.warning("fluidsynth failed, using pretty_midi synthesis instead: %s", exc)
-    return _synthesize(load_midi(content)), "sine synthesis (pretty_midi; fluidsynth not available)"
+    return _synthesize(midi)[:end], "sine synthesis (pretty_midi; fluidsynth not available)"
 
 
 def _render_fluidsynth(content: bytes, font: Path) -> FloatArray:

@@ -6,9 +6,9 @@ three-minute recording stays a light page.
 
 import numpy as np
 import plotly.graph_objects as go
+
 from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY, MEL_FMAX, MEL_FMIN, N_MELS, SECONDS_PER_FRAME
 from piano_ai.types import FloatArray
-
 from piano_dashboard.midi_tools import NoteRow, pitch_name
 
 WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio

@@ -1,8 +1,8 @@
 """The API client the pages use: the real one, or whatever a test put in st.session_state."""
 
 import streamlit as st
-from piano_ai.settings import get_settings
 
+from piano_ai.settings import get_settings
 from piano_dashboard.client import ApiClient, JobsApi
 
 CLIENT_KEY = "api_client"  # tests inject a fake JobsApi under this st.session_state key

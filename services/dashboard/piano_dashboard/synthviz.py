@@ -8,7 +8,6 @@ import base64
 import json
 
 from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY
-
 from piano_dashboard.midi_tools import NoteRow
 
 LOOKAHEAD_S = 3.0  # seconds of future notes visible above the keyboard

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pretty_midi
 import streamlit as st
+
 from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import PianoAIError
 from piano_ai.types import FloatArray
-
 from piano_dashboard import audio_tools, figures, midi_tools, synthviz
 from piano_dashboard.client import ApiError
 

@@ -3,6 +3,7 @@
 import hashlib
 
 import streamlit as st
+
 from piano_ai.constants import SUPPORTED_FORMATS
 from piano_ai.settings import get_settings
 from piano_dashboard import views

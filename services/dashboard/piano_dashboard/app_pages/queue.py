@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+
 from piano_dashboard import queue_tables, views
 from piano_dashboard.client import ACTIVE, STATUSES, ApiError, Job, QueueStats
 from piano_dashboard.session import get_client

@@ -1,6 +1,7 @@
 """MIDI visualizer: open any .mid file (ours or not) to see, study and hear it."""
 
 import streamlit as st
+
 from piano_dashboard import views
 
 st.title("MIDI visualizer")
