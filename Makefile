@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 EXTRAS ?= all,dev
 
-.PHONY: install test test-unit lint typecheck bench clean
+.PHONY: install test test-unit lint typecheck bench clean dashboard
 
 install:  ## create .venv with every pinned dependency and the system tools
 	bash scripts/install_system_deps.sh
@@ -24,6 +24,9 @@ lint:
 
 typecheck:
 	.venv/bin/mypy shared/piano_ai
+
+dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it uses: PIANO_AI_API_URL)
+	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -6,6 +6,8 @@ Run: streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501
 import streamlit as st
 
 st.set_page_config(page_title="piano-ai", page_icon=":material/piano:", layout="wide")
+# Pages report API and input errors themselves; anything unexpected shows its type, never a stack trace.
+st.set_option("client.showErrorDetails", "type")
 
 pages = [
     st.Page("app_pages/convert.py", title="Convert", icon=":material/piano:", default=True),
