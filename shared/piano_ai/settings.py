@@ -1,23 +1,100 @@
 """Runtime settings: the one place that reads the environment.
 
 Signal constants are not here (they belong to the weights: piano_ai.constants).
+Most fields read ``PIANO_AI_<FIELD>``; the few that follow wider conventions (DATABASE_URL, REDIS_URL)
+read their usual unprefixed names.
 """
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every field can be set by an environment variable of the same name, prefix PIANO_AI_."""
 
-    model_config = SettingsConfigDict(env_prefix="PIANO_AI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PIANO_AI_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # Model directory (config.json + weights); None means the model shipped in the package.
     model_dir: Path | None = None
     # Serving runtime: "auto" (ONNX Runtime when the model has an .onnx file), "onnx" or "keras".
     runtime: str = "auto"
+
+    # Job store: SQLAlchemy URL. SQLite is for the embedded default only; production uses Postgres.
+    database_url: str = Field(
+        default="sqlite:///var/piano_ai.db", validation_alias=AliasChoices("DATABASE_URL")
+    )
+    # Celery broker: Redis when set, else kombu's filesystem transport under broker_dir (no server).
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    broker_dir: Path = Path("var/broker")
+
+    # Where uploads and results live.
+    storage_backend: Literal["local", "gcs"] = "local"
+    storage_dir: Path = Path("var/storage")  # local backend root
+    gcs_bucket: str | None = None
+    gcs_prefix: str = ""  # key prefix inside the bucket, e.g. "piano-ai/"
+    signed_url_ttl_s: int = 900  # lifetime of a signed download URL, seconds
+    # The google library reads this itself; we read it too, to use anonymous credentials there.
+    storage_emulator_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("STORAGE_EMULATOR_HOST")
+    )
+
+    # Dashboard -> API.
+    api_url: str = "http://127.0.0.1:8000"
+
+    # Queue and worker.
+    queue: str = "transcribe"
+    worker_concurrency: int = Field(default=1, ge=1)
+    task_time_limit_s: int = Field(default=1800, ge=1)  # hard limit per job run, seconds
+    # How long an unacknowledged job waits before the broker hands it to another worker, seconds.
+    # None: task_time_limit_s + 60, so a long job is never handed out twice while it is still running.
+    visibility_timeout_s: int | None = None
+    # Seconds between a worker's "I am alive" rows (GET /v1/queue lists workers seen recently).
+    worker_heartbeat_s: float = 10.0
+
+    # Uploads.
+    max_upload_mb: float = Field(default=200, gt=0)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def broker_url(self) -> str:
+        """The Celery broker URL: Redis when REDIS_URL is set, else the filesystem transport."""
+        return self.redis_url or "filesystem://"
+
+    @property
+    def effective_visibility_timeout_s(self) -> int:
+        """Seconds before an unacknowledged job is redelivered (Redis broker)."""
+        return self.visibility_timeout_s or self.task_time_limit_s + 60
+
+    def broker_transport_options(self) -> dict[str, Any]:
+        """Kombu transport options matching broker_url (folders are created on demand)."""
+        if self.redis_url:
+            return {
+                "visibility_timeout": self.effective_visibility_timeout_s,
+                # Check for jobs of dead workers every few seconds, not once a minute.
+                "unacked_restore_interval": 2,
+                "unacked_restore_throttle": 1,
+            }
+        queue_dir = self.broker_dir / "queue"
+        processed = self.broker_dir / "processed"
+        for folder in (queue_dir, processed):
+            folder.mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "processed_folder": str(processed),
+            "store_processed": False,
+            "polling_interval": 0.05,
+        }
 
 
 @lru_cache

@@ -1,0 +1,33 @@
+"""The FastAPI app: `uvicorn piano_api.main:app`."""
+
+import logging
+
+from fastapi import FastAPI
+
+from piano_ai.settings import get_settings
+from piano_api.metrics import MetricsMiddleware
+from piano_api.problems import install_handlers
+from piano_api.routes import jobs, system
+from piano_api.uploads import UploadLimitMiddleware
+
+DESCRIPTION = """Convert piano recordings to MIDI asynchronously.
+
+Submit with `POST /v1/jobs`, poll `GET /v1/jobs/{id}` until `status` is `succeeded`, then download
+`GET /v1/jobs/{id}/midi`. Errors are `application/problem+json` with a stable `code`.
+"""
+
+
+def create_app() -> FastAPI:
+    """Build the app from settings."""
+    settings = get_settings()
+    app = FastAPI(title="piano-ai", version="0.1.0", description=DESCRIPTION)
+    install_handlers(app)
+    app.include_router(jobs.router)
+    app.include_router(system.router)
+    app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+app = create_app()

@@ -1,0 +1,77 @@
+"""Every error leaves the API as application/problem+json with a stable ``code``; mapped here, once."""
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from piano_ai.errors import InvalidAudioError, InvalidParametersError, PianoAIError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+DOCS = "https://github.com/piano-ai/piano-ai/blob/main/docs/api.md#errors"
+
+# Domain errors -> HTTP status.
+_DOMAIN_STATUS: dict[type[PianoAIError], int] = {
+    InvalidParametersError: 422,
+    InvalidAudioError: 415,
+}
+# Plain HTTP errors (routing, methods) -> code.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}
+
+
+class ApiError(Exception):
+    """An error a handler raises on purpose: status, stable code, and a message saying what to do."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"{DOCS}-{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the exception -> problem+json mappings on ``app``."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.detail, exc.headers)
+
+    @app.exception_handler(PianoAIError)
+    async def _domain_error(request: Request, exc: PianoAIError) -> JSONResponse:
+        return problem(_DOMAIN_STATUS.get(type(exc), 400), exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
+            parts.append(f"{where}: {error.get('msg')}")
+        return problem(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "unexpected server error; it has been logged")

@@ -1,0 +1,56 @@
+"""Queue statistics, health probes and Prometheus metrics."""
+
+import logging
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from piano_ai.db.stats import queue_stats
+from piano_ai.storage import get_storage
+from piano_api.deps import SessionDep
+from piano_api.metrics import REGISTRY
+from piano_api.queue import ping_broker
+from piano_api.schemas import QueueOut
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["system"])
+
+
+@router.get("/v1/queue", response_model=QueueOut)
+def get_queue(session: SessionDep) -> QueueOut:
+    """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code."""
+    return QueueOut.from_stats(queue_stats(session))
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up (liveness)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(session: SessionDep) -> JSONResponse:
+    """Database, broker and storage all answer (readiness); 503 with the failing checks otherwise."""
+    checks: dict[str, str] = {}
+    probes = {
+        "database": lambda: session.execute(text("SELECT 1")),
+        "broker": ping_broker,
+        "storage": lambda: get_storage().ping(),
+    }
+    for name, probe in probes.items():
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            logger.warning("readiness check %s failed: %s", name, exc)
+            checks[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    """Prometheus text exposition."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

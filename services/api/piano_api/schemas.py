@@ -1,0 +1,141 @@
+"""Request and response bodies; the table model (piano_ai.db.Job) is never returned directly."""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from piano_ai.db.models import Job, JobStatus
+from piano_ai.db.stats import QueueStats
+
+Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
+Stage = Literal["decoding", "features", "inference", "postprocessing", "uploading"]
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JobParams(BaseModel):
+    onset_threshold: float
+    frame_threshold: float
+    offset_threshold: float
+    min_note_ms: float
+
+
+class JobError(BaseModel):
+    code: str = Field(description="stable, machine-readable: invalid_audio, timeout, internal_error, ...")
+    message: str
+
+
+class JobLinks(BaseModel):
+    self: str
+    midi: str | None = None
+    notes: str | None = None
+
+
+class JobPublic(BaseModel):
+    """A conversion job as clients see it."""
+
+    id: str
+    status: Status
+    stage: Stage | None
+    progress: float = Field(ge=0.0, le=1.0)
+    filename: str
+    params: JobParams
+    attempts: int
+    error: JobError | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    canceled_at: str | None
+    updated_at: str
+    audio_duration_s: float | None
+    note_count: int | None
+    links: JobLinks
+
+    @classmethod
+    def from_job(cls, job: Job) -> "JobPublic":
+        done = job.status == JobStatus.SUCCEEDED.value
+        path = f"/v1/jobs/{job.id}"
+        error = JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
+        return cls(
+            id=job.id,
+            status=job.status,  # type: ignore[arg-type]
+            stage=job.stage,  # type: ignore[arg-type]
+            progress=min(max(job.progress, 0.0), 1.0),
+            filename=job.filename,
+            params=JobParams(**job.params),
+            attempts=job.attempts,
+            error=error,
+            created_at=iso(job.created_at) or "",
+            started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+            canceled_at=iso(job.canceled_at),
+            updated_at=iso(job.updated_at) or "",
+            audio_duration_s=job.audio_duration_s,
+            note_count=job.note_count,
+            links=JobLinks(
+                self=path, midi=f"{path}/midi" if done else None, notes=f"{path}/notes" if done else None
+            ),
+        )
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next (older) page; null at the end")
+
+
+class NoteOut(BaseModel):
+    pitch: int = Field(description="MIDI pitch, 21..108")
+    start: float = Field(description="seconds")
+    end: float = Field(description="seconds")
+    velocity: int = Field(description="MIDI velocity, 1..127")
+
+
+class JobNotes(BaseModel):
+    job_id: str
+    notes: list[NoteOut]
+
+
+class WindowOut(BaseModel):
+    window_s: int
+    finished: int
+    failed: int
+    mean_latency_s: float | None
+
+
+class WorkerOut(BaseModel):
+    name: str
+    last_seen: str
+
+
+class QueueOut(BaseModel):
+    counts: dict[str, int]
+    oldest_queued_age_s: float | None
+    windows: list[WindowOut]
+    workers: list[WorkerOut]
+    errors_by_code: dict[str, int]
+
+    @classmethod
+    def from_stats(cls, stats: QueueStats) -> "QueueOut":
+        return cls(
+            counts=stats.counts,
+            oldest_queued_age_s=stats.oldest_queued_age_s,
+            windows=[WindowOut(**vars(w)) for w in stats.windows],
+            workers=[WorkerOut(name=name, last_seen=iso(seen) or "") for name, seen in stats.workers],
+            errors_by_code=stats.errors_by_code,
+        )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus a stable ``code``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str

@@ -1,0 +1,99 @@
+"""Creating a job: store the upload, insert the row, enqueue; undo what was done if a step fails.
+
+No half-written state is left: a rejected upload stores nothing, and a failed insert or enqueue removes
+the stored file (and the row).
+"""
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import BinaryIO
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from piano_ai.db import jobs as job_store
+from piano_ai.db.models import Job
+from piano_ai.storage import Storage, StorageError, job_keys
+from piano_ai.types import NoteParams
+from piano_api.problems import ApiError
+from piano_api.uploads import UploadInfo
+
+logger = logging.getLogger(__name__)
+
+
+def request_hash(upload: UploadInfo, params: NoteParams) -> str:
+    """What makes two submissions the same request (for Idempotency-Key replays)."""
+    payload = json.dumps({"sha256": upload.sha256, "params": asdict(params)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def replay(session: Session, key: str, fingerprint: str) -> Job | None:
+    """The job first created with Idempotency-Key ``key``; 409 if that request was different."""
+    job = job_store.get_job_by_idempotency_key(session, key)
+    if job is not None and job.request_hash != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different upload or parameters; use a new key",
+        )
+    return job
+
+
+def submit(
+    session: Session,
+    storage: Storage,
+    enqueue: Callable[[str], None],
+    stream: BinaryIO,
+    filename: str,
+    upload: UploadInfo,
+    params: NoteParams,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """Create and enqueue a job; returns (job, replayed) where replayed means an earlier answer."""
+    fingerprint = request_hash(upload, params)
+    if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint)):
+        return earlier, True
+    job_id = str(uuid.uuid4())
+    keys = job_keys(job_id, upload.format)
+    stream.seek(0)
+    try:
+        storage.put_stream(keys.input, stream, upload.content_type)
+    except StorageError as exc:
+        logger.exception("job %s: storing the upload failed", job_id)
+        raise ApiError(503, "storage_unavailable", "could not store the upload; try again shortly") from exc
+    try:
+        job = job_store.create_job(
+            session,
+            id=job_id,
+            filename=filename[:255],
+            content_type=upload.content_type,
+            size_bytes=upload.size_bytes,
+            params=asdict(params),
+            input_key=keys.input,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+        )
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the insert: answer with its job.
+        storage.delete(keys.input)
+        if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint)):
+            return earlier, True
+        raise
+    except BaseException:
+        storage.delete(keys.input)
+        raise
+    try:
+        enqueue(job_id)
+    except Exception as exc:
+        logger.exception("job %s: enqueue failed; removing it", job_id)
+        session.execute(delete(Job).where(Job.id == job_id))
+        session.commit()
+        storage.delete(keys.input)
+        raise ApiError(503, "queue_unavailable", "the job queue is unreachable; try again shortly") from exc
+    logger.info("job %s: queued (%s, %d bytes)", job_id, upload.format, upload.size_bytes)
+    return job, False

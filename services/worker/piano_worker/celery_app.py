@@ -1,0 +1,81 @@
+"""The Celery app: `celery -A piano_worker.celery_app:app worker --prefetch-multiplier 1`.
+
+At-least-once delivery with idempotent effects: messages are acknowledged after the task returns
+(acks_late), re-queued when a pool process dies (reject_on_worker_lost), one at a time per process
+(prefetch 1), and on Redis handed to another worker when unacknowledged for longer than the longest job
+(visibility timeout). Job rows change only by conditional updates fenced by the attempt number, so a
+re-delivered or duplicate run cannot corrupt a finished job.
+"""
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import celeryd_after_setup, worker_process_init, worker_process_shutdown
+
+import piano_worker.heartbeat  # noqa: F401 - wires the liveness file to worker_ready/worker_shutdown
+from piano_ai.settings import get_settings
+from piano_worker import runtime
+
+logger = logging.getLogger(__name__)
+settings = get_settings()
+
+app = Celery("piano_worker", broker=settings.broker_url, include=["piano_worker.tasks"])
+app.conf.update(
+    task_default_queue=settings.queue,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    worker_concurrency=settings.worker_concurrency,
+    # The soft limit raises inside the job (it fails with code "timeout"); the hard one kills the process.
+    task_soft_time_limit=settings.task_time_limit_s,
+    task_time_limit=settings.task_time_limit_s + 30,
+    broker_transport_options=settings.broker_transport_options(),
+    broker_connection_retry_on_startup=True,
+    task_ignore_result=True,  # the job row is the result
+    worker_send_task_events=False,
+)
+
+_stop = threading.Event()
+
+
+@celeryd_after_setup.connect
+def _remember_node_name(sender: str, **_: Any) -> None:
+    runtime.set_node_name(sender)
+
+
+@worker_process_init.connect
+def _init_process(**_: Any) -> None:
+    """Per pool process: fresh DB connections, the model loaded once, a heartbeat thread."""
+    runtime.reset_after_fork()
+    try:
+        runtime.load_model()
+    except Exception:  # jobs will fail with the reason (e.g. model_not_found); keep the worker up
+        logger.exception("could not load the model at start")
+    _stop.clear()
+    threading.Thread(target=_heartbeat_loop, name="piano-heartbeat", daemon=True).start()
+
+
+@worker_process_shutdown.connect
+def _shutdown_process(**_: Any) -> None:
+    _stop.set()
+
+
+def _heartbeat_loop() -> None:
+    """Say this process is alive; on the filesystem broker (no redelivery), re-queue dead workers' jobs."""
+    from piano_ai.db import jobs as job_store
+    from piano_worker.tasks import TRANSCRIBE_TASK
+
+    interval = settings.worker_heartbeat_s
+    while not _stop.is_set():
+        try:
+            with runtime.context().sessions() as session:
+                job_store.heartbeat(session, runtime.worker_name())
+                if not settings.redis_url:
+                    for job_id in job_store.requeue_orphans(session, dead_after_s=3 * interval + 5):
+                        logger.warning("job %s: its worker stopped; queued again", job_id)
+                        app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue)
+        except Exception:
+            logger.exception("worker heartbeat failed")
+        _stop.wait(interval)

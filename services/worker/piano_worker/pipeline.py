@@ -1,0 +1,157 @@
+"""One job run: claim the row, decode -> features -> model -> notes, store MIDI + notes, mark succeeded.
+
+Celery-free so it can be tested directly; piano_worker.tasks wraps it with the retry/failure policy.
+"""
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from piano_ai.db import jobs as job_store
+from piano_ai.db.models import JobStatus
+from piano_ai.storage import Storage, job_keys
+from piano_ai.types import NoteParams
+
+logger = logging.getLogger(__name__)
+
+# Share of the overall 0..1 progress each stage covers: (start, end).
+STAGE_SPANS = {
+    "decoding": (0.0, 0.1),
+    "features": (0.1, 0.2),
+    "inference": (0.2, 0.85),
+    "postprocessing": (0.85, 0.9),
+    "uploading": (0.9, 1.0),
+}
+PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
+
+
+class RunSuperseded(Exception):
+    """This run no longer owns the job (canceled, deleted, or claimed by a newer attempt): stop quietly."""
+
+
+@dataclass
+class WorkerContext:
+    """What a run needs besides the job id; built once per worker process."""
+
+    sessions: sessionmaker[Session]
+    storage: Storage
+    model_loader: Callable[[], Any]  # returns the loaded Transcriber (cached by the caller)
+    name: str  # this worker's name, recorded on the job
+
+
+class ProgressWriter:
+    """A ProgressCallback writing stage and overall progress to the job row, throttled.
+
+    Raises RunSuperseded as soon as the row says this run should stop: that is how a cancel takes
+    effect at the next progress report.
+    """
+
+    def __init__(self, ctx: WorkerContext, job_id: str, attempt: int) -> None:
+        self.ctx, self.job_id, self.attempt = ctx, job_id, attempt
+        self.stage: str | None = None
+        self.last_write = 0.0
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        start, end = STAGE_SPANS.get(stage, (0.0, 1.0))
+        overall = start + (end - start) * min(max(fraction, 0.0), 1.0)
+        now = time.monotonic()
+        if stage == self.stage and now - self.last_write < PROGRESS_INTERVAL_S and fraction < 1.0:
+            return
+        self.stage, self.last_write = stage, now
+        with self.ctx.sessions() as session:
+            owned = job_store.report_progress(session, self.job_id, self.attempt, stage, round(overall, 4))
+        if not owned:
+            raise RunSuperseded(f"job {self.job_id}: attempt {self.attempt} no longer owns the job")
+
+
+@dataclass
+class RunState:
+    """Filled in by run_job so the caller's error handling can act for this run's attempt only."""
+
+    attempt: int | None = None
+
+
+def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> str:
+    """Run job ``job_id`` once; returns "succeeded" or "skipped" (already terminal).
+
+    Raises RunSuperseded, domain errors (PianoAIError: bad input), StorageError / database errors
+    (transient) and anything unexpected; piano_worker.tasks decides what each means for the job.
+    """
+    state = state if state is not None else RunState()
+    with ctx.sessions() as session:
+        attempt = state.attempt = job_store.claim(session, job_id, ctx.name)
+        job = job_store.get_job(session, job_id) if attempt is not None else None
+    if attempt is None or job is None:
+        logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
+        return "skipped"
+    logger.info("job %s: attempt %d started on %s", job_id, attempt, ctx.name)
+    progress = ProgressWriter(ctx, job_id, attempt)
+    keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
+            results = _transcribe_and_store(
+                ctx, job_id, job.input_key, job.filename, job.params, Path(tmp), progress
+            )
+        with ctx.sessions() as session:
+            if not job_store.succeed(session, job_id, attempt, **results):
+                raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")
+    except RunSuperseded:
+        _remove_orphaned_results(ctx, job_id, keys.midi, keys.notes)
+        raise
+    logger.info("job %s: attempt %d succeeded (%d notes)", job_id, attempt, results["note_count"])
+    return "succeeded"
+
+
+def _transcribe_and_store(
+    ctx: WorkerContext,
+    job_id: str,
+    input_key: str,
+    filename: str,
+    params: dict[str, float],
+    tmp: Path,
+    progress: ProgressWriter,
+) -> dict[str, Any]:
+    from piano_ai.audio import decode
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.midi_io import notes_to_json, write_midi
+    from piano_ai.transcribe import transcribe
+
+    keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
+    model = ctx.model_loader()
+    progress("decoding", 0.0)
+    source = ctx.storage.local_path(input_key) or ctx.storage.download(
+        input_key, tmp / PurePath(input_key).name
+    )
+    audio = decode(source, name=filename)
+    progress("decoding", 1.0)
+    notes = transcribe(audio, model, NoteParams(**params), progress)
+    progress("uploading", 0.0)
+    midi_path = write_midi(notes, tmp / "output.mid")
+    ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
+    progress("uploading", 0.5)
+    ctx.storage.put_bytes(keys.notes, notes_to_json(notes).encode(), "application/json")
+    progress("uploading", 1.0)
+    return {
+        "midi_key": keys.midi,
+        "notes_key": keys.notes,
+        "note_count": len(notes),
+        "audio_duration_s": round(audio.size / SAMPLE_RATE, 3),
+    }
+
+
+def _remove_orphaned_results(ctx: WorkerContext, job_id: str, *result_keys: str) -> None:
+    """Delete result files this run may have written, unless another attempt owns them now."""
+    with ctx.sessions() as session:
+        job = job_store.get_job(session, job_id)
+    if job is not None and job.status not in (JobStatus.CANCELED.value, JobStatus.FAILED.value):
+        return  # succeeded, or queued/running again under a newer attempt that writes the same keys
+    for key in result_keys:
+        ctx.storage.delete(key)
+    if job is None:  # deleted while running: the upload is gone from the row, remove leftovers too
+        ctx.storage.delete_prefix(job_keys(job_id).prefix)

@@ -1,0 +1,63 @@
+"""Per-process worker state: settings, database sessions, storage, and the model (loaded once)."""
+
+import logging
+import os
+import socket
+import threading
+from functools import lru_cache
+from typing import Any
+
+from piano_ai.db.session import get_engine, get_session_factory
+from piano_ai.settings import Settings, get_settings
+from piano_ai.storage import get_storage
+from piano_worker.pipeline import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+_model: Any = None
+_model_lock = threading.Lock()
+_node_name: str = socket.gethostname()
+
+
+def settings() -> Settings:
+    """The worker's settings."""
+    return get_settings()
+
+
+def set_node_name(name: str) -> None:
+    """Record the Celery node name (celery@host) so this process's rows name it."""
+    global _node_name
+    _node_name = name
+
+
+def worker_name() -> str:
+    """This pool process: "<celery node>/<pid>"."""
+    return f"{_node_name}/{os.getpid()}"
+
+
+def load_model() -> Any:
+    """The process's Transcriber, loaded on first use (worker_process_init calls this at start)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            from piano_ai.inference import load_transcriber
+
+            config = settings()
+            logger.info(
+                "loading the model (dir=%s, runtime=%s)", config.model_dir or "shipped", config.runtime
+            )
+            _model = load_transcriber(config.model_dir, runtime=config.runtime)
+        return _model
+
+
+def reset_after_fork() -> None:
+    """Drop database connections inherited from the parent process (never share them across a fork)."""
+    get_engine().dispose(close=False)
+
+
+@lru_cache
+def context() -> WorkerContext:
+    """What every job run in this process uses."""
+    return WorkerContext(
+        sessions=get_session_factory(), storage=get_storage(), model_loader=load_model, name=worker_name()
+    )

@@ -1,0 +1,96 @@
+"""Tables: the job row is the source of truth for a conversion; workers leave a heartbeat row.
+
+Changes to these classes need a migration in piano_ai/db/migrations/versions.
+"""
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is. queued -> running -> succeeded | failed; queued | running -> canceled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    """One conversion request; API and workers change ``status`` only by conditional updates."""
+
+    __tablename__ = "jobs"
+
+    # seq orders jobs (newest first) and backs the list cursor; id is what clients see.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=JobStatus.QUEUED.value)
+    stage: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 over the whole job
+    filename: Mapped[str] = mapped_column(String(255))  # the client's name for the upload: metadata only
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, float]] = mapped_column(JSON)  # the NoteParams knobs
+    input_key: Mapped[str] = mapped_column(String(255))
+    midi_key: Mapped[str | None] = mapped_column(String(255))
+    notes_key: Mapped[str | None] = mapped_column(String(255))
+    # Each claim by a worker increments attempts; a run's later updates require attempts to still match,
+    # so an older, superseded run (a redelivered message) can never overwrite a newer one.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    error_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of upload + params
+    audio_duration_s: Mapped[float | None] = mapped_column(Float)
+    note_count: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """The last time each worker process said it was alive."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    busy: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,67 @@
+"""Engine and sessions from settings.database_url."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from piano_ai.settings import get_settings
+
+
+def normalize_url(url: str) -> str:
+    """Pin plain postgres URLs to psycopg2, the driver we ship (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url.removeprefix(scheme)
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout so API and worker can share the file."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (handlers read them after writing)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine."""
+    return make_engine(get_settings().database_url)
+
+
+@lru_cache
+def get_session_factory() -> sessionmaker[Session]:
+    """The process-wide session factory."""
+    return make_session_factory(get_engine())
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """A session that is closed on exit (callers commit explicitly)."""
+    session = (factory or get_session_factory())()
+    try:
+        yield session
+    finally:
+        session.close()

@@ -1,0 +1,73 @@
+"""Queue statistics for GET /v1/queue and /metrics, computed from the job rows."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from piano_ai.db.models import Job, JobStatus, WorkerHeartbeat, utcnow
+
+WINDOWS_S = (300, 3600, 86400)  # recent windows reported, seconds
+WORKER_SEEN_WINDOW_S = 120  # a worker that said nothing for this long is not listed, seconds
+
+
+@dataclass
+class WindowStats:
+    window_s: int
+    finished: int  # jobs that succeeded in the window
+    failed: int
+    mean_latency_s: float | None  # mean created -> finished of the succeeded jobs, seconds
+
+
+@dataclass
+class QueueStats:
+    counts: dict[str, int]
+    oldest_queued_age_s: float | None
+    windows: list[WindowStats]
+    workers: list[tuple[str, datetime]]
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+
+
+def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
+    """Counts by status, oldest queued age, finished/failed/latency per window, live workers, errors."""
+    now = now or utcnow()
+    counts = {status.value: 0 for status in JobStatus}
+    for status, n in session.execute(select(Job.status, func.count()).group_by(Job.status)):
+        counts[status] = n
+    oldest = session.scalar(select(func.min(Job.created_at)).where(Job.status == JobStatus.QUEUED.value))
+    since = now - timedelta(seconds=max(WINDOWS_S))
+    # At most a day of finished rows; latency is computed here because date arithmetic differs per database.
+    finished = session.execute(
+        select(Job.status, Job.created_at, Job.finished_at).where(
+            Job.finished_at >= since,
+            Job.status.in_([JobStatus.SUCCEEDED.value, JobStatus.FAILED.value]),
+        )
+    ).all()
+    windows = []
+    for window_s in WINDOWS_S:
+        start = now - timedelta(seconds=window_s)
+        latencies = [
+            (done - created).total_seconds()
+            for status, created, done in finished
+            if done >= start and status == JobStatus.SUCCEEDED.value
+        ]
+        failed = sum(1 for status, _, done in finished if done >= start and status == JobStatus.FAILED.value)
+        mean = sum(latencies) / len(latencies) if latencies else None
+        windows.append(WindowStats(window_s, len(latencies), failed, mean))
+    seen_since = now - timedelta(seconds=WORKER_SEEN_WINDOW_S)
+    workers = session.execute(
+        select(WorkerHeartbeat.name, WorkerHeartbeat.last_seen)
+        .where(WorkerHeartbeat.last_seen >= seen_since)
+        .order_by(WorkerHeartbeat.name)
+    ).all()
+    errors = session.execute(
+        select(Job.error_code, func.count()).where(Job.error_code.is_not(None)).group_by(Job.error_code)
+    ).all()
+    return QueueStats(
+        counts=counts,
+        oldest_queued_age_s=(now - oldest).total_seconds() if oldest else None,
+        windows=windows,
+        workers=[(name, seen) for name, seen in workers],
+        errors_by_code={code: n for code, n in errors},
+    )
