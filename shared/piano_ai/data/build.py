@@ -1,0 +1,130 @@
+"""Build a rendered dataset: plan clips from the seed, render them (maybe in parallel), write the manifest.
+
+Run as ``python -m piano_ai.data.build --out data/rendered/v1`` or ``piano-ai data build``.
+The manifest is written last, so its presence means the build finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
+from piano_ai.data.plan import VAL_ONLY_INSTRUMENTS, VAL_PER_MILLE, ClipSpec, plan
+from piano_ai.data.shards import MANIFEST, open_location
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+ALL_SOURCES = ("asap", "music21", "synthetic")
+ALL_INSTRUMENTS = ("fluidr3", "timgm6mb", "musescore", "salamander", "headroom")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The build's options (shared by ``python -m piano_ai.data.build`` and ``piano-ai data build``)."""
+    parser.add_argument("--out", default="data/rendered/v1", help="local folder or gs://bucket/prefix")
+    parser.add_argument("--seed", type=int, default=0, help="the whole build is reproducible from it")
+    parser.add_argument("--hours-train", type=float, default=1.5, help="approximate train audio, hours")
+    parser.add_argument("--hours-val", type=float, default=10 / 60, help="approximate val audio, hours")
+    parser.add_argument("--workers", type=int, default=1, help="render processes (CPU is shared: keep 1)")
+    parser.add_argument("--sources", default=",".join(ALL_SOURCES), help=f"comma list of {ALL_SOURCES}")
+    parser.add_argument(
+        "--instruments",
+        default=",".join(ALL_INSTRUMENTS),
+        help=f"comma list of {ALL_INSTRUMENTS}; {VAL_ONLY_INSTRUMENTS} are only used for val",
+    )
+    parser.add_argument("--augment", choices=("none", "light", "full"), default="full")
+
+
+def _csv(value: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [v for v in items if v not in allowed]
+    if unknown or not items:
+        raise SystemExit(f"unknown {what}: {unknown or value!r}; choose from {', '.join(allowed)}")
+    return items
+
+
+def _render_all(specs: list[ClipSpec], out: str, level: str, workers: int) -> Iterator[dict]:
+    from piano_ai.data.clip import render_clip
+
+    jobs = [(spec, out, level) for spec in specs]
+    if workers <= 1:
+        yield from map(render_clip, jobs)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(render_clip, jobs, chunksize=1)
+
+
+def build(args: argparse.Namespace) -> dict:
+    """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
+    from tqdm import tqdm
+
+    sources = _csv(args.sources, ALL_SOURCES, "sources")
+    chosen = _csv(args.instruments, ALL_INSTRUMENTS, "instruments")
+    began = time.monotonic()
+    specs = [
+        *plan(args.seed, "train", args.hours_train, sources, chosen),
+        *plan(args.seed, "val", args.hours_val, sources, chosen),
+    ]
+    shards: list[dict] = []
+    progress = tqdm(
+        total=sum(s.seconds for s in specs) / 3600,
+        unit="h",
+        desc=f"render {args.out}",
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h [{elapsed}<{remaining}]",
+        file=sys.stderr,
+    )
+    for entry in _render_all(specs, args.out, args.augment, args.workers):
+        shards.append(entry)
+        progress.update(entry["seconds"] / 3600)
+    progress.close()
+    hours = {
+        split: sum(s["seconds"] for s in shards if s["split"] == split) / 3600 for split in ("train", "val")
+    }
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "seed": args.seed,
+        "constants": {"sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH, "n_mels": N_MELS},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(time.monotonic() - began, 1),
+        "hours": {k: round(v, 3) for k, v in hours.items()},
+        "sources": list(sources),
+        "instruments": {
+            "train": [i for i in chosen if i not in VAL_ONLY_INSTRUMENTS],
+            "val": list(chosen),
+        },
+        "split_rule": f"sha1(piece) % 1000 < {VAL_PER_MILLE} -> val; {list(VAL_ONLY_INSTRUMENTS)} val-only",
+        "augment": args.augment,
+        "shards": shards,
+    }
+    open_location(args.out).put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m piano_ai.data.build", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    manifest = build(args)
+    logger.info(
+        "wrote %d shards to %s: %.2f h train, %.2f h val in %.0f s",
+        len(manifest["shards"]),
+        args.out,
+        manifest["hours"]["train"],
+        manifest["hours"]["val"],
+        manifest["build_seconds"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

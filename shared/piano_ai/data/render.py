@@ -1,0 +1,127 @@
+"""Render MIDI to mono 16 kHz audio with FluidSynth (SoundFonts) or sfizz_render (SFZ instruments)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from piano_ai.constants import SAMPLE_RATE
+from piano_ai.types import FloatArray
+
+if TYPE_CHECKING:
+    import pretty_midi
+
+SF2_DIR = Path("/usr/share/sounds/sf2")
+TRAINING_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "training-data"
+INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
+FLUIDSYNTH_GAIN = 0.7  # FluidSynth master gain: loud enough, no clipping on dense chords
+RENDER_TIMEOUT_S = 600  # one clip never takes this long; a hung renderer is killed
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A piano sound: a SoundFont (program 0) or an SFZ file."""
+
+    name: str
+    kind: str  # "sf2" (FluidSynth) or "sfz" (sfizz_render)
+    path: Path
+
+
+def instruments() -> dict[str, Instrument]:
+    """Every instrument the factory knows, by name (which are train-only / val-only is build's call)."""
+    return {
+        "fluidr3": Instrument("fluidr3", "sf2", SF2_DIR / "FluidR3_GM.sf2"),
+        "timgm6mb": Instrument("timgm6mb", "sf2", SF2_DIR / "TimGM6mb.sf2"),
+        "musescore": Instrument("musescore", "sf2", SF2_DIR / "MuseScore_General_Full.sf2"),
+        "salamander": Instrument("salamander", "sfz", INSTRUMENTS_DIR / "salamander-c5-subset.sfz"),
+        "headroom": Instrument(
+            "headroom", "sfz", TRAINING_DATA / "instruments" / "headroom-piano" / "Headroom Piano (NoFX).sfz"
+        ),
+    }
+
+
+def sfizz_binary() -> str:
+    """Path of sfizz_render: the pysfizz wheel puts it under site-packages/bin."""
+    candidates = [
+        Path(sys.prefix)
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+        / "bin"
+        / "sfizz_render",
+        Path(sys.prefix) / "bin" / "sfizz_render",
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("sfizz_render")
+    if found is None:
+        raise FileNotFoundError("sfizz_render not found: pip install pysfizz")
+    return found
+
+
+def _read_mono(path: Path) -> FloatArray:
+    import soundfile as sf
+
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    mono = audio.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        import librosa
+
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=SAMPLE_RATE)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float) -> FloatArray:
+    """Render ``midi`` with ``instrument``; returns exactly round(seconds * SAMPLE_RATE) mono samples.
+
+    The MIDI should end (an end-marker event) at or after ``seconds`` so the renderer does not stop
+    early; audio past ``seconds`` (ringing release samples) is cut, missing audio is zero-padded.
+    """
+    with tempfile.TemporaryDirectory(prefix="piano-ai-render-") as tmp:
+        mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        midi.write(str(mid))
+        if instrument.kind == "sf2":
+            cmd = [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-g",
+                str(FLUIDSYNTH_GAIN),
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-F",
+                str(wav),
+                "-r",
+                str(SAMPLE_RATE),
+                str(instrument.path),
+                str(mid),
+            ]
+        else:
+            cmd = [
+                sfizz_binary(),
+                "--sfz",
+                str(instrument.path),
+                "--midi",
+                str(mid),
+                "--wav",
+                str(wav),
+                "--samplerate",
+                str(SAMPLE_RATE),
+                "--use-eot",
+            ]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
+        audio = _read_mono(wav)
+    n = int(round(seconds * SAMPLE_RATE))
+    if len(audio) < n:
+        audio = np.pad(audio, (0, n - len(audio)))
+    return audio[:n]
