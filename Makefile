@@ -25,6 +25,9 @@ lint:
 typecheck:
 	.venv/bin/mypy shared/piano_ai
 
+bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage, peak RSS (BENCH_ARGS=--markdown)
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
 dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it uses: PIANO_AI_API_URL)
 	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true
 

@@ -1,0 +1,244 @@
+"""Conversion speed: `piano-ai convert`'s code path over >= 10 minutes of rendered piano.
+
+Renders real performances (ASAP performance MIDI) with FluidSynth into data/bench/ (cached, git-ignored),
+loads the model once (timed apart), converts every file with piano_ai.commands.convert.convert_file, and
+reports the real-time factor (audio seconds per wall second), time per stage and peak RSS.
+
+    .venv/bin/python scripts/bench.py                      # text report
+    .venv/bin/python scripts/bench.py --markdown           # the docs/benchmarks.md table
+    .venv/bin/python scripts/bench.py --write-docs docs/benchmarks.md
+"""
+
+import argparse
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASAP_DIR = Path("/work/shared/training-data/performance-midi/asap")
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+MAX_PIECE_S = 300.0  # longer performances are skipped so the set spans several pieces and composers
+STAGES = ("decoding", "features", "inference", "postprocessing", "writing")
+SECTION = "## Conversion speed"
+
+
+@dataclass
+class Report:
+    files: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    load_s: float = 0.0
+    warmup_s: float = 0.0
+    notes: int = 0
+    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    peak_rss_mb: float = 0.0
+    runtime: str = ""
+    model_dir: str = ""
+    context: str = ""
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s else 0.0
+
+
+def pick_performances(asap_dir: Path, minutes: float, seed: int = 0) -> list[Path]:
+    """Performance MIDI files, round-robin over composers, until they add up to ``minutes``."""
+    import pretty_midi
+
+    by_composer: dict[str, list[Path]] = {}
+    for path in sorted(asap_dir.rglob("*.mid")):
+        by_composer.setdefault(path.relative_to(asap_dir).parts[0], []).append(path)
+    rng = random.Random(seed)
+    for paths in by_composer.values():
+        rng.shuffle(paths)
+    chosen: list[Path] = []
+    total = 0.0
+    while total < minutes * 60 and any(by_composer.values()):
+        for paths in by_composer.values():
+            while paths and total < minutes * 60:
+                path = paths.pop()
+                length = pretty_midi.PrettyMIDI(str(path)).get_end_time()
+                if 10.0 < length <= MAX_PIECE_S:
+                    chosen.append(path)
+                    total += length
+                    break
+    return chosen
+
+
+def render(midi_paths: list[Path], asap_dir: Path, out_dir: Path) -> list[Path]:
+    """Render each MIDI file to out_dir/<composer>_<piece>_<stem>.wav at 16 kHz (skipped if already there)."""
+    from piano_ai.constants import SAMPLE_RATE
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wavs = []
+    for midi in midi_paths:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(midi.relative_to(asap_dir).with_suffix("").parts))
+        wav = out_dir / f"{name}.wav"
+        if not wav.is_file():
+            command = [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-F",
+                str(wav),
+                "-r",
+                str(SAMPLE_RATE),
+                str(SOUNDFONT),
+                str(midi),
+            ]
+            subprocess.run(command, check=True, capture_output=True)
+        wavs.append(wav)
+    return wavs
+
+
+def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: int = 1) -> Report:
+    """Load the model once, then convert every file exactly as `piano-ai convert` does.
+
+    With repeat > 1 the whole set is converted that many times and the fastest pass is reported
+    (other processes sharing the cores only ever make a pass slower).
+    """
+    from piano_ai.inference import load_transcriber
+    from piano_ai.settings import get_settings
+    from piano_ai.types import NoteParams
+
+    settings = get_settings()
+    context = _context()
+    started = time.perf_counter()
+    model = load_transcriber(model_dir or settings.model_dir, runtime=runtime or settings.runtime)
+    load_s = time.perf_counter() - started
+    params = NoteParams().validate()
+    warmup_s = warm_up(model, params)
+    passes = [one_pass(wavs, model, params) for _ in range(max(repeat, 1))]
+    report = min(passes, key=lambda r: r.wall_s)
+    report.load_s, report.warmup_s, report.context = load_s, warmup_s, context
+    report.runtime, report.model_dir = model.runtime, str(model.model_dir)
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return report
+
+
+def one_pass(wavs: list[Path], model: "Transcriber", params: "NoteParams") -> Report:  # noqa: F821
+    """Convert every file once through convert_file (the CLI's code path), timing each stage."""
+    from piano_ai.commands.convert import convert_file
+
+    report = Report(files=len(wavs))
+    with tempfile.TemporaryDirectory() as out_dir:
+        started = time.perf_counter()
+        for wav in wavs:
+            result = convert_file(wav, model, params, Path(out_dir))
+            report.audio_s += result.audio_s
+            report.notes += result.note_count
+            for stage, seconds in result.stage_s.items():
+                report.stage_s[stage] = report.stage_s.get(stage, 0.0) + seconds
+        report.wall_s = time.perf_counter() - started
+    return report
+
+
+def warm_up(model: "Transcriber", params: "NoteParams") -> float:  # noqa: F821 - imported lazily
+    """Seconds for a first transcription of 2 s of silence: librosa loads its numba caches then, once
+    per process (a worker does this at start), so it is reported apart like the model load."""
+    import numpy as np
+
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.transcribe import transcribe
+
+    started = time.perf_counter()
+    transcribe(np.zeros(2 * SAMPLE_RATE, np.float32), model, params)
+    return time.perf_counter() - started
+
+
+def _context() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{platform.processor() or platform.machine()}, {cores} cores, load average {load} at the start"
+
+
+def text(report: Report) -> str:
+    lines = [
+        f"files: {report.files}, audio: {report.audio_s / 60:.1f} min, notes: {report.notes}",
+        f"model load: {report.load_s:.2f} s ({report.runtime}, {report.model_dir}), not counted below",
+        f"first-call warm-up (librosa's numba caches): {report.warmup_s:.2f} s, not counted below",
+        f"conversion wall time: {report.wall_s:.2f} s -> {report.realtime_factor:.0f}x real time",
+    ]
+    for stage in STAGES:
+        seconds = report.stage_s.get(stage, 0.0)
+        share = 100 * seconds / report.wall_s if report.wall_s else 0.0
+        speed = report.audio_s / seconds if seconds else float("inf")
+        lines.append(f"  {stage:<15} {seconds:7.2f} s  {share:5.1f}%  {speed:8.0f}x real time")
+    lines += [f"peak RSS: {report.peak_rss_mb:.0f} MB", f"machine: {report.context}"]
+    return "\n".join(lines)
+
+
+def markdown(report: Report) -> str:
+    today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [
+        f"{SECTION}",
+        "",
+        f"Measured {today} with `make bench` (scripts/bench.py): {report.files} ASAP performances",
+        f"rendered with FluidSynth (FluidR3_GM, 16 kHz wav), {report.audio_s / 60:.1f} min of audio, through",
+        "`piano-ai convert`'s code path (decode, log-mel, model, notes, MIDI file) with the default",
+        f"thresholds. Runtime: {report.runtime}. Machine: {report.context}.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| audio converted | {report.audio_s:.1f} s in {report.files} files ({report.notes} notes) |",
+        f"| model load (once, not in the real-time factor) | {report.load_s:.2f} s |",
+        f"| first-call warm-up on 2 s of silence (once, not in it either) | {report.warmup_s:.2f} s |",
+        f"| conversion wall time | {report.wall_s:.2f} s |",
+        f"| **real-time factor** (audio s / wall s) | **{report.realtime_factor:.0f}x** |",
+        f"| peak RSS | {report.peak_rss_mb:.0f} MB |",
+        "",
+        "| stage | seconds | share | real-time factor of the stage |",
+        "|---|---|---|---|",
+    ]
+    for stage in STAGES:
+        seconds = report.stage_s.get(stage, 0.0)
+        share = 100 * seconds / report.wall_s if report.wall_s else 0.0
+        speed = f"{report.audio_s / seconds:.0f}x" if seconds else "-"
+        rows.append(f"| {stage} | {seconds:.2f} | {share:.1f}% | {speed} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_section(doc: Path, section: str) -> None:
+    """Replace the "## Conversion speed" section of ``doc`` (or append it), leaving the rest alone."""
+    old = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    new = (
+        pattern.sub(lambda _: section + "\n", old)
+        if pattern.search(old)
+        else old.rstrip("\n") + "\n\n" + section
+    )
+    doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="audio to convert, at least (default 10)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench", help="rendered audio cache")
+    parser.add_argument("--asap-dir", type=Path, default=ASAP_DIR, help="ASAP performance MIDI folder")
+    parser.add_argument("--model", help="model directory (default: the shipped one)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"))
+    parser.add_argument("--repeat", type=int, default=3, help="passes over the set; the fastest counts")
+    parser.add_argument("--markdown", action="store_true", help="print the docs table instead of text")
+    parser.add_argument("--write-docs", type=Path, metavar="MD", help="also update this file's section")
+    args = parser.parse_args(argv)
+
+    wavs = render(pick_performances(args.asap_dir, args.minutes), args.asap_dir, args.data_dir)
+    report = bench(wavs, args.model, args.runtime, args.repeat)
+    print(markdown(report) if args.markdown else text(report))
+    if args.write_docs:
+        write_section(args.write_docs, markdown(report))
+        print(f"wrote {args.write_docs}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
