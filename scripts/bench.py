@@ -22,6 +22,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from piano_ai.inference import Transcriber
+    from piano_ai.types import NoteParams
 
 ROOT = Path(__file__).resolve().parent.parent
 ASAP_DIR = Path("/work/shared/training-data/performance-midi/asap")
@@ -125,7 +130,7 @@ def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: 
     return report
 
 
-def one_pass(wavs: list[Path], model: "Transcriber", params: "NoteParams") -> Report:  # noqa: F821
+def one_pass(wavs: list[Path], model: "Transcriber", params: "NoteParams") -> Report:
     """Convert every file once through convert_file (the CLI's code path), timing each stage."""
     from piano_ai.commands.convert import convert_file
 
@@ -142,7 +147,7 @@ def one_pass(wavs: list[Path], model: "Transcriber", params: "NoteParams") -> Re
     return report
 
 
-def warm_up(model: "Transcriber", params: "NoteParams") -> float:  # noqa: F821 - imported lazily
+def warm_up(model: "Transcriber", params: "NoteParams") -> float:
     """Seconds for a first transcription of 2 s of silence: librosa loads its numba caches then, once
     per process (a worker does this at start), so it is reported apart like the model load."""
     import numpy as np
