@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 EXTRAS ?= all,dev
 
-.PHONY: install test test-unit lint typecheck bench clean dashboard
+.PHONY: install test test-unit lint typecheck bench clean dashboard run bench-service
 
 install:  ## create .venv with every pinned dependency and the system tools
 	bash scripts/install_system_deps.sh
@@ -30,6 +30,12 @@ bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage
 
 dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it uses: PIANO_AI_API_URL)
 	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true
+
+run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (SQLite, local files; Ctrl-C stops)
+	$(PY) scripts/run_local.py
+
+bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
+	$(PY) scripts/bench_service.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
