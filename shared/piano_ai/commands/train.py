@@ -17,7 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--export-to", help="after training, write the servable model here (e.g. a weights dir)"
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
