@@ -36,6 +36,8 @@ def decode(path: str | Path, name: str | None = None) -> FloatArray:
     """
     path = Path(path)
     name = name or str(path)
+    if path.is_dir():
+        raise InvalidAudioError(name, "it is a folder, not a file")
     if not path.is_file():
         raise AudioFileNotFoundError(name)
     if path.stat().st_size == 0:

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Transcribe piano recordings to MIDI, and build, train and evaluate the model."
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version}")
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+    parser.add_argument("--log-level", choices=levels, help="log to stderr at this level")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in available_commands():
         before = set(subparsers.choices)
@@ -55,8 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if module is None:
         parser.print_help(sys.stderr)
         return 2
+    import logging
+
     from piano_ai.errors import PianoAIError
 
+    if args.log_level:  # else each command decides (train logs INFO by itself)
+        logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(module.run(args) or 0)
     except PianoAIError as exc:  # bad input or setup the command did not handle itself

@@ -90,6 +90,11 @@ def test_missing_file(tmp_path: Path) -> None:
         decode(tmp_path / "nothing.wav")
 
 
+def test_folder_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidAudioError, match="folder"):
+        decode(tmp_path)
+
+
 def test_zero_byte_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.wav"
     path.write_bytes(b"")

@@ -81,6 +81,11 @@ def test_bad_option_values(
     assert message in capsys.readouterr().err
 
 
+def test_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["convert", "x.wav", "-o", str(tmp_path), "--model", str(tmp_path / "nope")]) == 2
+    assert f"no model at {tmp_path / 'nope'}" in capsys.readouterr().err
+
+
 def test_non_numeric_option_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["convert", "x.wav", "-o", str(tmp_path), "--onset-threshold", "high"])
