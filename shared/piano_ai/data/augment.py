@@ -22,7 +22,8 @@ CODECS = {  # container -> ffmpeg encoder arguments (bit rates picked per clip)
     "ogg": ["-c:a", "libvorbis"],
     "m4a": ["-c:a", "aac"],
 }
-CODEC_BITRATES_KBPS = (48, 64, 96, 128, 192)
+CODEC_BITRATES_KBPS = (32, 48, 64, 96, 128)
+VORBIS_MAX_KBPS = 80  # libvorbis refuses higher nominal rates for 16 kHz mono
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,13 @@ def codec_round_trip(audio: FloatArray, codec: str, bitrate_kbps: int) -> FloatA
     """
     import soundfile as sf
 
+    rate = min(bitrate_kbps, VORBIS_MAX_KBPS) if codec == "ogg" else bitrate_kbps
     with tempfile.TemporaryDirectory(prefix="piano-ai-codec-") as tmp:
         src, enc, dec = Path(tmp) / "in.wav", Path(tmp) / f"enc.{codec}", Path(tmp) / "out.wav"
         sf.write(str(src), np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
         base = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-threads", "1"]
         subprocess.run(
-            base + ["-i", str(src), *CODECS[codec], "-b:a", f"{bitrate_kbps}k", str(enc)],
+            base + ["-i", str(src), *CODECS[codec], "-b:a", f"{rate}k", str(enc)],
             check=True,
             capture_output=True,
         )
@@ -175,6 +177,8 @@ def augment(
     if rng.random() < config.p_codec:
         codec = str(rng.choice(list(CODECS)))
         bitrate = int(rng.choice(CODEC_BITRATES_KBPS))
+        if codec == "ogg":
+            bitrate = min(bitrate, VORBIS_MAX_KBPS)
         audio = codec_round_trip(audio, codec, bitrate)
         applied["codec"] = f"{codec}@{bitrate}k"
     return np.clip(audio, -1.0, 1.0).astype(np.float32), applied

@@ -15,30 +15,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
-from piano_ai.data.plan import VAL_ONLY_INSTRUMENTS, VAL_PER_MILLE, ClipSpec, plan
+from piano_ai.data.options import ALL_INSTRUMENTS, ALL_SOURCES, VAL_ONLY_INSTRUMENTS, add_arguments
+from piano_ai.data.plan import VAL_PER_MILLE, ClipSpec, plan
 from piano_ai.data.shards import MANIFEST, open_location
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
-ALL_SOURCES = ("asap", "music21", "synthetic")
-ALL_INSTRUMENTS = ("fluidr3", "timgm6mb", "musescore", "salamander", "headroom")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The build's options (shared by ``python -m piano_ai.data.build`` and ``piano-ai data build``)."""
-    parser.add_argument("--out", default="data/rendered/v1", help="local folder or gs://bucket/prefix")
-    parser.add_argument("--seed", type=int, default=0, help="the whole build is reproducible from it")
-    parser.add_argument("--hours-train", type=float, default=1.5, help="approximate train audio, hours")
-    parser.add_argument("--hours-val", type=float, default=10 / 60, help="approximate val audio, hours")
-    parser.add_argument("--workers", type=int, default=1, help="render processes (CPU is shared: keep 1)")
-    parser.add_argument("--sources", default=",".join(ALL_SOURCES), help=f"comma list of {ALL_SOURCES}")
-    parser.add_argument(
-        "--instruments",
-        default=",".join(ALL_INSTRUMENTS),
-        help=f"comma list of {ALL_INSTRUMENTS}; {VAL_ONLY_INSTRUMENTS} are only used for val",
-    )
-    parser.add_argument("--augment", choices=("none", "light", "full"), default="full")
 
 
 def _csv(value: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -68,6 +51,9 @@ def build(args: argparse.Namespace) -> dict:
 
     sources = _csv(args.sources, ALL_SOURCES, "sources")
     chosen = _csv(args.instruments, ALL_INSTRUMENTS, "instruments")
+    storage = open_location(args.out)
+    if storage.exists(MANIFEST) and not getattr(args, "force", False):
+        raise SystemExit(f"{args.out} already holds a finished dataset; pick another --out or pass --force")
     began = time.monotonic()
     specs = [
         *plan(args.seed, "train", args.hours_train, sources, chosen),
@@ -104,7 +90,7 @@ def build(args: argparse.Namespace) -> dict:
         "augment": args.augment,
         "shards": shards,
     }
-    open_location(args.out).put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")
+    storage.put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")
     return manifest
 
 

@@ -15,6 +15,7 @@ from piano_ai.data.render import instruments, render
 from piano_ai.data.shards import Shard, encode_shard, open_location
 from piano_ai.data.synthetic import synthetic_midi
 from piano_ai.data.targets import notes_to_targets, pedal_extended_notes
+from piano_ai.types import FloatArray
 
 AUGMENT_LEVELS = {"none": None, "light": LIGHT, "full": FULL}
 TAIL_S = (0.5, 2.5)  # release tail rendered after the last onset of an excerpt, seconds
@@ -58,31 +59,43 @@ def clip_midi(spec: ClipSpec, rng: np.random.Generator) -> tuple[pretty_midi.Pre
     return best
 
 
-def make_shard(spec: ClipSpec, augment_config: AugmentConfig | None) -> tuple[Shard, dict]:
-    """Arrays of one clip and the facts about it that go in the manifest."""
-    from piano_ai.features import log_mel
+def clip_audio(
+    spec: ClipSpec, augment_config: AugmentConfig | None
+) -> tuple[FloatArray, pretty_midi.PrettyMIDI, dict]:
+    """Render and augment one clip: (audio (samples,) float32 at SAMPLE_RATE, its MIDI, facts).
 
+    Deterministic in ``spec``: evaluation re-renders validation clips with this, sample for sample.
+    The reference notes are pedal_extended_notes(midi).
+    """
     rng = np.random.default_rng(spec.seed)
     midi, seconds, start = clip_midi(spec, rng)
     audio = render(midi, instruments()[spec.instrument], seconds)
     applied: dict = {}
     if augment_config is not None:
         audio, applied = augment(audio, rng, augment_config)
+    return audio, midi, {"start_s": round(start, 3), "augment": applied}
+
+
+def make_shard(spec: ClipSpec, augment_config: AugmentConfig | None) -> tuple[Shard, dict]:
+    """Arrays of one clip and the facts about it that go in the manifest."""
+    from piano_ai.features import log_mel
+
+    audio, midi, facts = clip_audio(spec, augment_config)
     mel = log_mel(audio).astype(np.float16)
-    notes = pedal_extended_notes(midi)
-    shard: Shard = {"mel": mel, **notes_to_targets(notes, mel.shape[0])}
-    facts = {
+    shard: Shard = {"mel": mel, **notes_to_targets(pedal_extended_notes(midi), mel.shape[0])}
+    facts |= {
         "frames": int(mel.shape[0]),
         "seconds": round(len(audio) / SAMPLE_RATE, 3),
         "notes": int(shard["onset"].sum()),
-        "start_s": round(start, 3),
-        "augment": applied,
     }
     return shard, facts
 
 
 def render_clip(job: tuple[ClipSpec, str, str]) -> dict:
-    """Worker entry point: render ``spec``, write its shard under ``out``; returns its manifest entry."""
+    """Worker entry point: render ``spec``, write its shard under ``out``; returns its manifest entry.
+
+    The entry's "spec" re-creates the clip exactly: clip_audio(ClipSpec(**entry["spec"]), level).
+    """
     spec, out, level = job
     shard, facts = make_shard(spec, AUGMENT_LEVELS[level])
     _storage(out).put_bytes(spec.shard_path, encode_shard(shard), "application/octet-stream")
@@ -94,10 +107,11 @@ def render_clip(job: tuple[ClipSpec, str, str]) -> dict:
         "source": spec.source,
         "frames": facts["frames"],
         "seconds": facts["seconds"],
-        "file": spec.path,
-        "time_scale": spec.time_scale,
         "seed": spec.seed,
-        **{k: facts[k] for k in ("notes", "start_s", "augment")},
+        "notes": facts["notes"],
+        "start_s": facts["start_s"],
+        "augment": facts["augment"],
+        "spec": spec.to_dict(),
     }
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from piano_ai.data.options import VAL_ONLY_INSTRUMENTS
 from piano_ai.data.render import TRAINING_DATA
 from piano_ai.data.synthetic import TEXTURES
 
 VAL_PER_MILLE = 80  # ~8% of pieces are validation-only
-VAL_ONLY_INSTRUMENTS = ("headroom",)
 ASAP_DIR = TRAINING_DATA / "performance-midi" / "asap"
 SOURCE_WEIGHTS = {"asap": 0.6, "music21": 0.15, "synthetic": 0.25}  # share of clips per source
 CLIP_SECONDS = (12.0, 30.0)  # clip length range, seconds (shards hold <= 30 s)

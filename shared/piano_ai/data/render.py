@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,9 @@ TRAINING_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "trainin
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 FLUIDSYNTH_GAIN = 0.7  # FluidSynth master gain: loud enough, no clipping on dense chords
 RENDER_TIMEOUT_S = 600  # one clip never takes this long; a hung renderer is killed
+RENDER_ATTEMPTS = 4
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,18 @@ def _read_mono(path: Path) -> FloatArray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+def _run_renderer(cmd: list[str], attempts: int = RENDER_ATTEMPTS) -> None:
+    """Run a renderer, retrying when it crashes (sfizz_render segfaults now and then, ~1 run in 15)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
+            return
+        except subprocess.CalledProcessError as exc:
+            if attempt == attempts:
+                raise RuntimeError(f"{cmd[0]} failed {attempts} times: {exc.stderr[-500:]!r}") from exc
+            logger.warning("%s exited with %s; retrying", Path(cmd[0]).name, exc.returncode)
+
+
 def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float) -> FloatArray:
     """Render ``midi`` with ``instrument``; returns exactly round(seconds * SAMPLE_RATE) mono samples.
 
@@ -119,7 +135,7 @@ def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float)
                 str(SAMPLE_RATE),
                 "--use-eot",
             ]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
+        _run_renderer(cmd)
         audio = _read_mono(wav)
     n = int(round(seconds * SAMPLE_RATE))
     if len(audio) < n:
