@@ -43,6 +43,7 @@ class Report:
     wall_s: float = 0.0
     load_s: float = 0.0
     warmup_s: float = 0.0
+    passes: int = 1
     notes: int = 0
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     peak_rss_mb: float = 0.0
@@ -125,6 +126,7 @@ def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: 
     passes = [one_pass(wavs, model, params) for _ in range(max(repeat, 1))]
     report = min(passes, key=lambda r: r.wall_s)
     report.load_s, report.warmup_s, report.context = load_s, warmup_s, context
+    report.passes = len(passes)
     report.runtime, report.model_dir = model.runtime, str(model.model_dir)
     report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return report
@@ -190,7 +192,8 @@ def markdown(report: Report) -> str:
         f"Measured {today} with `make bench` (scripts/bench.py): {report.files} ASAP performances",
         f"rendered with FluidSynth (FluidR3_GM, 16 kHz wav), {report.audio_s / 60:.1f} min of audio, through",
         "`piano-ai convert`'s code path (decode, log-mel, model, notes, MIDI file) with the default",
-        f"thresholds. Runtime: {report.runtime}. Machine: {report.context}.",
+        f"thresholds; the fastest of {report.passes} passes over the set. Runtime: {report.runtime}.",
+        f"Machine: {report.context}; a load above the core count means other work shared them.",
         "",
         "| measure | value |",
         "|---|---|",
