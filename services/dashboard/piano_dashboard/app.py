@@ -8,6 +8,7 @@ import streamlit as st
 st.set_page_config(page_title="piano-ai", page_icon=":material/piano:", layout="wide")
 # Pages report API and input errors themselves; anything unexpected shows its type, never a stack trace.
 st.set_option("client.showErrorDetails", "type")
+st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button: this is a product, not a notebook
 
 pages = [
     st.Page("app_pages/convert.py", title="Convert", icon=":material/piano:", default=True),

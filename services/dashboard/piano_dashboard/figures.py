@@ -22,10 +22,13 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
-def piano_roll(rows: list[NoteRow], track_names: list[str] | None = None) -> go.Figure:
+def piano_roll(
+    rows: list[NoteRow], track_names: list[str] | None = None, duration_s: float | None = None
+) -> go.Figure:
     """Notes as horizontal bars (time on x, pitch on y); hover shows pitch name, time, velocity.
 
-    One trace per track; a single-track roll is coloured by velocity instead.
+    One trace per track; a single-track roll is coloured by velocity instead. ``duration_s``: the
+    length of the recording, so the time axis spans all of it (default: up to the last note).
     """
     fig = go.Figure()
     tracks = sorted({r.track for r in rows})
@@ -64,7 +67,8 @@ def piano_roll(rows: list[NoteRow], track_names: list[str] | None = None) -> go.
     high = max((r.pitch for r in rows), default=HIGHEST_KEY) + 2
     c_keys = [p for p in range(low, high + 1) if p % 12 == 0]
     fig.update_layout(barmode="overlay", showlegend=len(tracks) > 1, dragmode="zoom")
-    fig.update_xaxes(title="time (s)", rangemode="tozero")
+    last = max((r.end for r in rows), default=0.0)
+    fig.update_xaxes(title="time (s)", range=[0, max(last, duration_s or 0.0)])
     fig.update_yaxes(
         title="pitch", range=[low, high], tickvals=c_keys, ticktext=[pitch_name(p) for p in c_keys]
     )

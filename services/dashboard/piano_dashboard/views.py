@@ -89,14 +89,15 @@ def midi_result(midi: bytes, name: str, original: FloatArray | None = None) -> N
     )
     if not rows:
         return
-    st.plotly_chart(figures.piano_roll(rows, names), config=PLOT_CONFIG, key="piano_roll")
-    roll, listen, viz = st.tabs(["Instruments & statistics", "Listen", "SynthViz"])
-    with roll:
-        _instruments_and_stats(parsed, rows)
+    duration = original.size / SAMPLE_RATE if original is not None else None
+    st.plotly_chart(figures.piano_roll(rows, names, duration), config=PLOT_CONFIG, key="piano_roll")
+    listen, viz, about = st.tabs(["Listen", "SynthViz", "Instruments & statistics"])
     with listen:
         rendered_ogg = _listen(midi, original)
     with viz:
         _synthviz(rows, rendered_ogg, original)
+    with about:
+        _instruments_and_stats(parsed, rows)
 
 
 def _instruments_and_stats(parsed: pretty_midi.PrettyMIDI, rows: list[midi_tools.NoteRow]) -> None:

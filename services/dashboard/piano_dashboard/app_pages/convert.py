@@ -102,7 +102,8 @@ with st.expander("The recording: waveform and spectrogram", expanded=digest not 
 if samples is None:
     st.stop()
 
-params = params_form()
+with st.expander("Transcription settings", expanded=digest not in jobs):
+    params = params_form()
 if params is not None:
     try:
         jobs[digest] = get_client().submit(upload.name, content, params).id
@@ -135,9 +136,8 @@ if job.id not in midi_cache:
     except ApiError as error:
         views.show_api_error(error, "Could not download the MIDI")
         st.stop()
+notes = f"{job.note_count} notes" if job.note_count is not None else "the notes"
+heard = f" from {job.audio_duration_s:.1f} s of audio" if job.audio_duration_s is not None else ""
 took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
-st.success(
-    f"Transcribed {job.note_count if job.note_count is not None else '?'} notes{took}.",
-    icon=":material/check_circle:",
-)
+st.success(f"Transcribed {notes}{heard}{took}.", icon=":material/check_circle:")
 views.midi_result(midi_cache[job.id], upload.name, original=samples)

@@ -1,0 +1,159 @@
+"""End to end: the real stack (API, worker, dashboard via scripts/run_local.py) driven by a real browser.
+
+Upload a short piano clip on the Convert page, transcribe it with the shipped model, wait for the piano
+roll, check the Queue page, and save a screenshot of the result to docs/img/dashboard.png (the README's).
+Embedded defaults only: SQLite, local storage and the filesystem broker in a temporary directory.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_LOCAL = ROOT / "scripts" / "run_local.py"
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
+STARTUP_S = 240  # seconds for the API, the dashboard and a worker with its model to come up
+TRANSCRIBE_S = 300  # seconds from Transcribe to the piano roll (CPU inference, shared machine)
+VIEWPORT = {"width": 1400, "height": 1100}
+# C major scale up and a chord, 4.5 s: (MIDI pitch, start s, end s)
+CLIP_NOTES = [(60 + step, 0.4 * i, 0.4 * i + 0.35) for i, step in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]
+CLIP_NOTES += [(pitch, 3.4, 4.4) for pitch in (48, 55, 64, 72)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read() if response.status == 200 else None
+    except OSError:
+        return None
+
+
+def wait_until(ready, timeout_s: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"run_local.py exited ({proc.returncode}) before {what}:\n{log.read_text()[-3000:]}")
+        if ready():
+            return
+        time.sleep(1.0)
+    pytest.fail(f"{what} not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def piano_clip(path: Path) -> Path:
+    """A short rendered piano clip (FluidSynth with a GM SoundFont, or sines), as 16 kHz WAV."""
+    import io
+
+    import librosa
+    import pretty_midi
+    import soundfile as sf
+
+    from piano_dashboard.audio_tools import RENDER_RATE, render_midi
+
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(velocity=90, pitch=p, start=s, end=e) for p, s, e in CLIP_NOTES]
+    midi.instruments.append(piano)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    samples, _ = render_midi(buffer.getvalue())
+    sf.write(path, librosa.resample(samples, orig_sr=RENDER_RATE, target_sr=16_000), 16_000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The whole service on free ports, with a fresh SQLite job store and storage; stopped afterwards."""
+    if not RUN_LOCAL.is_file():
+        pytest.skip("scripts/run_local.py is not there yet")
+    var = tmp_path_factory.mktemp("stack")
+    api_port, dashboard_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{var / 'piano_ai.db'}",
+        PIANO_AI_STORAGE_BACKEND="local",
+        PIANO_AI_STORAGE_DIR=str(var / "storage"),
+        PIANO_AI_BROKER_DIR=str(var / "broker"),
+    )
+    log = var / "stack.log"
+    command = [
+        sys.executable,
+        str(RUN_LOCAL),
+        "--api-port",
+        str(api_port),
+        "--dashboard-port",
+        str(dashboard_port),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    api, dashboard = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dashboard_port}"
+    try:
+        wait_until(lambda: get(f"{api}/healthz") is not None, STARTUP_S, "the API", proc, log)
+        wait_until(
+            lambda: get(f"{dashboard}/_stcore/health") is not None, STARTUP_S, "the dashboard", proc, log
+        )
+        wait_until(
+            lambda: b'"workers":[{' in (get(f"{api}/v1/queue") or b""), STARTUP_S, "a worker", proc, log
+        )
+        yield {"api": api, "dashboard": dashboard, "log": str(log)}
+    finally:
+        proc.send_signal(signal.SIGTERM)  # run_local stops its children (worker finishes or is killed)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
+    clip = piano_clip(tmp_path / "scale_and_chord.wav")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(stack["dashboard"])
+    page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
+    page.set_input_files("input[type=file]", str(clip))
+    page.get_by_role("button", name="Transcribe").click(timeout=120_000)
+
+    roll = page.locator(".js-plotly-plot .gtitle", has_text="Piano roll")
+    roll.wait_for(timeout=TRANSCRIBE_S * 1000)
+    assert page.get_by_text("Transcribed").count() >= 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.locator("[data-testid=stAlertContentError]").count() == 0
+    page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+
+    page.goto(f"{stack['dashboard']}/queue")
+    page.get_by_text("Recent jobs").wait_for(timeout=60_000)
+    assert page.get_by_text("Succeeded").count() >= 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
