@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
 from piano_ai.notes import next_true, notes_from_activations, onset_peaks
 from piano_ai.types import Activations, Note, NoteParams
@@ -215,3 +216,30 @@ def test_helpers() -> None:
     assert next_true(mask)[:, 0].tolist() == [1, 1, 3, 3, 4]
     onset = np.array([[0.6], [0.9], [0.9], [0.2], [0.7]], np.float32)
     assert onset_peaks(onset, 0.5)[:, 0].tolist() == [False, True, False, False, True]
+
+
+def test_decoding_training_targets_gives_back_the_notes() -> None:
+    """The decoder inverts piano_ai.data.targets: ideal activations (the targets themselves) decode to
+    the notes they were made from, to within a frame. This pins the two frame-time conventions together."""
+    from piano_ai.data.targets import notes_to_targets
+
+    truth = [
+        Note(60, 0.50, 1.00, 80),
+        Note(64, 0.50, 1.30, 40),
+        Note(60, 1.00, 1.60, 100),  # the same key again right where the first one ends
+        Note(21, 2.00, 2.20, 127),
+        Note(108, 2.10, 3.00, 1),
+    ]
+    frames = int(3.5 / F)
+    targets = notes_to_targets(truth, frames)
+    act = Activations(
+        onset=targets["onset"].astype(np.float32),
+        frame=targets["frame"].astype(np.float32),
+        offset=targets["offset"].astype(np.float32),
+        velocity=targets["velocity"].astype(np.float32) / 127.0,
+    )
+    decoded = notes_from_activations(act)
+    assert [(n.pitch, n.velocity) for n in decoded] == [(n.pitch, n.velocity) for n in truth]
+    for got, want in zip(decoded, truth, strict=True):
+        assert got.start == pytest.approx(want.start, abs=F / 2 + 1e-9)  # targets quantise to frames
+        assert got.end == pytest.approx(want.end, abs=F)
