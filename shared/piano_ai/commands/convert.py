@@ -124,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"piano-ai convert: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     formats = ("mid",) + (("csv",) if args.csv else ()) + (("json",) if args.json else ())
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"piano-ai convert: error: cannot create {args.out_dir}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     failed = _convert_all([Path(f) for f in args.files], model, params, args.out_dir, formats, args.quiet)
     return EXIT_FAILED_FILES if failed else 0
 
