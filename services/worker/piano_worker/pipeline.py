@@ -123,14 +123,13 @@ def _transcribe_and_store(
     from piano_ai.transcribe import transcribe
 
     keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
-    model = ctx.model_loader()
     progress("decoding", 0.0)
     source = ctx.storage.local_path(input_key) or ctx.storage.download(
         input_key, tmp / PurePath(input_key).name
     )
     audio = decode(source, name=filename)
     progress("decoding", 1.0)
-    notes = transcribe(audio, model, NoteParams(**params), progress)
+    notes = transcribe(audio, ctx.model_loader(), NoteParams(**params), progress)
     progress("uploading", 0.0)
     midi_path = write_midi(notes, tmp / "output.mid")
     ctx.storage.put_file(keys.midi, midi_path, "audio/midi")

@@ -1,0 +1,72 @@
+"""An API app on a fresh SQLite file and local storage; enqueued job ids are recorded, not sent."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from service_testkit import piano_clip
+
+from piano_ai.db import session as db_session
+from piano_ai.db.migrate import upgrade
+from piano_ai.settings import get_settings
+from piano_ai.storage import LocalStorage, get_storage
+
+MAX_UPLOAD_MB = 0.5
+
+
+def clear_caches() -> None:
+    for cached in (get_settings, get_storage, db_session.get_engine, db_session.get_session_factory):
+        cached.cache_clear()
+
+
+@dataclass
+class ApiHarness:
+    client: TestClient
+    storage: LocalStorage
+    enqueued: list[str] = field(default_factory=list)
+    fail_enqueue: bool = False
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHarness]:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/jobs.db")
+    monkeypatch.setenv("PIANO_AI_STORAGE_DIR", str(tmp_path / "storage"))
+    monkeypatch.setenv("PIANO_AI_BROKER_DIR", str(tmp_path / "broker"))
+    monkeypatch.setenv("PIANO_AI_MAX_UPLOAD_MB", str(MAX_UPLOAD_MB))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
+    clear_caches()
+    upgrade()
+    from piano_api.deps import get_enqueue
+    from piano_api.main import create_app
+
+    app = create_app()
+    harness = ApiHarness(client=TestClient(app), storage=get_storage())  # type: ignore[arg-type]
+
+    def enqueue(job_id: str) -> None:
+        if harness.fail_enqueue:
+            raise ConnectionError("broker down")
+        harness.enqueued.append(job_id)
+
+    app.dependency_overrides[get_enqueue] = lambda: enqueue
+    with harness.client:
+        yield harness
+    db_session.get_engine().dispose()
+    clear_caches()
+
+
+@pytest.fixture
+def wav_bytes(tmp_path: Path) -> bytes:
+    return piano_clip(tmp_path / "clip.wav", seconds=1.0).read_bytes()
+
+
+@pytest.fixture
+def submit(api: ApiHarness, wav_bytes: bytes) -> Callable[..., dict]:
+    def _submit(data: bytes | None = None, name: str = "clip.wav", **kwargs: object) -> dict:
+        response = api.client.post("/v1/jobs", files={"file": (name, data or wav_bytes)}, **kwargs)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    return _submit

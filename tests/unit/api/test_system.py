@@ -1,0 +1,74 @@
+"""/v1/queue, /healthz, /readyz, /metrics; and the API's import boundary."""
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+
+from conftest import ApiHarness
+
+from piano_ai.db import jobs as job_store
+from piano_ai.db.models import Job
+from piano_ai.db.session import get_session_factory
+
+
+def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callable[..., dict]) -> None:
+    ids = [submit()["id"] for _ in range(4)]
+    with get_session_factory()() as session:
+        job_store.heartbeat(session, "w1@host/1")
+        attempt = job_store.claim(session, ids[0], "w1@host/1")
+        assert attempt is not None
+        job_store.succeed(session, ids[0], attempt, midi_key="m", notes_key="n", note_count=1)
+        # Make its latency exactly 10 s.
+        job = job_store.get_job(session, ids[0])
+        assert job is not None and job.finished_at is not None
+        job.created_at = job.finished_at - timedelta(seconds=10)
+        session.commit()
+        attempt = job_store.claim(session, ids[1], "w1@host/1")
+        job_store.fail(session, ids[1], attempt, "invalid_audio", "bad")
+        job_store.claim(session, ids[2], "w1@host/1")
+    body = api.client.get("/v1/queue").json()
+    assert body["counts"] == {"queued": 1, "running": 1, "succeeded": 1, "failed": 1, "canceled": 0}
+    assert body["oldest_queued_age_s"] >= 0
+    assert [w["window_s"] for w in body["windows"]] == [300, 3600, 86400]
+    assert body["windows"][0] == {"window_s": 300, "finished": 1, "failed": 1, "mean_latency_s": 10.0}
+    assert [w["name"] for w in body["workers"]] == ["w1@host/1"]
+    assert body["errors_by_code"] == {"invalid_audio": 1}
+
+
+def test_empty_queue(api: ApiHarness) -> None:
+    body = api.client.get("/v1/queue").json()
+    assert body["oldest_queued_age_s"] is None and body["workers"] == []
+    assert body["windows"][2]["mean_latency_s"] is None
+
+
+def test_health_and_readiness(api: ApiHarness) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+
+def test_metrics_expose_requests_and_queue_gauges(api: ApiHarness, submit: Callable[..., dict]) -> None:
+    submit()
+    text = api.client.get("/metrics").text
+    assert 'piano_jobs{status="queued"} 1.0' in text
+    assert 'piano_api_requests_total{method="POST",route="/v1/jobs",status="202"}' in text
+    assert "piano_queue_oldest_age_seconds" in text
+
+
+def test_api_never_imports_ml_or_worker_code() -> None:
+    code = (
+        "import sys, piano_api.main\n"
+        "banned = ('tensorflow', 'keras', 'onnxruntime', 'librosa', 'piano_worker', 'piano_ai.inference',"
+        " 'piano_ai.model', 'piano_ai.training', 'piano_ai.features')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(banned)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_table_model_is_not_the_response_model() -> None:
+    from piano_api.schemas import JobPublic
+
+    assert not issubclass(JobPublic, Job)

@@ -1,0 +1,188 @@
+"""run_job and the task's failure policy on SQLite + local storage, with the model stage faked.
+
+(The real model runs in tests/integration/worker.)
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_testkit import piano_clip
+
+import piano_ai.transcribe
+from piano_ai.db import jobs as job_store
+from piano_ai.db.migrate import upgrade
+from piano_ai.db.session import make_engine, make_session_factory
+from piano_ai.storage import LocalStorage, job_keys
+from piano_ai.types import Note
+from piano_worker import pipeline, runtime, tasks
+from piano_worker.pipeline import RunSuperseded, WorkerContext, run_job
+
+NOTES = [Note(60, 0.1, 0.6, 90), Note(67, 0.5, 1.2, 64)]
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[WorkerContext]:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    upgrade(url)
+    engine = make_engine(url)
+    yield WorkerContext(
+        sessions=make_session_factory(engine),
+        storage=LocalStorage(tmp_path / "storage"),
+        model_loader=lambda: "fake-model",
+        name="test@host/1",
+    )
+    engine.dispose()
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """Replace the model stages; records the progress reports they make."""
+    reports: list[tuple[str, float]] = []
+
+    def fake_transcribe(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+        assert model == "fake-model"
+        for fraction in (0.0, 0.5, 1.0):
+            reports.append(("inference", fraction))
+            progress("inference", fraction)
+        return NOTES
+
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe", fake_transcribe)
+    return reports
+
+
+def _new_job(ctx: WorkerContext, tmp_path: Path, data: bytes | None = None, ext: str = "wav") -> str:
+    job_id = f"job-{len(list(tmp_path.iterdir()))}-{ext}"
+    keys = job_keys(job_id, ext)
+    ctx.storage.put_bytes(
+        keys.input, data if data is not None else piano_clip(tmp_path / "c.wav").read_bytes()
+    )
+    with ctx.sessions() as session:
+        job_store.create_job(
+            session,
+            id=job_id,
+            filename=f"take.{ext}",
+            size_bytes=1,
+            params={
+                "onset_threshold": 0.5,
+                "frame_threshold": 0.3,
+                "offset_threshold": 0.5,
+                "min_note_ms": 30,
+            },
+            input_key=keys.input,
+        )
+    return job_id
+
+
+def _job(ctx: WorkerContext, job_id: str) -> Any:
+    with ctx.sessions() as session:
+        return job_store.get_job(session, job_id)
+
+
+def test_success_stores_results_and_marks_the_job(
+    ctx: WorkerContext, tmp_path: Path, fake_model: list
+) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    assert run_job(job_id, ctx) == "succeeded"
+    job = _job(ctx, job_id)
+    assert (job.status, job.attempts, job.progress, job.note_count, job.stage) == (
+        "succeeded",
+        1,
+        1.0,
+        2,
+        None,
+    )
+    assert job.audio_duration_s == pytest.approx(2.0)
+    assert job.worker == "test@host/1" and job.finished_at >= job.started_at
+    keys = job_keys(job_id)
+    assert ctx.storage.get_bytes(keys.midi).startswith(b"MThd")
+    stored = json.loads(ctx.storage.get_bytes(keys.notes))
+    assert stored["notes"][0] == {"pitch": 60, "start": 0.1, "end": 0.6, "velocity": 90}
+
+
+def test_a_finished_job_is_not_run_again(ctx: WorkerContext, tmp_path: Path, fake_model: list) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    run_job(job_id, ctx)
+    assert run_job(job_id, ctx) == "skipped"  # a redelivered message
+    assert _job(ctx, job_id).attempts == 1
+
+
+def test_cancel_stops_the_run_at_the_next_report_and_leaves_no_results(
+    ctx: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _new_job(ctx, tmp_path)
+
+    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+        progress("inference", 0.0)
+        with ctx.sessions() as session:
+            assert job_store.cancel(session, job_id)
+        progress("inference", 1.0)  # raises: the row is canceled
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    with pytest.raises(RunSuperseded):
+        run_job(job_id, ctx)
+    assert _job(ctx, job_id).status == "canceled"
+    assert ctx.storage.list() == [job_keys(job_id, "wav").input]
+
+
+def test_an_older_attempt_cannot_overwrite_a_newer_one(ctx: WorkerContext, tmp_path: Path) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        old = job_store.claim(session, job_id, "dead@host/1")
+        new = job_store.claim(session, job_id, "live@host/2")  # the redelivered message
+        assert (old, new) == (1, 2)
+        assert not job_store.report_progress(session, job_id, old, "inference", 0.5)
+        assert not job_store.succeed(session, job_id, old, note_count=0)
+        assert job_store.succeed(session, job_id, new, note_count=3)
+        assert not job_store.fail(session, job_id, new, "late", "too late")
+    job = _job(ctx, job_id)
+    assert (job.status, job.attempts, job.note_count, job.worker) == ("succeeded", 2, 3, "live@host/2")
+
+
+def test_progress_is_written_per_stage(ctx: WorkerContext, tmp_path: Path) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        attempt = job_store.claim(session, job_id, "w")
+    assert attempt is not None
+    writer = pipeline.ProgressWriter(ctx, job_id, attempt)
+    writer("inference", 0.5)
+    job = _job(ctx, job_id)
+    assert job.stage == "inference" and job.progress == pytest.approx(0.2 + 0.65 * 0.5)
+
+
+@pytest.fixture
+def task_runtime(ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> WorkerContext:
+    monkeypatch.setattr(runtime, "context", lambda: ctx)
+    return ctx
+
+
+@pytest.mark.parametrize(
+    ("data", "ext"),
+    [(b"this is text, not audio\n" * 20, "wav"), (b"RIFF\x10\x00\x00\x00WAVEfmt ", "wav")],
+)
+def test_bad_audio_fails_at_once_with_invalid_audio(
+    task_runtime: WorkerContext, tmp_path: Path, data: bytes, ext: str
+) -> None:
+    job_id = _new_job(task_runtime, tmp_path, data, ext)
+    result = tasks.transcribe_job.apply(args=[job_id])
+    assert result.get() == "failed"
+    job = _job(task_runtime, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "invalid_audio", 1)
+    assert "take.wav" in job.error_message and "supported" in job.error_message
+    assert task_runtime.storage.list() == [job_keys(job_id, ext).input]  # no results written
+
+
+def test_unexpected_errors_fail_the_job_with_internal_error(
+    task_runtime: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> list[Note]:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe", broken)
+    job_id = _new_job(task_runtime, tmp_path)
+    assert tasks.transcribe_job.apply(args=[job_id]).get() == "failed"
+    job = _job(task_runtime, job_id)
+    assert job.error_code == "internal_error" and "ZeroDivisionError" in job.error_message
