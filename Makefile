@@ -37,5 +37,26 @@ run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (S
 bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
 	$(PY) scripts/bench_service.py
 
+# ---- containers (docker/, docker-compose*.yml, k8s/; docs/deploy.md). Needs a Docker host and a .env ----
+.PHONY: up down logs scale validate-deploy
+COMPOSE ?= docker compose
+COMPOSE_FILES = -f docker-compose.yml $(if $(GPU),-f docker-compose.gpu.yml)
+N ?= 4
+
+up:  ## build and start the stack in Docker (cp .env.example .env first); GPU=1 for GPU workers
+	$(COMPOSE) $(COMPOSE_FILES) up -d --build
+
+down:  ## stop the stack (volumes are kept; `docker compose down -v` deletes them)
+	$(COMPOSE) $(COMPOSE_FILES) down
+
+logs:  ## follow the stack's logs (SERVICE=worker for one service)
+	$(COMPOSE) $(COMPOSE_FILES) logs -f --tail=200 $(SERVICE)
+
+scale:  ## run N workers, e.g. make scale N=4 (running workers are left alone)
+	$(COMPOSE) $(COMPOSE_FILES) up -d --no-recreate --scale worker=$(N) worker
+
+validate-deploy:  ## offline checks of the Dockerfiles, compose files and k8s manifests (no Docker needed)
+	$(PY) -m pytest -q tests/unit/deploy
+
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
