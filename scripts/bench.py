@@ -44,6 +44,7 @@ class Report:
     load_s: float = 0.0
     warmup_s: float = 0.0
     passes: int = 1
+    audio_format: str = "16 kHz wav"
     notes: int = 0
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     peak_rss_mb: float = 0.0
@@ -90,20 +91,24 @@ def render(midi_paths: list[Path], asap_dir: Path, out_dir: Path) -> list[Path]:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(midi.relative_to(asap_dir).with_suffix("").parts))
         wav = out_dir / f"{name}.wav"
         if not wav.is_file():
-            command = [
-                "fluidsynth",
-                "-ni",
-                "-q",
-                "-F",
-                str(wav),
-                "-r",
-                str(SAMPLE_RATE),
-                str(SOUNDFONT),
-                str(midi),
-            ]
-            subprocess.run(command, check=True, capture_output=True)
+            command = ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", str(SAMPLE_RATE), str(SOUNDFONT)]
+            subprocess.run([*command, str(midi)], check=True, capture_output=True)
         wavs.append(wav)
     return wavs
+
+
+def encode(wavs: list[Path], fmt: str, out_dir: Path) -> list[Path]:
+    """Re-encode the renders as 44.1 kHz stereo ``fmt`` (what uploads look like), cached in out_dir/fmt/."""
+    folder = out_dir / fmt
+    folder.mkdir(parents=True, exist_ok=True)
+    encoded = []
+    for wav in wavs:
+        target = folder / f"{wav.stem}.{fmt}"
+        if not target.is_file():
+            command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ar", "44100", "-ac", "2"]
+            subprocess.run([*command, str(target)], check=True, capture_output=True)
+        encoded.append(target)
+    return encoded
 
 
 def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: int = 1) -> Report:
@@ -189,9 +194,9 @@ def markdown(report: Report) -> str:
     rows = [
         f"{SECTION}",
         "",
-        f"Measured {today} with `make bench` (scripts/bench.py): {report.files} ASAP performances",
-        f"rendered with FluidSynth (FluidR3_GM, 16 kHz wav), {report.audio_s / 60:.1f} min of audio, through",
-        "`piano-ai convert`'s code path (decode, log-mel, model, notes, MIDI file) with the default",
+        f"Measured {today} with `make bench` (scripts/bench.py): {report.files} ASAP performances,",
+        f"{report.audio_s / 60:.1f} min of audio rendered by FluidSynth (FluidR3_GM), {report.audio_format},",
+        "through `piano-ai convert`'s code path (decode, log-mel, model, notes, MIDI file) with the default",
         f"thresholds; the fastest of {report.passes} passes over the set. Runtime: {report.runtime}.",
         f"Machine: {report.context}; a load above the core count means other work shared them.",
         "",
@@ -234,13 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asap-dir", type=Path, default=ASAP_DIR, help="ASAP performance MIDI folder")
     parser.add_argument("--model", help="model directory (default: the shipped one)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "keras"))
+    parser.add_argument(
+        "--format", choices=("wav", "mp3", "m4a", "flac", "ogg"), default="wav",
+        help="wav: the 16 kHz renders as they are; others: re-encoded at 44.1 kHz stereo (decode + resample)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="passes over the set; the fastest counts")
     parser.add_argument("--markdown", action="store_true", help="print the docs table instead of text")
     parser.add_argument("--write-docs", type=Path, metavar="MD", help="also update this file's section")
     args = parser.parse_args(argv)
 
     wavs = render(pick_performances(args.asap_dir, args.minutes), args.asap_dir, args.data_dir)
+    if args.format != "wav":
+        wavs = encode(wavs, args.format, args.data_dir)
     report = bench(wavs, args.model, args.runtime, args.repeat)
+    if args.format != "wav":
+        report.audio_format = f"44.1 kHz stereo {args.format}"
     print(markdown(report) if args.markdown else text(report))
     if args.write_docs:
         write_section(args.write_docs, markdown(report))

@@ -1,0 +1,55 @@
+"""scripts/bench.py's report rendering and its in-place docs update (the run itself is `make bench`)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_script"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_report(bench: ModuleType) -> object:
+    report = bench.Report(files=2, audio_s=600.0, wall_s=2.0, load_s=0.1, notes=1234, runtime="onnx")
+    report.stage_s.update(decoding=0.2, features=0.5, inference=1.1, postprocessing=0.15, writing=0.05)
+    return report
+
+
+def test_report_texts(bench: ModuleType) -> None:
+    report = sample_report(bench)
+    assert report.realtime_factor == 300.0
+    assert "300x real time" in bench.text(report)
+    table = bench.markdown(report)
+    assert table.startswith(bench.SECTION + "\n")
+    assert "| **real-time factor** (audio s / wall s) | **300x** |" in table
+    assert "| inference | 1.10 | 55.0% | 545x |" in table
+
+
+def test_write_section_replaces_only_its_own_section(bench: ModuleType, tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# Benchmarks\n\n## Accuracy\n\nF1 0.9\n\n## Conversion speed\n\nold\n\n## Service\n\np50\n"
+    )
+    bench.write_section(doc, "## Conversion speed\n\nnew\n")
+    assert (
+        doc.read_text()
+        == "# Benchmarks\n\n## Accuracy\n\nF1 0.9\n\n## Conversion speed\n\nnew\n\n## Service\n\np50\n"
+    )
+
+
+def test_write_section_appends_when_missing(bench: ModuleType, tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Accuracy\n\nF1 0.9\n")
+    bench.write_section(doc, "## Conversion speed\n\nnew\n")
+    assert doc.read_text().endswith("F1 0.9\n\n## Conversion speed\n\nnew\n")
