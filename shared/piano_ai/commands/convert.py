@@ -80,6 +80,7 @@ def convert_file(
 
     result = Result(source)
     clock = _StageClock(progress)
+    # transcribe_file() without hiding the audio: the duration is reported per file.
     clock("decoding", 0.0)
     audio = decode(source)
     clock("decoding", 1.0)
@@ -101,14 +102,10 @@ class _StageClock:
         self.forward = forward
         self.durations: dict[str, float] = {}
         self.last = time.perf_counter()
-        self.stage: str | None = None
 
     def __call__(self, stage: str, fraction: float) -> None:
         now = time.perf_counter()
-        if stage != self.stage:
-            self.stage = stage
-            self.durations.setdefault(stage, 0.0)
-        self.durations[stage] += now - self.last
+        self.durations[stage] = self.durations.get(stage, 0.0) + now - self.last
         self.last = now
         if self.forward is not None and stage in STAGE_WEIGHTS:
             self.forward(stage, fraction)
