@@ -31,7 +31,11 @@ class GCSStorage(Storage):
             if emulator_host:
                 from google.auth.credentials import AnonymousCredentials
 
-                client = storage.Client(project="emulator", credentials=AnonymousCredentials())
+                client = storage.Client(
+                    project="emulator",
+                    credentials=AnonymousCredentials(),
+                    client_options={"api_endpoint": emulator_host},
+                )
             else:
                 client = storage.Client()
         self.client = client
