@@ -91,30 +91,35 @@ def test_concurrent_claims_get_distinct_attempts_and_only_the_last_can_finish(
         assert job_store.claim(session, "j1", "late") is None  # terminal: a redelivery is skipped
 
 
+def _race_cancel_and_finish(sessions: sessionmaker[Session], job_id: str, attempt: int) -> dict[str, bool]:
+    results: dict[str, bool] = {}
+    barrier = threading.Barrier(2)
+
+    def cancel() -> None:
+        with sessions() as session:
+            barrier.wait()
+            results["cancel"] = job_store.cancel(session, job_id)
+
+    def finish() -> None:
+        with sessions() as session:
+            barrier.wait()
+            results["finish"] = job_store.succeed(session, job_id, attempt, note_count=1)
+
+    threads = [threading.Thread(target=cancel), threading.Thread(target=finish)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_cancel_and_finish_race_has_one_winner(sessions: sessionmaker[Session]) -> None:
     for n in range(10):
         _create(sessions, f"r{n}")
         with sessions() as session:
             attempt = job_store.claim(session, f"r{n}", "w")
         assert attempt is not None
-        results: dict[str, bool] = {}
-        barrier = threading.Barrier(2)
-
-        def cancel(job_id: str = f"r{n}") -> None:
-            with sessions() as session:
-                barrier.wait()
-                results["cancel"] = job_store.cancel(session, job_id)
-
-        def finish(job_id: str = f"r{n}", attempt: int = attempt) -> None:
-            with sessions() as session:
-                barrier.wait()
-                results["finish"] = job_store.succeed(session, job_id, attempt, note_count=1)
-
-        threads = [threading.Thread(target=cancel), threading.Thread(target=finish)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = _race_cancel_and_finish(sessions, f"r{n}", attempt)
         assert sorted(results.values()) == [False, True]
         with sessions() as session:
             job = job_store.get_job(session, f"r{n}")
