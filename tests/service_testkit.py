@@ -48,3 +48,11 @@ def throwaway_postgres() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
+    """A long recording (cheap to make): a 4 s phrase repeated."""
+    phrase = piano_clip(path, pitches=(48, 55, 60, 64, 67, 72), seconds=4.0, sr=sr)
+    audio, _ = sf.read(phrase, dtype="float32")
+    sf.write(path, np.tile(audio, int(np.ceil(seconds / 4.0)))[: int(seconds * sr)], sr)
+    return path

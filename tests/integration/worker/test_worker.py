@@ -1,0 +1,158 @@
+"""The whole job path on real services: API -> Redis -> Celery workers (real model) -> Postgres + storage."""
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import VISIBILITY_TIMEOUT_S, Stack
+from service_testkit import long_clip, piano_clip
+
+from piano_ai.midi_io import midi_to_notes
+from piano_ai.storage import job_keys
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CLI = Path(sys.executable).parent / "piano-ai"
+
+
+def _submit(stack: Stack, path: Path, **kwargs: object) -> dict:
+    with path.open("rb") as audio:
+        response = stack.client.post("/v1/jobs", files={"file": (path.name, audio)}, **kwargs)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_submit_poll_download_matches_the_cli(stack: Stack, tmp_path: Path) -> None:
+    clip = piano_clip(tmp_path / "phrase.wav", pitches=(60, 64, 67, 72), seconds=3.0)
+    job = _submit(stack, clip)
+    done = stack.wait_for(job["id"])
+    assert done["status"] == "succeeded", done
+    assert (
+        done["attempts"] == 1 and done["progress"] == 1.0 and done["audio_duration_s"] == pytest.approx(3.0)
+    )
+    assert done["started_at"] and done["finished_at"] and done["error"] is None
+    midi = stack.client.get(done["links"]["midi"])
+    assert midi.status_code == 200
+    out = tmp_path / "cli"
+    subprocess.run(
+        [str(CLI), "convert", str(clip), "--out-dir", str(out), "-q"], check=True, capture_output=True
+    )
+    cli_midi = (out / "phrase.mid").read_bytes()
+    assert midi.content == cli_midi
+    (tmp_path / "api.mid").write_bytes(midi.content)
+    notes = stack.client.get(done["links"]["notes"]).json()["notes"]
+    assert len(notes) == done["note_count"] == len(midi_to_notes(tmp_path / "api.mid"))
+
+
+def test_twenty_concurrent_submissions_all_succeed(stack: Stack, tmp_path: Path) -> None:
+    clips = [piano_clip(tmp_path / f"c{i}.wav", pitches=(48 + i, 60 + i), seconds=1.0) for i in range(20)]
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def submit(path: Path) -> None:
+        try:
+            ids.append(_submit(stack, path)["id"])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(clip,)) for clip in clips]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(set(ids)) == 20
+    finished = [stack.wait_for(job_id, timeout_s=300) for job_id in ids]
+    assert [job["status"] for job in finished] == ["succeeded"] * 20
+    assert {job["attempts"] for job in finished} == {1}
+    workers = {job_row.worker.split("@")[0] for job_row in stack.rows() if job_row.id in ids}
+    assert workers == {"w1", "w2"}  # both workers took jobs
+
+
+def test_cancel_queued_and_running_jobs(stack: Stack, tmp_path: Path) -> None:
+    long_audio = long_clip(tmp_path / "long.wav", seconds=200)
+    running = [_submit(stack, long_audio)["id"] for _ in range(2)]
+    for job_id in running:
+        stack.wait_for(job_id, ("running", "succeeded"))
+    queued = _submit(stack, piano_clip(tmp_path / "short.wav"))["id"]
+    canceled = stack.client.post(f"/v1/jobs/{queued}/cancel").json()
+    assert canceled["status"] == "canceled" and canceled["attempts"] == 0 and canceled["started_at"] is None
+    response = stack.client.post(f"/v1/jobs/{running[0]}/cancel")
+    if response.status_code == 409:  # it finished first: on a fast machine the race is lost, not the feature
+        pytest.skip("the long job finished before it could be canceled")
+    assert response.json()["status"] == "canceled"
+    other = stack.wait_for(running[1], timeout_s=120)
+    assert other["status"] == "succeeded"
+    time.sleep(1.0)  # let the canceled run reach its next progress report
+    job = stack.job(running[0])
+    assert job["status"] == "canceled" and job["links"]["midi"] is None
+    assert not stack.storage.exists(job_keys(running[0]).midi)
+    assert stack.job(queued)["status"] == "canceled" and stack.job(queued)["attempts"] == 0
+
+
+def test_idempotent_concurrent_submissions_make_one_job(stack: Stack, tmp_path: Path) -> None:
+    clip = piano_clip(tmp_path / "same.wav", seconds=1.0)
+    answers: list[dict] = []
+
+    def submit() -> None:
+        answers.append(_submit(stack, clip, headers={"Idempotency-Key": f"same-{tmp_path.name}"}))
+
+    threads = [threading.Thread(target=submit) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({a["id"] for a in answers}) == 1
+    job_id = answers[0]["id"]
+    assert stack.wait_for(job_id)["status"] == "succeeded"
+    assert sum(1 for row in stack.rows() if row.idempotency_key == f"same-{tmp_path.name}") == 1
+    assert stack.storage.list(f"jobs/{job_id}/") == [
+        f"jobs/{job_id}/input.wav",
+        f"jobs/{job_id}/notes.json",
+        f"jobs/{job_id}/output.mid",
+    ]
+
+
+def test_bad_inputs_give_documented_errors_and_leave_nothing_behind(stack: Stack, tmp_path: Path) -> None:
+    before_rows = {row.id for row in stack.rows()}
+    before_files = set(stack.storage.list())
+    cases = [
+        ("empty.wav", b"", 422, "empty_upload"),
+        ("text.wav", b"hello, I am not audio\n" * 5, 415, "unsupported_media_type"),
+    ]
+    for name, data, status, code in cases:
+        response = stack.client.post("/v1/jobs", files={"file": (name, data)})
+        assert (response.status_code, response.json()["code"]) == (status, code)
+    big = b"RIFF" + b"\x00" * (16 * 1024 * 1024 + 1)
+    response = stack.client.post("/v1/jobs", files={"file": ("big.wav", big)})
+    assert (response.status_code, response.json()["code"]) == (413, "upload_too_large")
+    assert {row.id for row in stack.rows()} == before_rows
+    assert set(stack.storage.list()) == before_files
+    # A truncated mp3 passes the cheap check; the worker's full decode fails the job with invalid_audio.
+    wav = piano_clip(tmp_path / "t.wav", seconds=2.0)
+    mp3 = tmp_path / "t.mp3"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), str(mp3)], check=True)
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(mp3.read_bytes()[:400])
+    job = stack.wait_for(_submit(stack, truncated)["id"])
+    assert job["status"] == "failed" and job["error"]["code"] == "invalid_audio"
+    assert "truncated.mp3" in job["error"]["message"]
+    assert stack.storage.list(f"jobs/{job['id']}/") == [f"jobs/{job['id']}/input.mp3"]  # no results
+
+
+def test_kill_9_of_a_worker_mid_job_another_finishes_it(stack: Stack, tmp_path: Path) -> None:
+    job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200))["id"]
+    stack.wait_for(job_id, ("running",), timeout_s=60)
+    victim_row = next(row for row in stack.rows() if row.id == job_id)
+    victim = victim_row.worker.split("@")[0]
+    stack.kill_worker(victim)  # SIGKILL to the worker and its pool process
+    survivor = ({"w1", "w2"} - {victim}).pop()
+    done = stack.wait_for(job_id, timeout_s=VISIBILITY_TIMEOUT_S + 120)
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+    final_row = next(row for row in stack.rows() if row.id == job_id)
+    assert final_row.worker.split("@")[0] == survivor
+    assert stack.storage.list(f"jobs/{job_id}/") == sorted(
+        [f"jobs/{job_id}/input.wav", f"jobs/{job_id}/notes.json", f"jobs/{job_id}/output.mid"]
+    )
+    stack.start_worker(victim)  # leave two workers for any later test
