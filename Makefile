@@ -29,7 +29,8 @@ bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it uses: PIANO_AI_API_URL)
-	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true
+	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true \
+		--client.toolbarMode minimal --client.showErrorDetails type
 
 run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (SQLite, local files; Ctrl-C stops)
 	$(PY) scripts/run_local.py

@@ -153,7 +153,7 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
     page.screenshot(path=str(SCREENSHOT), full_page=False)
 
     page.goto(f"{stack['dashboard']}/queue")
-    page.get_by_text("Recent jobs").wait_for(timeout=60_000)
+    page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
     assert page.get_by_text("Succeeded").count() >= 1
     assert page.locator("[data-testid=stException]").count() == 0
     page.close()

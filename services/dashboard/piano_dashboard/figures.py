@@ -4,7 +4,11 @@ Long inputs are reduced before plotting (min/max envelopes, max-pooled spectrogr
 three-minute recording stays a light page.
 """
 
+import math
+from typing import Any
+
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY, MEL_FMAX, MEL_FMIN, N_MELS, SECONDS_PER_FRAME
@@ -15,6 +19,9 @@ WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
 SPECTROGRAM_COLUMNS = 1_500  # spectrogram time columns drawn at most
 TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 ROLL_HEIGHT_PX = 480
+# Magma, but starting at pure black: plotly.js drew Magma's own first stop (#000004) as pale pink/violet
+# in Chromium, which painted every silent region of the spectrogram.
+SPECTROGRAM_COLORS = ["#000000", *plotly.colors.sequential.Magma[1:]]
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -115,7 +122,7 @@ def spectrogram(mel: FloatArray) -> go.Figure:
             z=pooled.T,
             x=times,
             y=np.arange(N_MELS),
-            colorscale="Magma",
+            colorscale=SPECTROGRAM_COLORS,
             colorbar={"title": "log power", "thickness": 12},
             customdata=np.repeat(hz[:, None], pooled.shape[0], axis=1).round(0),
             hovertemplate="%{x:.2f} s · %{customdata:.0f} Hz<br>%{z:.1f}<extra></extra>",
@@ -142,3 +149,24 @@ def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
     fig.update_xaxes(title="pitch", type="category")
     fig.update_yaxes(title="notes")
     return _layout(fig, "Notes per pitch", 260)
+
+
+def queue_depth(samples: list[dict[str, Any]]) -> go.Figure:
+    """Queued and running jobs over time, from samples {"time": datetime, "queued": n, "running": n}."""
+    times = [sample["time"] for sample in samples]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=times,
+                y=[sample[status] for sample in samples],
+                name=status,
+                mode="lines+markers",
+                line={"shape": "hv"},
+            )
+            for status in ("queued", "running")
+        ]
+    )
+    peak = max((max(sample["queued"], sample["running"]) for sample in samples), default=0)
+    fig.update_yaxes(title="jobs", rangemode="tozero", tick0=0, dtick=max(1, math.ceil(peak / 5)))
+    fig.update_xaxes(title="time (UTC)", tickformat="%H:%M:%S")
+    return _layout(fig, "Queue depth since this page opened", 240)

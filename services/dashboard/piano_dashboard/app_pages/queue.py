@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from piano_dashboard import queue_tables, views
+from piano_dashboard import figures, queue_tables, views
 from piano_dashboard.client import ACTIVE, STATUSES, ApiError, Job, QueueStats
 from piano_dashboard.session import get_client
 
@@ -39,7 +39,7 @@ def counts_and_depth(stats: QueueStats) -> None:
     history.append({"time": datetime.now(UTC), **{s: stats.counts.get(s, 0) for s in ACTIVE}})
     del history[:-HISTORY_POINTS]
     if len(history) > 1:
-        st.line_chart(pd.DataFrame(history).set_index("time"), height=180, y_label="jobs")
+        st.plotly_chart(figures.queue_depth(history), config=views.PLOT_CONFIG, key="depth")
 
 
 def throughput_and_latency(stats: QueueStats, jobs: list[Job]) -> None:
