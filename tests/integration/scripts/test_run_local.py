@@ -1,0 +1,117 @@
+"""`make run` (scripts/run_local.py) on the embedded default: no servers, a file converts at once,
+a killed pool process's job is finished by its replacement, Ctrl-C stops everything."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_testkit import long_clip, piano_clip
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def _submit(api: str, path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        ["curl", "-sf", "-F", f"file=@{path}", f"{api}/v1/jobs"], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def _wait(api: str, job_id: str, statuses: tuple[str, ...], timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = _get(f"{api}/v1/jobs/{job_id}")
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id} is {job['status']}")
+
+
+def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    api_port, dash_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PIANO_AI_STORAGE_BACKEND")}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/piano_ai.db",
+        "PIANO_AI_STORAGE_DIR": str(tmp_path / "storage"),
+        "PIANO_AI_BROKER_DIR": str(tmp_path / "broker"),
+        "PIANO_AI_WORKER_HEARTBEAT_S": "2",
+        "TMPDIR": str(tmp_path),
+    }
+    log = (tmp_path / "run.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "scripts/run_local.py",
+            "--api-port",
+            str(api_port),
+            "--dashboard-port",
+            str(dash_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while f"API        {api}" not in (tmp_path / "run.log").read_text():
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "make run did not print its URLs"
+            time.sleep(0.5)
+        assert f"Dashboard  http://127.0.0.1:{dash_port}" in (tmp_path / "run.log").read_text()
+
+        job = _submit(api, piano_clip(tmp_path / "clip.wav"))
+        done = _wait(api, job["id"], ("succeeded", "failed"))
+        assert done["status"] == "succeeded", done
+        midi = urllib.request.urlopen(f"{api}/v1/jobs/{job['id']}/midi", timeout=5).read()
+        assert midi.startswith(b"MThd")
+        with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/", timeout=10) as page:
+            assert page.status == 200
+
+        # kill -9 the pool process in the middle of a job: Celery replaces it and the job is re-run.
+        job = _submit(api, long_clip(tmp_path / "long.wav", seconds=200))
+        running = _wait(api, job["id"], ("running", "succeeded"))
+        assert running["status"] == "running", "the job finished before it could be interrupted"
+        rows = _get(f"{api}/v1/queue")["workers"]
+        assert rows, "no worker heartbeat"
+        pool_pid = int(_job_worker(tmp_path, job["id"]).rsplit("/", 1)[1])
+        os.kill(pool_pid, signal.SIGKILL)
+        done = _wait(api, job["id"], ("succeeded", "failed"), timeout_s=180)
+        assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        proc.wait(timeout=60)
+        log.close()
+    text = (tmp_path / "run.log").read_text()
+    assert "stopping..." in text
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{api}/healthz", timeout=2)
+
+
+def _job_worker(tmp_path: Path, job_id: str) -> str:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "piano_ai.db") as db:
+        (worker,) = db.execute("SELECT worker FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return str(worker)
