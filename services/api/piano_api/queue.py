@@ -8,6 +8,8 @@ from piano_ai.settings import Settings, get_settings
 
 # Must equal the name the worker registers (piano_worker.tasks); a unit test checks they agree.
 TRANSCRIBE_TASK = "piano_ai.transcribe_job"
+# A broker blip is retried briefly; a dead broker answers the client with 503 within about 2 s.
+SEND_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
 def make_client(settings: Settings) -> Celery:
@@ -30,7 +32,9 @@ def get_client() -> Celery:
 def enqueue_transcription(job_id: str) -> None:
     """Send job ``job_id`` to the transcription queue."""
     settings = get_settings()
-    get_client().send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue, retry=True)
+    get_client().send_task(
+        TRANSCRIBE_TASK, args=[job_id], queue=settings.queue, retry=True, retry_policy=SEND_RETRY_POLICY
+    )
 
 
 def ping_broker() -> None:
