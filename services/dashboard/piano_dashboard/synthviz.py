@@ -71,6 +71,12 @@ function draw() {
       ctx.fillRect(x, fall, kw - (pass ? 0 : 1), pass ? kh * 0.62 : kh);
     }
   }
+  ctx.fillStyle = "#777"; ctx.font = "9px sans-serif"; ctx.textAlign = "center";
+  for (let p = LOW; p <= HIGH; p++) {  // octave labels on the C keys: C4 is middle C
+    if (p % 12 !== 0) continue;
+    const [x, kw] = keyCache[p] || (keyCache[p] = keyX(p, w));
+    ctx.fillText("C" + (p / 12 - 1), x + kw / 2, h - 4);
+  }
   requestAnimationFrame(draw);
 }
 window.addEventListener("resize", () => { for (const k in keyCache) delete keyCache[k]; layout(); });
