@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 EXTRAS ?= all,dev
 
-.PHONY: install test test-unit lint typecheck bench clean dashboard run bench-service
+.PHONY: install test test-unit lint typecheck bench clean dashboard run bench-service bench-accuracy
 
 install:  ## create .venv with every pinned dependency and the system tools
 	bash scripts/install_system_deps.sh
@@ -34,6 +34,12 @@ dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it
 
 run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (SQLite, local files; Ctrl-C stops)
 	$(PY) scripts/run_local.py
+
+DATASET ?= data/rendered/v1
+ACCURACY_ARGS ?=
+bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch on $(DATASET)'s validation split (ACCURACY_ARGS=--limit 10)
+	bash scripts/bench/setup_basic_pitch.sh
+	$(PY) scripts/bench/accuracy.py --dataset $(DATASET) $(ACCURACY_ARGS)
 
 bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
 	$(PY) scripts/bench_service.py

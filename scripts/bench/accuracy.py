@@ -1,0 +1,230 @@
+"""Accuracy against Spotify's Basic Pitch on a dataset's validation split (`make bench-accuracy`).
+
+    .venv/bin/python scripts/bench/accuracy.py --dataset data/rendered/v1 [--limit N] [--model DIR ...]
+
+1. Writes the dataset's validation clips as audio + reference MIDI into --eval-dir (default
+   data/eval/<dataset name>) unless they are there already (piano_ai.evaluation.evalset).
+2. Runs Basic Pitch once per file over its threshold grid in its own environment (.venv-bp, see
+   setup_basic_pitch.sh) through basic_pitch_predict.py, unless its predictions are there already.
+3. Scores our shipped model (and any --model) at a few onset thresholds, and every Basic Pitch setting,
+   with the same mir_eval code (piano_ai.evaluation), and picks Basic Pitch's best setting by note-weighted
+   onset F1.
+4. Prints the table, replaces the "## Accuracy vs Basic Pitch" section of docs/benchmarks.md and writes
+   every number (per file too) to docs/results/accuracy.json.
+"""
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from accuracy_report import Row, markdown_section, replace_section
+from threshold_grid import Setting, best_setting, grid, on_edge, parse_setting
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BP_PYTHON = ROOT / ".venv-bp" / "bin" / "python"
+OUR_ONSET_THRESHOLDS = (0.3, 0.4, 0.5)
+OUR_DEFAULT_ONSET = 0.5  # NoteParams' default
+BP_DEFAULT = Setting(0.5, 0.3, 127.7)  # basic_pitch.inference.predict's defaults
+BP_VERSION = "0.4.0"
+
+log = logging.getLogger("bench.accuracy")
+
+
+def ensure_eval_set(dataset: str, eval_dir: Path, limit: int) -> list[Path]:
+    """The eval set's audio files (first ``limit`` when > 0), rendering them when any is missing."""
+    from piano_ai.evaluation.evaluate import pairs
+    from piano_ai.training.dataset import load_manifest
+
+    expected = sum(1 for s in load_manifest(dataset)["shards"] if s["split"] == "val")
+    expected = min(expected, limit) if limit else expected
+    if not eval_dir.is_dir() or len(pairs(eval_dir)) < expected:
+        from piano_ai.evaluation.evalset import write_eval_set
+
+        log.info("rendering %d validation clips of %s into %s", expected, dataset, eval_dir)
+        write_eval_set(dataset, eval_dir, limit)
+    return [audio for audio, _ in pairs(eval_dir)[:expected]]
+
+
+def ensure_basic_pitch(eval_dir: Path, out: Path, audio: list[Path], limit: int, rerun: bool) -> dict:
+    """Basic Pitch's grid predictions for ``audio``; returns its speed report (speed.json)."""
+    speed = out / "speed.json"
+    done = speed.exists() and all((out / s.name / f"{a.stem}.mid").exists() for s in grid() for a in audio)
+    if rerun or not done:
+        if not BP_PYTHON.exists():
+            raise SystemExit(f"{BP_PYTHON} is missing: run `bash scripts/bench/setup_basic_pitch.sh` first")
+        script = Path(__file__).with_name("basic_pitch_predict.py")
+        cmd = [str(BP_PYTHON), str(script), str(eval_dir), "--out", str(out), "--limit", str(limit)]
+        log.info("running Basic Pitch: %s", " ".join(cmd))
+        subprocess.run(cmd, check=True)
+    return json.loads(speed.read_text())
+
+
+def score_basic_pitch(eval_dir: Path, out: Path, limit: int) -> dict[Setting, "Report"]:  # noqa: F821
+    """A Report for every grid folder under ``out``."""
+    from piano_ai.evaluation.evaluate import evaluate, folder_estimator
+
+    reports = {}
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        setting = parse_setting(folder.name)
+        if setting in grid():
+            reports[setting] = evaluate(eval_dir, folder_estimator(folder), limit=limit)
+            log.info("Basic Pitch %s: onset F1 %.3f", setting.name, reports[setting].summary()["onset"]["f1"])
+    return reports
+
+
+def score_ours(eval_dir: Path, model_dir: str | None, limit: int) -> tuple[str, dict, dict]:
+    """Our model at each of OUR_ONSET_THRESHOLDS; the model runs once per file.
+
+    Returns (model label, {onset threshold: Report}, speed: audio s / wall s at the default thresholds).
+    """
+    from piano_ai.audio import decode
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.evaluation.evaluate import evaluate
+    from piano_ai.features import log_mel
+    from piano_ai.inference import DEFAULT_MODEL_DIR, load_transcriber
+    from piano_ai.notes import notes_from_activations
+    from piano_ai.types import NoteParams
+
+    t0 = time.perf_counter()
+    model = load_transcriber(model_dir)
+    load_s = time.perf_counter() - t0
+    model.predict(log_mel(decode_silence()))  # first-call warm-up, not timed (as in scripts/bench.py)
+    cache, timing = {}, {"audio_s": 0.0, "model_s": 0.0, "notes_s": 0.0, "model_load_s": load_s}
+
+    def estimator(threshold: float):  # noqa: ANN202
+        params = NoteParams(onset_threshold=threshold).validate()
+
+        def estimate(path: Path) -> list:
+            if path not in cache:
+                t0 = time.perf_counter()
+                audio = decode(path)
+                cache[path] = model.predict(log_mel(audio))
+                timing["model_s"] += time.perf_counter() - t0
+                timing["audio_s"] += len(audio) / SAMPLE_RATE
+            t0 = time.perf_counter()
+            notes = notes_from_activations(cache[path], params)
+            if threshold == OUR_DEFAULT_ONSET:
+                timing["notes_s"] += time.perf_counter() - t0
+            return notes
+
+        return estimate
+
+    # the default first, so its note-creation time is measured on every file
+    thresholds = sorted(OUR_ONSET_THRESHOLDS, key=lambda t: t != OUR_DEFAULT_ONSET)
+    reports = {t: evaluate(eval_dir, estimator(t), limit=limit) for t in thresholds}
+    timing["realtime_factor"] = timing["audio_s"] / (timing["model_s"] + timing["notes_s"])
+    shipped = model.model_dir.resolve() == DEFAULT_MODEL_DIR.resolve()
+    label = "piano-ai (shipped model)" if shipped else f"piano-ai ({model.model_dir})"
+    return label, dict(sorted(reports.items())), timing
+
+
+def decode_silence():  # noqa: ANN201 - 2 s of float32 silence at SAMPLE_RATE
+    import numpy as np
+
+    from piano_ai.constants import SAMPLE_RATE
+
+    return np.zeros(2 * SAMPLE_RATE, np.float32)
+
+
+def build_rows(ours: list[tuple[str, dict]], bp: dict) -> tuple[list[Row], Setting]:
+    """Table rows: each model at each onset threshold, Basic Pitch at its defaults and at its best."""
+    rows = []
+    for label, reports in ours:
+        best = max(reports, key=lambda t: reports[t].summary()["onset"]["f1"])
+        for t, report in reports.items():
+            notes = ["default"] * (t == OUR_DEFAULT_ONSET) + ["best"] * (t == best)
+            rows.append(Row(f"{label}, onset threshold {t:g}", report, ", ".join(notes)))
+    best_name = best_setting({s.name: r.summary() for s, r in bp.items()})
+    best = parse_setting(best_name)
+    if BP_DEFAULT in bp:
+        rows.append(Row(f"Basic Pitch {BP_VERSION}, {BP_DEFAULT.describe()}", bp[BP_DEFAULT], "its defaults"))
+    rows.append(Row(f"Basic Pitch {BP_VERSION}, {best.describe()}", bp[best], "best of the grid"))
+    return rows, best
+
+
+def results_json(rows: list[Row], bp: dict, best: Setting, context: dict) -> dict:
+    """Everything measured: the table rows with per-file scores, and Basic Pitch's whole grid."""
+    return {
+        **context,
+        "rows": [{"system": r.system, "note": r.note, **json.loads(r.report.to_json())} for r in rows],
+        "basic_pitch_best": best.name,
+        "basic_pitch_grid": {s.name: r.summary() for s, r in sorted(bp.items())},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="a rendered dataset (its manifest.json's folder)")
+    parser.add_argument("--eval-dir", type=Path, help="default: data/eval/<dataset name>")
+    parser.add_argument("--model", action="append", default=[], help="also score this model directory")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N validation clips")
+    parser.add_argument("--rerun-basic-pitch", action="store_true", help="ignore its cached predictions")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "results" / "accuracy.json")
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument("--remark", default="", help="a sentence added under the table")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    dataset = Path(args.dataset)
+    eval_dir = args.eval_dir or ROOT / "data" / "eval" / dataset.name
+    bp_dir = eval_dir.with_name(eval_dir.name + "-basic-pitch")
+    audio = ensure_eval_set(str(dataset), eval_dir, args.limit)
+    bp_speed = ensure_basic_pitch(eval_dir, bp_dir, audio, len(audio), args.rerun_basic_pitch)
+    bp = score_basic_pitch(eval_dir, bp_dir, len(audio))
+    ours, our_speed = [], {}
+    for model_dir in [None, *args.model]:
+        label, reports, speed = score_ours(eval_dir, model_dir, len(audio))
+        ours.append((label, reports))
+        our_speed[label] = speed
+    rows, best = build_rows(ours, bp)
+    context = eval_context(dataset, eval_dir, audio, bp_speed, our_speed, args.remark)
+    context["basic_pitch_best_on_edge"] = on_edge(best, grid())
+    section = markdown_section(rows, context)
+    print(section)
+    if not args.no_write:
+        args.docs.parent.mkdir(parents=True, exist_ok=True)
+        old = args.docs.read_text() if args.docs.exists() else "# Benchmarks\n"
+        args.docs.write_text(replace_section(old, section))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results_json(rows, bp, best, context), indent=1) + "\n")
+        log.info("wrote %s and %s", args.docs, args.json)
+    return 0
+
+
+def eval_context(
+    dataset: Path, eval_dir: Path, audio: list[Path], bp_speed: dict, our_speed: dict, remark: str
+) -> dict:
+    """What the numbers were measured on, for the section's preamble and the JSON."""
+    import soundfile as sf
+
+    from piano_ai.training.dataset import load_manifest
+
+    manifest = load_manifest(str(dataset))
+    instruments = manifest.get("instruments", {})
+    return {
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset": str(dataset),
+        "eval_dir": str(eval_dir),
+        "n_files": len(audio),
+        "audio_s": sum(sf.info(str(a)).duration for a in audio),
+        "split_rule": manifest.get("split_rule", ""),
+        "val_instruments": instruments.get("val", []),
+        "held_out_instruments": sorted(set(instruments.get("val", [])) - set(instruments.get("train", []))),
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "basic_pitch_speed": bp_speed,
+        "our_speed": our_speed,
+        "remark": remark,
+        "command": "make bench-accuracy DATASET=" + str(dataset),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
