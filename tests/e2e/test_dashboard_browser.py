@@ -152,6 +152,11 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
 
+    page.get_by_role("tab", name="SynthViz").click()
+    synthviz = page.frame_locator("iframe").first
+    assert int(synthviz.locator("canvas#roll").get_attribute("data-notes", timeout=30_000) or 0) >= 1
+    assert synthviz.locator("audio#player").count() == 1
+
     page.goto(f"{stack['dashboard']}/queue")
     page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
     assert page.get_by_text("Succeeded").count() >= 1
