@@ -44,6 +44,11 @@ bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch on $(DATASET)'
 bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
 	$(PY) scripts/bench_service.py
 
+.PHONY: data
+DATA_ARGS ?= --out data/rendered/dev --hours-train 1.5 --hours-val 0.17
+data:  ## render a training dataset (DATA_ARGS="--out gs://bucket/prefix --hours-train 4 --workers 2")
+	$(PY) -m piano_ai.data.build $(DATA_ARGS)
+
 # ---- containers (docker/, docker-compose*.yml, k8s/; docs/deploy.md). Needs a Docker host and a .env ----
 .PHONY: up down logs scale validate-deploy
 COMPOSE ?= docker compose

@@ -7,6 +7,8 @@ and, for some clips, legato sustain pedalling that changes with the bass.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +42,8 @@ PIANO_COMPOSERS = (
 FORMAT_PREFERENCE = (".mxl", ".xml", ".musicxml", ".krn")  # one file per work: the first format found
 ONSET_JITTER_S = 0.012  # standard deviation of onset timing noise, seconds
 P_PEDAL = 0.5  # share of score clips played with the sustain pedal
+CACHE_DIR = Path.home() / ".cache" / "piano-ai" / "music21"  # parsed scores, keyed by file content
+CACHE_VERSION = "v1"  # bump when _parse_score changes
 
 
 @lru_cache
@@ -61,12 +65,26 @@ def music21_pieces() -> dict[str, list[str]]:
     return {piece: [path] for piece, (_, path) in sorted(best.items())}
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def _score_notes(path: str) -> tuple[tuple[int, float, float], ...]:
-    """(pitch, start s, end s) of every pitched note, ties merged, repeats not expanded (expensive: cached).
+    """(pitch, start s, end s) of every pitched note, ties merged, repeats not expanded.
 
     Times follow the score's metronome marks (music21's secondsMap); scores without one get its default.
+    Parsing a big score takes up to a minute, so results are kept in memory and in CACHE_DIR.
     """
+    digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
+    cached = CACHE_DIR / f"{CACHE_VERSION}-{digest}.npy"
+    if cached.exists():
+        return tuple((int(p), float(s), float(e)) for p, s, e in np.load(cached))
+    notes = _parse_score(path)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, np.asarray(notes, dtype=np.float64).reshape(-1, 3))
+    os.replace(tmp, cached)  # atomic: parallel workers may race to write the same score
+    return notes
+
+
+def _parse_score(path: str) -> tuple[tuple[int, float, float], ...]:
     from music21 import chord, converter, note
 
     score = converter.parse(path)
