@@ -5,10 +5,10 @@ unreachable server, is raised as ApiError with a stable ``code`` and a message f
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import httpx
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed", "canceled")
@@ -155,29 +155,29 @@ class ApiClient:
         form = {name: str(value) for name, value in params.model_dump().items()}
         files = {"file": (filename, content, "application/octet-stream")}
         response = self._request("POST", "/v1/jobs", data=form, files=files, timeout=UPLOAD_TIMEOUT_S)
-        return Job.model_validate(response.json())
+        return _parse(Job, response)
 
     def get_job(self, job_id: str) -> Job:
-        return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
+        return _parse(Job, self._request("GET", f"/v1/jobs/{job_id}"))
 
     def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage:
         """GET /v1/jobs: the newest jobs first, optionally only those in one status."""
         query: dict[str, Any] = {"limit": limit}
         if status:
             query["status"] = status
-        return JobPage.model_validate(self._request("GET", "/v1/jobs", params=query).json())
+        return _parse(JobPage, self._request("GET", "/v1/jobs", params=query))
 
     def get_midi(self, job_id: str) -> bytes:
         return self._request("GET", f"/v1/jobs/{job_id}/midi").content
 
     def get_notes(self, job_id: str) -> JobNotes:
-        return JobNotes.model_validate(self._request("GET", f"/v1/jobs/{job_id}/notes").json())
+        return _parse(JobNotes, self._request("GET", f"/v1/jobs/{job_id}/notes"))
 
     def cancel(self, job_id: str) -> Job:
-        return Job.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
+        return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))
 
     def queue(self) -> QueueStats:
-        return QueueStats.model_validate(self._request("GET", "/v1/queue").json())
+        return _parse(QueueStats, self._request("GET", "/v1/queue"))
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -194,6 +194,18 @@ class ApiClient:
         if response.is_error:
             raise _problem(response)
         return response
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _parse(model: type[Model], response: httpx.Response) -> Model:
+    """The response body as ``model``; an answer that breaks the contract is an ApiError too."""
+    try:
+        return model.model_validate(response.json())
+    except (ValueError, ValidationError) as exc:
+        problem = str(exc).splitlines()[0]
+        raise ApiError("bad_response", f"unexpected answer from {response.url.path}: {problem}") from exc
 
 
 def _problem(response: httpx.Response) -> ApiError:

@@ -131,3 +131,9 @@ def test_list_jobs_and_queue_parse_the_contract():
     assert [job.id for job in api.list_jobs(status="failed", limit=5).items] == [JOB_ID]
     stats = api.queue()
     assert stats.counts["queued"] == 1 and stats.windows[0].window_s == 300 and stats.workers[0].name == "w1"
+
+
+def test_an_answer_that_breaks_the_contract_is_bad_response():
+    with pytest.raises(ApiError) as caught:
+        client_for(lambda r: httpx.Response(200, json={"id": JOB_ID})).get_job(JOB_ID)
+    assert caught.value.code == "bad_response" and f"/v1/jobs/{JOB_ID}" in caught.value.message
