@@ -214,6 +214,30 @@ def test_gpu_image_swaps_tensorflow_cpu_for_the_cuda_build() -> None:
     )
     env = " ".join(final_stage(path)["ENV"])
     assert "PIANO_AI_RUNTIME=keras" in env and "NVIDIA_VISIBLE_DEVICES=all" in env
+    assert '-c requirements-gpu.lock "tensorflow[and-cuda]' in run
+
+
+def test_gpu_lock_pins_tensorflow_and_every_cuda_wheel_it_asks_for() -> None:
+    """docker/requirements-gpu.lock satisfies the and-cuda extra of the locked TensorFlow release."""
+    from importlib.metadata import requires, version
+
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (DOCKER / "requirements-gpu.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, pinned = line.partition("==")
+            pins[_normalise(name)] = pinned
+    locked_tf = dict(
+        line.split("==") for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line
+    )["tensorflow_cpu"]
+    assert pins.pop("tensorflow") == locked_tf == version("tensorflow-cpu")
+    # tensorflow-cpu declares the same and-cuda extra as tensorflow: its installed metadata is read here.
+    cuda = [Requirement(r) for r in requires("tensorflow-cpu") or [] if 'extra == "and-cuda"' in r]
+    assert cuda, "no and-cuda extra in the installed TensorFlow metadata"
+    assert set(pins) == {_normalise(r.name) for r in cuda}
+    for requirement in cuda:
+        assert requirement.specifier.contains(pins[_normalise(requirement.name)]), requirement
 
 
 def test_gcs_emulator_image_pins_its_version_from_the_lockfile() -> None:
@@ -281,6 +305,7 @@ def test_dockerignore_keeps_out(path: str) -> None:
         "pyproject.toml",
         "requirements.lock",
         "docker/stub-packages.sh",
+        "docker/requirements-gpu.lock",
         "shared/piano_ai/weights/default/config.json",
         "shared/piano_ai/data/render.py",
         "services/worker/piano_worker/heartbeat.py",
