@@ -93,7 +93,7 @@ class Settings(BaseSettings):
             "data_folder_out": str(queue_dir),
             "processed_folder": str(processed),
             "store_processed": False,
-            "polling_interval": 0.05,
+            "polling_interval": 0.02,  # seconds between looks at the queue folder
         }
 
 

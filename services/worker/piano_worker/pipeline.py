@@ -29,6 +29,7 @@ STAGE_SPANS = {
     "uploading": (0.9, 1.0),
 }
 PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
+STAGE_CHANGE_INTERVAL_S = 0.1  # ... and a new stage at most this often (short jobs skip some), seconds
 
 
 class RunSuperseded(Exception):
@@ -61,7 +62,8 @@ class ProgressWriter:
         start, end = STAGE_SPANS.get(stage, (0.0, 1.0))
         overall = start + (end - start) * min(max(fraction, 0.0), 1.0)
         now = time.monotonic()
-        if stage == self.stage and now - self.last_write < PROGRESS_INTERVAL_S and fraction < 1.0:
+        since = now - self.last_write
+        if since < (STAGE_CHANGE_INTERVAL_S if stage != self.stage else PROGRESS_INTERVAL_S):
             return
         self.stage, self.last_write = stage, now
         with self.ctx.sessions() as session:

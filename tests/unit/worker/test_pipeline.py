@@ -113,6 +113,8 @@ def test_cancel_stops_the_run_at_the_next_report_and_leaves_no_results(
     ctx: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = _new_job(ctx, tmp_path)
+    monkeypatch.setattr(pipeline, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(pipeline, "STAGE_CHANGE_INTERVAL_S", 0.0)
 
     def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
         progress("inference", 0.0)
@@ -140,6 +142,23 @@ def test_an_older_attempt_cannot_overwrite_a_newer_one(ctx: WorkerContext, tmp_p
         assert not job_store.fail(session, job_id, new, "late", "too late")
     job = _job(ctx, job_id)
     assert (job.status, job.attempts, job.note_count, job.worker) == ("succeeded", 2, 3, "live@host/2")
+
+
+def test_cancel_found_at_the_end_still_leaves_no_results(
+    ctx: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _new_job(ctx, tmp_path)
+
+    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+        with ctx.sessions() as session:
+            assert job_store.cancel(session, job_id)
+        return NOTES  # no progress report in between: succeed() finds the cancel
+
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    with pytest.raises(RunSuperseded):
+        run_job(job_id, ctx)
+    assert _job(ctx, job_id).status == "canceled"
+    assert ctx.storage.list() == [job_keys(job_id, "wav").input]
 
 
 def test_progress_is_written_per_stage(ctx: WorkerContext, tmp_path: Path) -> None:

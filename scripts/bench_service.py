@@ -1,0 +1,326 @@
+"""`make bench-service`: the job service's own cost.
+
+1. Submit latency: 20 concurrent clients POST short clips to /v1/jobs (no worker running, so only the
+   API, database, storage and broker are measured); p50/p99 of the request time.
+2. Throughput: N short jobs through the queue (one worker process, concurrency 1, model loaded once)
+   against the bare CLI code path (piano_ai.commands.convert.convert_file in one process, model loaded
+   once) on the same files; overhead = queue wall time / bare wall time - 1. The `piano-ai convert`
+   subprocess (process start and model load included) is timed too.
+
+The stack is the embedded default in a temp folder (SQLite, filesystem broker, local storage) unless
+DATABASE_URL / REDIS_URL are set, in which case those servers are used (with a queue of its own).
+
+    .venv/bin/python scripts/bench_service.py [--jobs 100] [--clip-s 5] [--write-docs docs/benchmarks.md]
+"""
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from service_testkit import piano_clip  # noqa: E402
+
+SECTION = "## Job service"
+
+
+@dataclass
+class Results:
+    submit_ms: list[float] = field(default_factory=list)
+    submit_wall_s: float = 0.0
+    jobs: int = 0
+    clip_s: float = 0.0
+    queue_wall_s: float = 0.0
+    job_latency_s: list[float] = field(default_factory=list)  # created -> finished, per job
+    job_service_s: list[float] = field(default_factory=list)  # started -> finished, per job
+    bare_wall_s: float = 0.0
+    cli_wall_s: float = 0.0
+    backend: str = ""
+    load: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _wait_http(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def measure_submits(api: str, clip: bytes, clients: int, per_client: int, results: Results) -> list[str]:
+    """Each client thread POSTs ``per_client`` uploads back to back; returns the job ids."""
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(base_url=api, timeout=60) as http:
+            for _ in range(per_client):
+                start = time.perf_counter()
+                response = http.post("/v1/jobs", files={"file": ("clip.wav", clip)})
+                elapsed = (time.perf_counter() - start) * 1000
+                response.raise_for_status()
+                with lock:
+                    results.submit_ms.append(elapsed)
+                    ids.append(response.json()["id"])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.submit_wall_s = time.perf_counter() - start
+    return ids
+
+
+def wait_all(http: httpx.Client, ids: list[str], timeout_s: float) -> list[dict]:
+    """Wait until nothing is queued or running (one cheap request per look), then read each job once."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counts = http.get("/v1/queue").json()["counts"]
+        if counts["queued"] + counts["running"] == 0:
+            return [http.get(f"/v1/jobs/{job_id}").json() for job_id in ids]
+        time.sleep(0.25)
+    raise TimeoutError("jobs unfinished")
+
+
+def _seconds(a: str, b: str) -> float:
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(b) - parse(a)).total_seconds()
+
+
+def run_queue(api: str, files: list[Path], results: Results) -> None:
+    with httpx.Client(base_url=api, timeout=60) as http:
+        start = datetime.now(UTC)
+        ids = []
+        for path in files:
+            response = http.post("/v1/jobs", files={"file": (path.name, path.read_bytes())})
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        jobs = wait_all(http, ids, timeout_s=1800)
+    # Wall time to the last job's finish as the job store recorded it (not when polling noticed).
+    results.queue_wall_s = max(
+        _seconds(start.isoformat(), j["finished_at"]) for j in jobs if j["finished_at"]
+    )
+    failed = [j for j in jobs if j["status"] != "succeeded"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} jobs did not succeed: {failed[0]}")
+    results.job_latency_s = [_seconds(j["created_at"], j["finished_at"]) for j in jobs]
+    results.job_service_s = [_seconds(j["started_at"], j["finished_at"]) for j in jobs]
+
+
+def run_bare(files: list[Path], out_dir: Path, results: Results) -> None:
+    """The CLI's code path in this process: model loaded and warmed once, then every file converted."""
+    from piano_ai.commands.convert import convert_file
+    from piano_ai.inference import load_transcriber
+    from piano_ai.settings import get_settings
+    from piano_ai.types import NoteParams
+
+    settings = get_settings()
+    model = load_transcriber(settings.model_dir, runtime=settings.runtime)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    convert_file(files[0], model, NoteParams(), out_dir)  # warm-up, as the worker's first job
+    start = time.perf_counter()
+    for path in files:
+        convert_file(path, model, NoteParams(), out_dir)
+    results.bare_wall_s = time.perf_counter() - start
+    start = time.perf_counter()
+    cli = [
+        str(Path(sys.executable).parent / "piano-ai"),
+        "convert",
+        *map(str, files),
+        "--out-dir",
+        str(out_dir),
+        "-q",
+    ]
+    subprocess.run(cli, check=True, capture_output=True)
+    results.cli_wall_s = time.perf_counter() - start
+
+
+def report(r: Results) -> str:
+    overhead = r.queue_wall_s / r.bare_wall_s - 1
+    per_job_ms = (r.queue_wall_s - r.bare_wall_s) / r.jobs * 1000
+    rows = [
+        (
+            f"submit latency, {len(r.submit_ms)} uploads from 20 concurrent clients: p50",
+            f"{_pct(r.submit_ms, 50):.0f} ms",
+        ),
+        ("submit latency p99", f"{_pct(r.submit_ms, 99):.0f} ms"),
+        ("submit throughput", f"{len(r.submit_ms) / r.submit_wall_s:.1f} uploads/s"),
+        (
+            f"{r.jobs} jobs of {r.clip_s:g} s audio through the queue (1 worker process), wall",
+            f"{r.queue_wall_s:.1f} s",
+        ),
+        (
+            "the same files, bare CLI code path (one process, model loaded once), wall",
+            f"{r.bare_wall_s:.1f} s",
+        ),
+        ("**queue overhead**", f"**{overhead:+.0%}** ({per_job_ms:.0f} ms per job)"),
+        (
+            f"`piano-ai convert` of the {r.jobs} files as a subprocess (start-up, model load)",
+            f"{r.cli_wall_s:.1f} s",
+        ),
+        (
+            "per job, submit to finished: p50 / p99",
+            f"{_pct(r.job_latency_s, 50):.2f} s / {_pct(r.job_latency_s, 99):.2f} s",
+        ),
+        (
+            "per job, claimed to finished (worker time): mean",
+            f"{statistics.mean(r.job_service_s) * 1000:.0f} ms",
+        ),
+    ]
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `make bench-service`",
+            f"(scripts/bench_service.py) on {r.backend}. Machine: {platform.machine()},",
+            f"{os.cpu_count()} cores, load average {r.load} at the start (other work shared the cores).",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            *(f"| {name} | {value} |" for name, value in rows),
+            "",
+        ]
+    )
+
+
+def write_docs(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION in text:
+        start = text.index(SECTION)
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--clip-s", type=float, default=5.0)
+    parser.add_argument("--per-client", type=int, default=10, help="submits per client (20 clients)")
+    parser.add_argument("--write-docs", type=Path, help="replace the job-service section of this file")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
+    env = {
+        **os.environ,
+        "PIANO_AI_QUEUE": f"bench_{uuid.uuid4().hex[:8]}",
+        "PIANO_AI_STORAGE_DIR": str(tmp / "storage"),
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.db")
+    env["PIANO_AI_BROKER_DIR"] = str(tmp / "broker")
+    env.pop("PIANO_AI_STORAGE_BACKEND", None)
+    results = Results(jobs=args.jobs, clip_s=args.clip_s, load=", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    broker = "Redis" if env.get("REDIS_URL") else "the filesystem broker"
+    results.backend = f"{env['DATABASE_URL'].split(':')[0]} + {broker} + local storage"
+    files = [
+        piano_clip(
+            tmp / f"clip{i:03d}.wav", pitches=(40 + i % 40, 52 + i % 30, 64 + i % 20), seconds=args.clip_s
+        )
+        for i in range(args.jobs)
+    ]
+    subprocess.run([sys.executable, "-m", "piano_ai.db", "upgrade"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    logs = (tmp / "api.log").open("wb"), (tmp / "worker.log").open("wb")
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "piano_api.main:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=logs[0],
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    try:
+        _wait_http(f"{api}/healthz")
+        print(f"submit latency: 20 clients x {args.per_client} uploads ...", flush=True)
+        ids = measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
+        with httpx.Client(base_url=api, timeout=60) as http:
+            for job_id in ids:
+                http.post(f"/v1/jobs/{job_id}/cancel")
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "piano_worker.celery_app:app",
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--prefetch-multiplier",
+                    "1",
+                    "-n",
+                    "bench@%h",
+                ],
+                env=env,
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+            )
+        )
+        with httpx.Client(base_url=api, timeout=60) as http:
+            warm = http.post("/v1/jobs", files={"file": ("warm.wav", files[0].read_bytes())}).json()["id"]
+            wait_all(http, [warm], timeout_s=300)
+        print(f"queue: {args.jobs} jobs ...", flush=True)
+        run_queue(api, files, results)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print("bare CLI code path ...", flush=True)
+    run_bare(files, tmp / "out", results)
+    section = report(results)
+    print("\n" + section)
+    if args.write_docs:
+        write_docs(args.write_docs, section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
