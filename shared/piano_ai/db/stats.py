@@ -44,15 +44,19 @@ def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
             Job.status.in_([JobStatus.SUCCEEDED.value, JobStatus.FAILED.value]),
         )
     ).all()
+    rows: list[tuple[str, datetime, datetime]] = [
+        (st, created, done) for st, created, done in finished if done
+    ]
     windows = []
     for window_s in WINDOWS_S:
         start = now - timedelta(seconds=window_s)
+        recent = [(st, created, done) for st, created, done in rows if done >= start]
         latencies = [
             (done - created).total_seconds()
-            for status, created, done in finished
-            if done >= start and status == JobStatus.SUCCEEDED.value
+            for st, created, done in recent
+            if st == JobStatus.SUCCEEDED.value
         ]
-        failed = sum(1 for status, _, done in finished if done >= start and status == JobStatus.FAILED.value)
+        failed = sum(1 for st, _, _ in recent if st == JobStatus.FAILED.value)
         mean = sum(latencies) / len(latencies) if latencies else None
         windows.append(WindowStats(window_s, len(latencies), failed, mean))
     seen_since = now - timedelta(seconds=WORKER_SEEN_WINDOW_S)
@@ -69,5 +73,5 @@ def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
         oldest_queued_age_s=(now - oldest).total_seconds() if oldest else None,
         windows=windows,
         workers=[(name, seen) for name, seen in workers],
-        errors_by_code={code: n for code, n in errors},
+        errors_by_code={str(code): n for code, n in errors},
     )

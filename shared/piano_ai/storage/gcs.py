@@ -1,6 +1,8 @@
 """Google Cloud Storage backend (google-cloud-storage), also used against a GCS emulator in tests."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -123,28 +125,17 @@ class GCSStorage(Storage):
                 raise StorageError(f"bucket {self.bucket.name} does not exist")
 
 
-class _translate:
+@contextmanager
+def _translate(key: str) -> Iterator[None]:
     """Map the google library's errors to ours: NotFound -> ObjectNotFoundError, the rest -> StorageError."""
+    from google.api_core.exceptions import GoogleAPIError, NotFound
+    from requests.exceptions import RequestException
 
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, ObjectNotFoundError | StorageError):
-            return False
-        from google.api_core.exceptions import GoogleAPIError, NotFound
-
-        if isinstance(exc, NotFound):
-            raise ObjectNotFoundError(self.key) from exc
-        if isinstance(exc, GoogleAPIError | ConnectionError | TimeoutError):
-            raise StorageError(f"storage request for {self.key!r} failed: {exc}") from exc
-        try:
-            from requests.exceptions import RequestException
-        except ImportError:  # pragma: no cover - requests ships with google-cloud-storage
-            return False
-        if isinstance(exc, RequestException):
-            raise StorageError(f"storage request for {self.key!r} failed: {exc}") from exc
-        return False
+    try:
+        yield
+    except (ObjectNotFoundError, StorageError):
+        raise
+    except NotFound as exc:
+        raise ObjectNotFoundError(key) from exc
+    except (GoogleAPIError, RequestException, ConnectionError, TimeoutError) as exc:
+        raise StorageError(f"storage request for {key!r} failed: {exc}") from exc
