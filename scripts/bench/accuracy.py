@@ -33,22 +33,36 @@ OUR_ONSET_THRESHOLDS = (0.3, 0.4, 0.5)
 OUR_DEFAULT_ONSET = 0.5  # NoteParams' default
 BP_DEFAULT = Setting(0.5, 0.3, 127.7)  # basic_pitch.inference.predict's defaults
 BP_VERSION = "0.4.0"
+EVAL_STAMP = "dataset-build.json"  # in the eval folder: which build of the dataset its clips come from
 
 log = logging.getLogger("bench.accuracy")
 
 
 def ensure_eval_set(dataset: str, eval_dir: Path, limit: int) -> list[Path]:
-    """The eval set's audio files (first ``limit`` when > 0), rendering them when any is missing."""
+    """The eval set's audio files (first ``limit`` when > 0), rendering them when any is missing.
+
+    A stamp file records which build of the dataset the clips came from; a folder rendered from another
+    build (the dataset was rebuilt) is an error rather than a silent mix of old and new clips.
+    """
     from piano_ai.evaluation.evaluate import pairs
     from piano_ai.training.dataset import load_manifest
 
-    expected = sum(1 for s in load_manifest(dataset)["shards"] if s["split"] == "val")
+    manifest = load_manifest(dataset)
+    build = {"dataset": Path(dataset).name, "seed": manifest.get("seed"), "created": manifest.get("created")}
+    stamp = eval_dir / EVAL_STAMP
+    if stamp.exists() and json.loads(stamp.read_text()) != build:
+        raise SystemExit(
+            f"{eval_dir} was rendered from another build of {dataset} ({stamp.read_text().strip()}); "
+            f"delete it and {eval_dir.name}-basic-pitch beside it, then run again"
+        )
+    expected = sum(1 for s in manifest["shards"] if s["split"] == "val")
     expected = min(expected, limit) if limit else expected
     if not eval_dir.is_dir() or len(pairs(eval_dir)) < expected:
         from piano_ai.evaluation.evalset import write_eval_set
 
         log.info("rendering %d validation clips of %s into %s", expected, dataset, eval_dir)
         write_eval_set(dataset, eval_dir, limit)
+    stamp.write_text(json.dumps(build) + "\n")
     return [audio for audio, _ in pairs(eval_dir)[:expected]]
 
 
@@ -79,8 +93,10 @@ def score_basic_pitch(eval_dir: Path, out: Path, limit: int) -> dict[Setting, "R
     return reports
 
 
-def score_ours(eval_dir: Path, model_dir: str | None, limit: int) -> tuple[str, dict, dict]:
-    """Our model at each of OUR_ONSET_THRESHOLDS; the model runs once per file.
+def score_ours(
+    eval_dir: Path, model_dir: str | None, limit: int, onset_thresholds: tuple[float, ...]
+) -> tuple[str, dict, dict]:
+    """Our model at each of ``onset_thresholds`` (plus the default); the model runs once per file.
 
     Returns (model label, {onset threshold: Report}, speed: audio s / wall s at the default thresholds).
     """
@@ -117,7 +133,7 @@ def score_ours(eval_dir: Path, model_dir: str | None, limit: int) -> tuple[str, 
         return estimate
 
     # the default first, so its note-creation time is measured on every file
-    thresholds = sorted(OUR_ONSET_THRESHOLDS, key=lambda t: t != OUR_DEFAULT_ONSET)
+    thresholds = sorted({OUR_DEFAULT_ONSET, *onset_thresholds}, key=lambda t: t != OUR_DEFAULT_ONSET)
     reports = {t: evaluate(eval_dir, estimator(t), limit=limit) for t in thresholds}
     timing["realtime_factor"] = timing["audio_s"] / (timing["model_s"] + timing["notes_s"])
     shipped = model.model_dir.resolve() == DEFAULT_MODEL_DIR.resolve()
@@ -165,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, help="default: data/eval/<dataset name>")
     parser.add_argument("--model", action="append", default=[], help="also score this model directory")
     parser.add_argument("--limit", type=int, default=0, help="only the first N validation clips")
+    parser.add_argument(
+        "--onset-thresholds",
+        type=float,
+        nargs="+",
+        default=list(OUR_ONSET_THRESHOLDS),
+        help="our model's onset thresholds to score (the default 0.5 is always scored)",
+    )
     parser.add_argument("--rerun-basic-pitch", action="store_true", help="ignore its cached predictions")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "results" / "accuracy.json")
@@ -181,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     bp = score_basic_pitch(eval_dir, bp_dir, len(audio))
     ours, our_speed = [], {}
     for model_dir in [None, *args.model]:
-        label, reports, speed = score_ours(eval_dir, model_dir, len(audio))
+        label, reports, speed = score_ours(eval_dir, model_dir, len(audio), tuple(args.onset_thresholds))
         ours.append((label, reports))
         our_speed[label] = speed
     rows, best = build_rows(ours, bp)
@@ -212,7 +235,7 @@ def eval_context(
     return {
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset": str(dataset),
-        "eval_dir": str(eval_dir),
+        "eval_dir": str(eval_dir.relative_to(ROOT) if eval_dir.is_relative_to(ROOT) else eval_dir),
         "n_files": len(audio),
         "audio_s": sum(sf.info(str(a)).duration for a in audio),
         "split_rule": manifest.get("split_rule", ""),

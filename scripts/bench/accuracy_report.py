@@ -68,11 +68,12 @@ def speed_line(context: dict[str, Any]) -> str:
     parts = [f"{label} {s['realtime_factor']:.0f}x" for label, s in context.get("our_speed", {}).items()]
     bp = context.get("basic_pitch_speed")
     if bp:
-        parts.append(f"Basic Pitch {bp['realtime_factor']:.0f}x")
+        when = f" (when its predictions were made, {bp['measured_at']})" if bp.get("measured_at") else ""
+        parts.append(f"Basic Pitch {bp['realtime_factor']:.0f}x{when}")
     return (
-        "Speed seen in the same run (audio s / wall s for decoding, model and notes at the default "
+        "Speed seen while benchmarking (audio s / wall s for decoding, model and notes at the default "
         f"thresholds; model load and a warm-up call excluded; {context.get('machine', '')}, shared with "
-        "other work): " + ", ".join(parts) + "."
+        "other work; `make bench` is the speed benchmark): " + ", ".join(parts) + "."
     )
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from threshold_grid import Setting, grid  # scripts/bench/, on sys.path when run as a script
@@ -72,7 +73,6 @@ def notes_midi(output: dict, setting: Setting):  # noqa: ANN201 - pretty_midi.Pr
 def transcribe_folder(folder: Path, out: Path, settings: list[Setting], limit: int = 0) -> dict:
     """Write OUT/<setting>/<stem>.mid for every audio file; returns the timing report."""
     import soundfile as sf
-    from basic_pitch.inference import run_inference
 
     audio_files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)[: limit or None]
     if not audio_files:
@@ -80,6 +80,8 @@ def transcribe_folder(folder: Path, out: Path, settings: list[Setting], limit: i
     t0 = time.perf_counter()
     model = load_model()
     load_s = time.perf_counter() - t0
+    from basic_pitch.inference import run_inference  # after load_model, which silences its import
+
     warmup_s = warm_up(model, out)
     for setting in settings:
         (out / setting.name).mkdir(parents=True, exist_ok=True)
@@ -100,6 +102,7 @@ def transcribe_folder(folder: Path, out: Path, settings: list[Setting], limit: i
     if DEFAULT_SETTING not in settings:  # time its default once more, so the speed is a real conversion's
         default_notes_s = grid_notes_s / len(settings)
     return {
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "files": len(audio_files),
         "audio_s": audio_s,
         "model_load_s": load_s,
