@@ -86,12 +86,14 @@ class Settings(BaseSettings):
             }
         queue_dir = self.broker_dir / "queue"
         processed = self.broker_dir / "processed"
-        for folder in (queue_dir, processed):
+        control = self.broker_dir / "control"  # exchange tables; kombu's default is ./control in the cwd
+        for folder in (queue_dir, processed, control):
             folder.mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(queue_dir),
             "data_folder_out": str(queue_dir),
             "processed_folder": str(processed),
+            "control_folder": str(control),
             "store_processed": False,
             "polling_interval": 0.02,  # seconds between looks at the queue folder
         }
