@@ -1,11 +1,9 @@
-"""Render MIDI to mono 16 kHz audio with FluidSynth (SoundFonts) or sfizz_render (SFZ instruments)."""
+"""Render MIDI to mono 16 kHz audio: FluidSynth for SoundFonts, sfizz for SFZ instruments (render_sfz)."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ class Instrument:
     """A piano sound: a SoundFont (program 0) or an SFZ file."""
 
     name: str
-    kind: str  # "sf2" (FluidSynth) or "sfz" (sfizz_render)
+    kind: str  # "sf2" (FluidSynth) or "sfz" (sfizz)
     path: Path
 
 
@@ -51,26 +49,6 @@ def instruments() -> dict[str, Instrument]:
     }
 
 
-def sfizz_binary() -> str:
-    """Path of sfizz_render: the pysfizz wheel puts it under site-packages/bin."""
-    candidates = [
-        Path(sys.prefix)
-        / "lib"
-        / f"python{sys.version_info.major}.{sys.version_info.minor}"
-        / "site-packages"
-        / "bin"
-        / "sfizz_render",
-        Path(sys.prefix) / "bin" / "sfizz_render",
-    ]
-    for candidate in candidates:
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("sfizz_render")
-    if found is None:
-        raise FileNotFoundError("sfizz_render not found: pip install pysfizz")
-    return found
-
-
 def _read_mono(path: Path) -> FloatArray:
     import soundfile as sf
 
@@ -84,7 +62,7 @@ def _read_mono(path: Path) -> FloatArray:
 
 
 def _run_renderer(cmd: list[str], attempts: int = RENDER_ATTEMPTS) -> None:
-    """Run a renderer, retrying when it crashes (sfizz_render segfaults now and then, ~1 run in 15)."""
+    """Run a renderer process, retrying a crash (a stuck one is killed after RENDER_TIMEOUT_S)."""
     for attempt in range(1, attempts + 1):
         try:
             subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
@@ -98,43 +76,18 @@ def _run_renderer(cmd: list[str], attempts: int = RENDER_ATTEMPTS) -> None:
 def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float) -> FloatArray:
     """Render ``midi`` with ``instrument``; returns exactly round(seconds * SAMPLE_RATE) mono samples.
 
-    The MIDI should end (an end-marker event) at or after ``seconds`` so the renderer does not stop
+    The MIDI should end (an end-marker event) at or after ``seconds`` so FluidSynth does not stop
     early; audio past ``seconds`` (ringing release samples) is cut, missing audio is zero-padded.
     """
+    if instrument.kind == "sfz":
+        from piano_ai.data.render_sfz import render_sfz
+
+        return render_sfz(midi, instrument.path, seconds)
     with tempfile.TemporaryDirectory(prefix="piano-ai-render-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         midi.write(str(mid))
-        if instrument.kind == "sf2":
-            cmd = [
-                "fluidsynth",
-                "-ni",
-                "-q",
-                "-g",
-                str(FLUIDSYNTH_GAIN),
-                "-R",
-                "0",
-                "-C",
-                "0",
-                "-F",
-                str(wav),
-                "-r",
-                str(SAMPLE_RATE),
-                str(instrument.path),
-                str(mid),
-            ]
-        else:
-            cmd = [
-                sfizz_binary(),
-                "--sfz",
-                str(instrument.path),
-                "--midi",
-                str(mid),
-                "--wav",
-                str(wav),
-                "--samplerate",
-                str(SAMPLE_RATE),
-                "--use-eot",
-            ]
+        cmd = ["fluidsynth", "-ni", "-q", "-g", str(FLUIDSYNTH_GAIN), "-R", "0", "-C", "0",
+               "-F", str(wav), "-r", str(SAMPLE_RATE), str(instrument.path), str(mid)]  # fmt: skip
         _run_renderer(cmd)
         audio = _read_mono(wav)
     n = int(round(seconds * SAMPLE_RATE))
