@@ -111,7 +111,7 @@ def score_ours(
     t0 = time.perf_counter()
     model = load_transcriber(model_dir)
     load_s = time.perf_counter() - t0
-    model.predict(log_mel(decode_silence()))  # first-call warm-up, not timed (as in scripts/bench.py)
+    model.predict(log_mel(silence()))  # first-call warm-up, not timed (as in scripts/bench.py)
     cache, timing = {}, {"audio_s": 0.0, "model_s": 0.0, "notes_s": 0.0, "model_load_s": load_s}
 
     def estimator(threshold: float):  # noqa: ANN202
@@ -141,7 +141,7 @@ def score_ours(
     return label, dict(sorted(reports.items())), timing
 
 
-def decode_silence():  # noqa: ANN201 - 2 s of float32 silence at SAMPLE_RATE
+def silence():  # noqa: ANN201 - 2 s of float32 silence at SAMPLE_RATE
     import numpy as np
 
     from piano_ai.constants import SAMPLE_RATE

@@ -96,7 +96,8 @@ def markdown_section(rows: list[Row], context: dict[str, Any]) -> str:
         "on a 10 ms piano roll. F1 is note-weighted (counts summed over files).",
         "Basic Pitch 0.4.0 ran its ONNX model once per file, then its own note creation (melodia trick on) "
         "at 30 settings: onset threshold 0.3-0.7 x frame threshold 0.2-0.4 x minimum note length 127.7 or "
-        "58 ms. Its best setting is picked on this same set, which favours it.",
+        "58 ms. Its best setting is picked on this same set, which favours it (as it does our best "
+        "onset threshold).",
         "",
         table(rows),
         "",
