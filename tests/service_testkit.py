@@ -1,13 +1,29 @@
 """Helpers for the job-service tests: synthetic piano-like audio and throwaway Postgres databases."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
 from sqlalchemy import create_engine, text
+
+from piano_ai.db import jobs as job_store
+from piano_ai.db import session as db_session
+from piano_ai.db.models import TERMINAL_STATUSES
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from piano_ai.storage import LocalStorage
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 REDIS_BASE_URL = "redis://127.0.0.1:6379/5"  # a DB number of our own on the shared Redis
@@ -56,3 +72,115 @@ def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
     audio, _ = sf.read(phrase, dtype="float32")
     sf.write(path, np.tile(audio, int(np.ceil(seconds / 4.0)))[: int(seconds * sr)], sr)
     return path
+
+
+# ---- the job-service test harnesses (fixtures live in the conftest.py files next to the tests) ----
+
+MAX_UPLOAD_MB = 0.5  # the unit API app's upload limit
+VISIBILITY_TIMEOUT_S = 15  # a killed worker's job is redelivered after this (the tests' jobs take < 10 s)
+
+
+def clear_service_caches() -> None:
+    """Forget cached settings, engine, storage and broker client (after changing the environment)."""
+    from piano_ai.settings import get_settings
+    from piano_ai.storage import get_storage
+    from piano_api import queue
+
+    for cached in (
+        get_settings,
+        get_storage,
+        db_session.get_engine,
+        db_session.get_session_factory,
+        queue.get_client,
+    ):
+        cached.cache_clear()
+
+
+@dataclass
+class ApiHarness:
+    client: "TestClient"
+    storage: "LocalStorage"
+    enqueued: list[str] = field(default_factory=list)
+    fail_enqueue: bool = False
+
+
+@dataclass
+class Stack:
+    """Worker processes around an in-process API client (the fixture is in tests/integration/worker)."""
+
+    env: dict[str, str]
+    root: Path
+    client: "TestClient"
+    storage: "LocalStorage"
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{name}.log").open("ab")
+        tmp = self.root / f"tmp-{name}"  # own TMPDIR: the heartbeat file must not clash with other workers
+        tmp.mkdir(exist_ok=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "piano_worker.celery_app:app",
+                "worker",
+                "-n",
+                f"{name}@%h",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--loglevel",
+                "INFO",
+            ],  # fmt: skip
+            env={**self.env, "TMPDIR": str(tmp)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers[name] = proc
+        return proc
+
+    def wait_workers_ready(self, names: list[str], timeout_s: float = 120) -> None:
+        """Ready = the pool process loaded the model and wrote its first heartbeat row."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            queue = self.client.get("/v1/queue").json()
+            seen = {w["name"].split("@")[0] for w in queue["workers"]}
+            if set(names) <= seen:
+                return
+            for name in names:
+                if self.workers[name].poll() is not None:
+                    raise RuntimeError(f"worker {name} exited: see {self.root / (name + '.log')}")
+            time.sleep(0.5)
+        raise TimeoutError(f"workers {names} not ready")
+
+    def kill_worker(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.workers.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for(
+        self, job_id: str, statuses: tuple[str, ...] | None = None, timeout_s: float = 120
+    ) -> dict[str, Any]:
+        """Poll until the job reaches one of ``statuses`` (default: any terminal one)."""
+        wanted = statuses or tuple(s.value for s in TERMINAL_STATUSES)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if job["status"] in wanted:
+                return job
+            time.sleep(0.05)
+        raise TimeoutError(f"job {job_id} still {self.job(job_id)['status']} after {timeout_s} s")
+
+    def rows(self) -> list[Any]:
+        with db_session.get_session_factory()() as session:
+            return job_store.list_jobs(session, limit=10_000)[0]

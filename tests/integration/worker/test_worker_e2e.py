@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import VISIBILITY_TIMEOUT_S, Stack
-from service_testkit import long_clip, piano_clip
+from service_testkit import VISIBILITY_TIMEOUT_S, Stack, long_clip, piano_clip
 
 from piano_ai.midi_io import midi_to_notes
 from piano_ai.storage import job_keys

@@ -1,32 +1,15 @@
 """An API app on a fresh SQLite file and local storage; enqueued job ids are recorded, not sent."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import piano_clip
+from service_testkit import MAX_UPLOAD_MB, ApiHarness, clear_service_caches, piano_clip
 
 from piano_ai.db import session as db_session
 from piano_ai.db.migrate import upgrade
-from piano_ai.settings import get_settings
-from piano_ai.storage import LocalStorage, get_storage
-
-MAX_UPLOAD_MB = 0.5
-
-
-def clear_caches() -> None:
-    for cached in (get_settings, get_storage, db_session.get_engine, db_session.get_session_factory):
-        cached.cache_clear()
-
-
-@dataclass
-class ApiHarness:
-    client: TestClient
-    storage: LocalStorage
-    enqueued: list[str] = field(default_factory=list)
-    fail_enqueue: bool = False
+from piano_ai.storage import get_storage
 
 
 @pytest.fixture
@@ -37,7 +20,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHarness]
     monkeypatch.setenv("PIANO_AI_MAX_UPLOAD_MB", str(MAX_UPLOAD_MB))
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
-    clear_caches()
+    clear_service_caches()
     upgrade()
     from piano_api.deps import get_enqueue
     from piano_api.main import create_app
@@ -54,7 +37,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHarness]
     with harness.client:
         yield harness
     db_session.get_engine().dispose()
-    clear_caches()
+    clear_service_caches()
 
 
 @pytest.fixture

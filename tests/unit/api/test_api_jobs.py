@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from conftest import ApiHarness
+from service_testkit import ApiHarness
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.session import get_session_factory

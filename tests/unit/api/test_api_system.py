@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 
-from conftest import ApiHarness
+from service_testkit import ApiHarness
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MAX_UPLOAD_MB, ApiHarness
+from service_testkit import MAX_UPLOAD_MB, ApiHarness
 
 from piano_api.problems import ApiError
 from piano_api.uploads import inspect_upload, sniff_format
