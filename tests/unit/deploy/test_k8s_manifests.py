@@ -261,6 +261,8 @@ def test_only_the_gpu_overlay_asks_for_gpus() -> None:
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert {"name": "PIANO_AI_RUNTIME", "value": "keras"} in worker["env"]
+    strategy = by_kind(gpu, "Deployment")["piano-ai-worker"]["spec"]["strategy"]["rollingUpdate"]
+    assert strategy == {"maxSurge": 0, "maxUnavailable": 1}
     # Nothing but the worker and its scaling differs between the overlays.
     changed = {resource_id(a) for a, b in zip(cpu, gpu, strict=True) if a != b}
     assert {rid[3] for rid in changed} == {"piano-ai-worker"}
