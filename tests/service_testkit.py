@@ -66,6 +66,57 @@ def throwaway_postgres() -> Iterator[str]:
         admin.dispose()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gcs_emulator_server() -> Iterator[str]:
+    """Run gcp-storage-emulator (in memory) on a free port; yields its URL (STORAGE_EMULATOR_HOST)."""
+    import urllib.error
+    import urllib.request
+
+    port = _free_port()
+    emulator = Path(sys.executable).parent / "gcp-storage-emulator"
+    proc = subprocess.Popen(
+        [str(emulator), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers: up
+            except OSError as exc:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the GCS emulator did not start") from exc
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def create_bucket(emulator_url: str, name: str) -> None:
+    """Create bucket ``name`` on the emulator."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(
+        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator_url}
+    )
+    client.create_bucket(name)
+
+
 def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
     """A long recording (cheap to make): a 4 s phrase repeated."""
     phrase = piano_clip(path, pitches=(48, 55, 60, 64, 67, 72), seconds=4.0, sr=sr)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from service_testkit import create_bucket
 
 from piano_ai.settings import Settings
 from piano_ai.storage import ObjectNotFoundError, StorageError, job_keys, make_storage
@@ -18,14 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def bucket(gcs_emulator: str) -> str:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    client = storage.Client(
-        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs_emulator}
-    )
     name = f"piano-{uuid.uuid4().hex[:8]}"
-    client.create_bucket(name)
+    create_bucket(gcs_emulator, name)
     return name
 
 
