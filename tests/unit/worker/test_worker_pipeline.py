@@ -15,7 +15,7 @@ import piano_ai.transcribe
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
 from piano_ai.db.session import make_engine, make_session_factory
-from piano_ai.storage import LocalStorage, job_keys
+from piano_ai.storage import LocalStorage, StorageError, job_keys
 from piano_ai.types import Note
 from piano_worker import pipeline, runtime, tasks
 from piano_worker.pipeline import RunSuperseded, WorkerContext, run_job
@@ -205,3 +205,37 @@ def test_unexpected_errors_fail_the_job_with_internal_error(
     assert tasks.transcribe_job.apply(args=[job_id]).get() == "failed"
     job = _job(task_runtime, job_id)
     assert job.error_code == "internal_error" and "ZeroDivisionError" in job.error_message
+
+
+class FlakyStorage(LocalStorage):
+    """Local storage whose result uploads fail the first ``failures`` times (a storage outage)."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    def put_file(self, key: str, src: Path, content_type: str | None = None) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StorageError("503 from storage")
+        super().put_file(key, src, content_type)
+
+
+@pytest.mark.parametrize(("failures", "status", "attempts"), [(2, "succeeded", 3), (99, "failed", 6)])
+def test_transient_storage_errors_retry_then_succeed_or_give_up(
+    ctx: WorkerContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_model: list,
+    failures: int,
+    status: str,
+    attempts: int,
+) -> None:
+    flaky = WorkerContext(ctx.sessions, FlakyStorage(ctx.storage.root, failures), ctx.model_loader, ctx.name)
+    monkeypatch.setattr(runtime, "context", lambda: flaky)
+    job_id = _new_job(flaky, tmp_path)
+    tasks.transcribe_job.apply(args=[job_id])  # eager: each retry runs at once (countdowns skipped)
+    job = _job(flaky, job_id)
+    assert (job.status, job.attempts) == (status, attempts)
+    if status == "failed":
+        assert job.error_code == "retries_exhausted"
