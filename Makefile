@@ -41,8 +41,9 @@ bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch on $(DATASET)'
 	bash scripts/bench/setup_basic_pitch.sh
 	$(PY) scripts/bench/accuracy.py --dataset $(DATASET) $(ACCURACY_ARGS)
 
+BENCH_SERVICE_ARGS ?= --write-docs docs/benchmarks.md
 bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
-	$(PY) scripts/bench_service.py
+	$(PY) scripts/bench_service.py $(BENCH_SERVICE_ARGS)
 
 .PHONY: data
 DATA_ARGS ?= --out data/rendered/dev --hours-train 1.5 --hours-val 0.17

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from service_testkit import piano_clip  # noqa: E402
 
-SECTION = "## Job service"
+SECTION = "## Job service"  # + " (<backend>)": one section per backend
 
 
 @dataclass
@@ -199,10 +199,10 @@ def report(r: Results) -> str:
     ]
     return "\n".join(
         [
-            SECTION,
+            f"{SECTION} ({r.backend})",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `make bench-service`",
-            f"(scripts/bench_service.py) on {r.backend}. Machine: {platform.machine()},",
+            f"(scripts/bench_service.py). Machine: {platform.machine()},",
             f"{os.cpu_count()} cores, load average {r.load} at the start (other work shared the cores).",
             "",
             "| measure | value |",
@@ -215,9 +215,10 @@ def report(r: Results) -> str:
 
 def write_docs(path: Path, section: str) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
+    heading = section.splitlines()[0]
+    if heading in text:
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
         text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
