@@ -51,7 +51,7 @@ def encode_shard(shard: Shard) -> bytes:
         if shard[name].shape != (frames, N_KEYS) or shard[name].dtype != np.uint8:
             raise ValueError(f"{name} must be ({frames}, {N_KEYS}) uint8, got {shard[name].shape}")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **shard)
+    np.savez_compressed(buffer, **shard)  # type: ignore[arg-type]  # numpy stubs mistype **kwds
     return buffer.getvalue()
 
 
