@@ -45,6 +45,29 @@ def _render_all(specs: list[ClipSpec], out: str, level: str, workers: int) -> It
         yield from pool.imap(render_clip, jobs, chunksize=1)
 
 
+def _hours(shards: list[dict], **match: str) -> float:
+    return sum(s["seconds"] for s in shards if all(s[k] == v for k, v in match.items())) / 3600
+
+
+def _summary(shards: list[dict]) -> dict:
+    """Hours of audio and clip counts per split by source and by instrument."""
+    out: dict = {}
+    for split in ("train", "val"):
+        rows = [s for s in shards if s["split"] == split]
+        out[split] = {
+            "clips": len(rows),
+            "notes": sum(s["notes"] for s in rows),
+            "pieces": len({s["piece"] for s in rows}),
+            **{
+                f"hours_by_{key}": {
+                    v: round(_hours(rows, **{key: v}), 3) for v in sorted({s[key] for s in rows})
+                }
+                for key in ("source", "instrument")
+            },
+        }
+    return out
+
+
 def build(args: argparse.Namespace) -> dict:
     """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
     from tqdm import tqdm
@@ -71,9 +94,7 @@ def build(args: argparse.Namespace) -> dict:
         shards.append(entry)
         progress.update(entry["seconds"] / 3600)
     progress.close()
-    hours = {
-        split: sum(s["seconds"] for s in shards if s["split"] == split) / 3600 for split in ("train", "val")
-    }
+    hours = {split: _hours(shards, split=split) for split in ("train", "val")}
     manifest = {
         "version": MANIFEST_VERSION,
         "seed": args.seed,
@@ -88,6 +109,7 @@ def build(args: argparse.Namespace) -> dict:
         },
         "split_rule": f"sha1(piece) % 1000 < {VAL_PER_MILLE} -> val; {list(VAL_ONLY_INSTRUMENTS)} val-only",
         "augment": args.augment,
+        "summary": _summary(shards),
         "shards": shards,
     }
     storage.put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")
