@@ -22,6 +22,7 @@ from piano_ai.data.shards import MANIFEST, open_location
 logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+MAX_FAILED_CLIPS, MAX_FAILED_SHARE = 3, 0.02  # more failures than this mean a broken setup, not a bad file
 
 
 def _csv(value: str, allowed: Sequence[str], what: str) -> tuple[str, ...]:
@@ -90,10 +91,15 @@ def build(args: argparse.Namespace) -> dict:
         bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h [{elapsed}<{remaining}]",
         file=sys.stderr,
     )
+    failed: list[dict] = []
     for entry in _render_all(specs, args.out, args.augment, args.workers):
-        shards.append(entry)
-        progress.update(entry["seconds"] / 3600)
+        (failed if "error" in entry else shards).append(entry)
+        progress.update(entry.get("seconds", 0.0) / 3600)
     progress.close()
+    if len(failed) > max(MAX_FAILED_CLIPS, MAX_FAILED_SHARE * len(specs)):
+        raise SystemExit(
+            f"{len(failed)} of {len(specs)} clips failed (first: {failed[0]['error']}); no manifest"
+        )
     hours = {split: _hours(shards, split=split) for split in ("train", "val")}
     manifest = {
         "version": MANIFEST_VERSION,
@@ -110,6 +116,7 @@ def build(args: argparse.Namespace) -> dict:
         "split_rule": f"sha1(piece) % 1000 < {VAL_PER_MILLE} -> val; {list(VAL_ONLY_INSTRUMENTS)} val-only",
         "augment": args.augment,
         "summary": _summary(shards),
+        "failed": failed,  # clips skipped after an error (their shard numbers are missing)
         "shards": shards,
     }
     storage.put_bytes(MANIFEST, json.dumps(manifest, indent=1).encode(), "application/json")

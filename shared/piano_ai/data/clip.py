@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +22,8 @@ AUGMENT_LEVELS = {"none": None, "light": LIGHT, "full": FULL}
 TAIL_S = (0.5, 2.5)  # release tail rendered after the last onset of an excerpt, seconds
 MIN_NOTES = 4  # an excerpt with fewer notes (a long rest) is drawn again
 EXCERPT_TRIES = 6
+
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=32)
@@ -94,10 +97,17 @@ def make_shard(spec: ClipSpec, augment_config: AugmentConfig | None) -> tuple[Sh
 def render_clip(job: tuple[ClipSpec, str, str]) -> dict:
     """Worker entry point: render ``spec``, write its shard under ``out``; returns its manifest entry.
 
+    A clip that fails is logged and returned as {"path", "piece", "instrument", "error"} instead.
+
     The entry's "spec" re-creates the clip exactly: clip_audio(ClipSpec(**entry["spec"]), level).
     """
     spec, out, level = job
-    shard, facts = make_shard(spec, AUGMENT_LEVELS[level])
+    try:
+        shard, facts = make_shard(spec, AUGMENT_LEVELS[level])
+    except Exception as exc:  # one bad score or a crashed renderer must not sink an hour-long build
+        logger.warning("skipping %s (%s, %s): %s", spec.shard_path, spec.piece, spec.instrument, exc)
+        return {"path": spec.shard_path, "piece": spec.piece, "instrument": spec.instrument,
+                "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
     _storage(out).put_bytes(spec.shard_path, encode_shard(shard), "application/octet-stream")
     return {
         "path": spec.shard_path,

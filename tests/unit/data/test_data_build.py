@@ -62,3 +62,33 @@ def test_same_seed_same_dataset(built, tmp_path):
 def test_refuses_to_overwrite_a_finished_dataset(built):
     with pytest.raises(SystemExit, match="already holds"):
         cli_main(["data", "build", "--out", str(built), *ARGS])
+
+
+def test_a_failing_clip_is_skipped_and_recorded(tmp_path, monkeypatch):
+    import piano_ai.data.clip as clip
+
+    real = clip.make_shard
+
+    def flaky(spec, level):
+        if spec.split == "val":
+            raise RuntimeError("renderer crashed")
+        return real(spec, level)
+
+    monkeypatch.setattr(clip, "make_shard", flaky)
+    out = tmp_path / "ds"
+    assert cli_main(["data", "build", "--out", str(out), *ARGS, "--instruments", "fluidr3"]) == 0
+    manifest = load_manifest(str(out))
+    assert manifest["failed"] and all("renderer crashed" in f["error"] for f in manifest["failed"])
+    assert {s["split"] for s in manifest["shards"]} == {"train"}
+
+
+def test_many_failures_stop_the_build_without_a_manifest(tmp_path, monkeypatch):
+    import piano_ai.data.clip as clip
+
+    monkeypatch.setattr(clip, "make_shard", lambda spec, level: 1 / 0)
+    out = tmp_path / "ds"
+    with pytest.raises(SystemExit, match="clips failed"):
+        cli_main(
+            ["data", "build", "--out", str(out), "--seed", "1", "--hours-train", "0.05", "--hours-val", "0"]
+        )
+    assert not (out / "manifest.json").exists()
