@@ -1,9 +1,10 @@
-"""`piano-ai data build`: render a training dataset (log-mel + piano-roll shards) from MIDI."""
+"""`piano-ai data build|info`: render a training dataset (log-mel + target shards), or describe one."""
 
 import argparse
 
 HELP = "build training data: render MIDI with several pianos, augment, write log-mel + target shards"
 BUILD_HELP = "render a dataset into a folder or gs://bucket/prefix (manifest.json is written last)"
+INFO_HELP = "print a finished dataset's summary: hours, clips, notes and pieces by split, source, instrument"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,10 +14,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(title="actions", metavar="ACTION", dest="data_action", required=True)
     build = actions.add_parser("build", help=BUILD_HELP, description=BUILD_HELP)
     add_arguments(build)
+    info = actions.add_parser("info", help=INFO_HELP, description=INFO_HELP)
+    info.add_argument("location", help="dataset folder or gs://bucket/prefix")
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
     import logging
+
+    if args.data_action == "info":
+        from piano_ai.data.reader import load_manifest
+
+        manifest = load_manifest(args.location)
+        keys = ("seed", "created", "build_seconds", "hours", "sources", "instruments", "augment", "summary")
+        print(json.dumps({k: manifest.get(k) for k in keys}, indent=1))
+        return 0
 
     from piano_ai.data.build import build
 

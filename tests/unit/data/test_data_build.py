@@ -92,3 +92,10 @@ def test_many_failures_stop_the_build_without_a_manifest(tmp_path, monkeypatch):
             ["data", "build", "--out", str(out), "--seed", "1", "--hours-train", "0.05", "--hours-val", "0"]
         )
     assert not (out / "manifest.json").exists()
+
+
+def test_info_prints_the_summary(built, capsys):
+    assert cli_main(["data", "info", str(built)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["seed"] == 11 and info["summary"]["train"]["clips"] >= 1
+    assert set(info["summary"]["val"]["hours_by_instrument"]) <= {"fluidr3", "headroom"}
