@@ -38,10 +38,12 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (10.0, 45.0)  # signal-to-noise ratio range, dB
     p_codec: float = 0.2  # chance of an mp3/ogg/m4a round trip (costs an ffmpeg call)
     level_db: tuple[float, float] = (-24.0, 0.0)  # peak level range, dBFS
+    p_detune: float = 0.0  # chance of a piano tuned off A440 (render slower/faster, resample back)
+    detune_cents: float = 30.0  # max |tuning offset|, cents
 
 
 LIGHT = AugmentConfig(p_eq=0.5, p_reverb=0.3, p_noise=0.4, p_codec=0.0)
-FULL = AugmentConfig()
+FULL = AugmentConfig(p_detune=0.4)
 
 
 def _biquad(kind: str, freq: float, gain_db: float, q: float) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +156,26 @@ def codec_round_trip(audio: FloatArray, codec: str, bitrate_kbps: int) -> FloatA
         out = out.mean(axis=1)
     out = out[: len(audio)]
     return np.pad(out, (0, len(audio) - len(out))).astype(np.float32)
+
+
+def detune_ratio(rng: np.random.Generator, config: AugmentConfig) -> float:
+    """Frequency ratio of a random tuning offset (1.0 = in tune, the case for 1 - p_detune of clips)."""
+    if rng.random() >= config.p_detune:
+        return 1.0
+    return float(2 ** (rng.uniform(-config.detune_cents, config.detune_cents) / 1200))
+
+
+def undo_stretch(audio: FloatArray, ratio: float, samples: int) -> FloatArray:
+    """Play audio rendered ``ratio`` times slower ``ratio`` times faster: timing restored, pitch x ratio.
+
+    Returns exactly ``samples`` samples.
+    """
+    import librosa
+
+    if ratio != 1.0:
+        audio = librosa.resample(audio, orig_sr=SAMPLE_RATE * ratio, target_sr=SAMPLE_RATE)
+    audio = audio[:samples]
+    return np.pad(audio, (0, samples - len(audio))).astype(np.float32)
 
 
 def augment(

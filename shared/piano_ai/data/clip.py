@@ -9,7 +9,7 @@ import numpy as np
 import pretty_midi
 
 from piano_ai.constants import SAMPLE_RATE
-from piano_ai.data.augment import FULL, LIGHT, AugmentConfig, augment
+from piano_ai.data.augment import FULL, LIGHT, AugmentConfig, augment, detune_ratio, undo_stretch
 from piano_ai.data.excerpt import excerpt
 from piano_ai.data.plan import ClipSpec
 from piano_ai.data.render import instruments, render
@@ -72,10 +72,18 @@ def clip_audio(
     """
     rng = np.random.default_rng(spec.seed)
     midi, seconds, start = clip_midi(spec, rng)
-    audio = render(midi, instruments()[spec.instrument], seconds)
+    ratio = detune_ratio(rng, augment_config) if augment_config is not None else 1.0
+    if ratio == 1.0:
+        audio = render(midi, instruments()[spec.instrument], seconds)
+    else:  # render a stretched copy, then play it faster: same timing, pitch off by ratio
+        stretched = excerpt(midi, 0.0, seconds * 2 + 60.0, seconds * ratio, ratio)
+        audio = render(stretched, instruments()[spec.instrument], seconds * ratio)
+        audio = undo_stretch(audio, ratio, int(round(seconds * SAMPLE_RATE)))
     applied: dict = {}
     if augment_config is not None:
         audio, applied = augment(audio, rng, augment_config)
+        if ratio != 1.0:
+            applied["detune_cents"] = round(1200 * float(np.log2(ratio)), 1)
     return audio, midi, {"start_s": round(start, 3), "augment": applied}
 
 

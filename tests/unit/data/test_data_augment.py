@@ -10,9 +10,11 @@ from piano_ai.data.augment import (
     add_noise,
     augment,
     codec_round_trip,
+    detune_ratio,
     random_eq,
     room_impulse,
     set_level,
+    undo_stretch,
 )
 
 
@@ -77,3 +79,21 @@ def test_codec_round_trip_keeps_length_and_timing(codec):
 
 def test_full_config_sometimes_uses_codecs():
     assert 0 < FULL.p_codec < 1
+
+
+def test_undo_stretch_restores_timing_and_shifts_pitch():
+    ratio = 2 ** (30 / 1200)
+    t = np.arange(int(2.0 * ratio * SAMPLE_RATE)) / SAMPLE_RATE
+    stretched = np.sin(2 * np.pi * 440 * t).astype(np.float32)  # a 440 Hz render, ratio times too long
+    out = undo_stretch(stretched, ratio, 2 * SAMPLE_RATE)
+    assert out.shape == (2 * SAMPLE_RATE,)
+    spectrum = np.abs(np.fft.rfft(out[:SAMPLE_RATE] * np.hanning(SAMPLE_RATE), 1 << 18))
+    peak = np.fft.rfftfreq(1 << 18, 1 / SAMPLE_RATE)[np.argmax(spectrum)]
+    assert peak == pytest.approx(440 * ratio, abs=0.5)
+
+
+def test_detune_ratio_respects_its_probability():
+    ratios = [detune_ratio(np.random.default_rng(i), FULL) for i in range(200)]
+    tuned = sum(r == 1.0 for r in ratios) / len(ratios)
+    assert 0.45 < tuned < 0.75
+    assert all(2 ** (-31 / 1200) < r < 2 ** (31 / 1200) for r in ratios)
