@@ -3,9 +3,9 @@
 Why not the wheel's `sfizz_render` binary: sfizz preloads only the first ~0.2 s of each sample and
 streams the rest from a background thread. Offline, the render loop can outrun that thread, and the
 voice then dies: in our tests about one `sfizz_render` run in three cut notes off after 0.2 s, at
-random, so audio and targets disagreed. Here every clip is rendered twice by a fresh synth: the
-first pass makes sfizz load every sample the clip uses, and after a short wait the second pass, the
-one we keep, finds them all in memory. Repeated renders of a clip are then identical.
+random, so audio and targets disagreed. Here a fresh synth renders each clip in passes: the first
+makes sfizz load every sample the clip uses, and we keep a pass once it equals the one before it,
+i.e. once every sample was in memory. Repeated renders of a clip are then identical.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import pretty_midi
 
 BLOCK = 1024  # samples per sfizz render call (64 ms at 16 kHz); events are placed sample-exactly inside
-LOAD_WAIT_S = 0.5  # wall-clock wait after the warm-up pass for sfizz's loader thread to finish
+LOAD_WAIT_S = 0.3  # wall-clock wait between passes for sfizz's loader thread to finish
+MAX_PASSES = 5  # render passes before giving up on two identical ones
 PEDAL_CCS = (64, 66, 67)
 
 Event = tuple[int, int, str, int, int]  # (sample, order at that sample, kind, number, value)
@@ -66,8 +67,21 @@ def _play(synth: object, events: list[Event], samples: int) -> FloatArray:
     return out[:samples]
 
 
+def _reset(synth: object) -> None:
+    """Silence every voice and lift the pedals, so the next pass starts like the first."""
+    synth.all_sound_off()  # type: ignore[attr-defined]
+    for number in PEDAL_CCS:
+        synth.cc(0, number, 0)  # type: ignore[attr-defined]
+    for _ in range(4):
+        synth.render_block()  # type: ignore[attr-defined]
+
+
 def render_sfz(midi: pretty_midi.PrettyMIDI, sfz: Path, seconds: float) -> FloatArray:
-    """Render ``midi`` with the SFZ file ``sfz``: round(seconds * SAMPLE_RATE) mono float32 samples."""
+    """Render ``midi`` with the SFZ file ``sfz``: round(seconds * SAMPLE_RATE) mono float32 samples.
+
+    Passes repeat until two in a row are identical (every sample was in memory for both); on a busy
+    machine the loader thread may need more than one pass to catch up.
+    """
     import pysfizz
 
     synth = pysfizz.Synth(SAMPLE_RATE, BLOCK)
@@ -75,11 +89,12 @@ def render_sfz(midi: pretty_midi.PrettyMIDI, sfz: Path, seconds: float) -> Float
         raise RuntimeError(f"sfizz could not load {sfz}")
     events = midi_events(midi)
     samples = int(round(seconds * SAMPLE_RATE))
-    _play(synth._synth, events, samples)  # warm-up: triggers the full load of every sample used
-    synth._synth.all_sound_off()
-    for number in PEDAL_CCS:
-        synth._synth.cc(0, number, 0)
-    for _ in range(4):  # let the reset take effect before the kept pass
-        synth._synth.render_block()
-    time.sleep(LOAD_WAIT_S)
-    return _play(synth._synth, events, samples)
+    previous = _play(synth._synth, events, samples)  # the first pass triggers every sample's full load
+    for _ in range(MAX_PASSES - 1):
+        _reset(synth._synth)
+        time.sleep(LOAD_WAIT_S)
+        current = _play(synth._synth, events, samples)
+        if np.array_equal(current, previous):
+            return current
+        previous = current
+    raise RuntimeError(f"sfizz renders of {sfz.name} kept changing after {MAX_PASSES} passes")
