@@ -29,7 +29,7 @@ STAGE_SPANS = {
     "uploading": (0.9, 1.0),
 }
 PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
-STAGE_CHANGE_INTERVAL_S = 0.1  # ... and a new stage at most this often (short jobs skip some), seconds
+STAGE_CHANGE_INTERVAL_S = 0.25  # ... and a new stage at most this often (short jobs skip some), seconds
 
 
 class RunSuperseded(Exception):
@@ -53,8 +53,8 @@ class ProgressWriter:
     effect at the next progress report.
     """
 
-    def __init__(self, ctx: WorkerContext, job_id: str, attempt: int) -> None:
-        self.ctx, self.job_id, self.attempt = ctx, job_id, attempt
+    def __init__(self, session: Session, job_id: str, attempt: int) -> None:
+        self.session, self.job_id, self.attempt = session, job_id, attempt
         self.stage: str | None = None
         self.last_write = 0.0
 
@@ -66,9 +66,7 @@ class ProgressWriter:
         if since < (STAGE_CHANGE_INTERVAL_S if stage != self.stage else PROGRESS_INTERVAL_S):
             return
         self.stage, self.last_write = stage, now
-        with self.ctx.sessions() as session:
-            owned = job_store.report_progress(session, self.job_id, self.attempt, stage, round(overall, 4))
-        if not owned:
+        if not job_store.report_progress(self.session, self.job_id, self.attempt, stage, round(overall, 4)):
             raise RunSuperseded(f"job {self.job_id}: attempt {self.attempt} no longer owns the job")
 
 
@@ -86,26 +84,26 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
     (transient) and anything unexpected; piano_worker.tasks decides what each means for the job.
     """
     state = state if state is not None else RunState()
+    # One session (one pooled connection) for the whole run: claim, progress reports, result.
     with ctx.sessions() as session:
         attempt = state.attempt = job_store.claim(session, job_id, ctx.name)
         job = job_store.get_job(session, job_id) if attempt is not None else None
-    if attempt is None or job is None:
-        logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
-        return "skipped"
-    logger.info("job %s: attempt %d started on %s", job_id, attempt, ctx.name)
-    progress = ProgressWriter(ctx, job_id, attempt)
-    keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
-    try:
-        with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
-            results = _transcribe_and_store(
-                ctx, job_id, job.input_key, job.filename, job.params, Path(tmp), progress
-            )
-        with ctx.sessions() as session:
+        if attempt is None or job is None:
+            logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
+            return "skipped"
+        logger.info("job %s: attempt %d started on %s", job_id, attempt, ctx.name)
+        keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
+                progress = ProgressWriter(session, job_id, attempt)
+                results = _transcribe_and_store(
+                    ctx, job_id, job.input_key, job.filename, job.params, Path(tmp), progress
+                )
             if not job_store.succeed(session, job_id, attempt, **results):
                 raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")
-    except RunSuperseded:
-        _remove_orphaned_results(ctx, job_id, keys.midi, keys.notes)
-        raise
+        except RunSuperseded:
+            _remove_orphaned_results(ctx, job_id, keys.midi, keys.notes)
+            raise
     logger.info("job %s: attempt %d succeeded (%d notes)", job_id, attempt, results["note_count"])
     return "succeeded"
 

@@ -8,7 +8,7 @@ results of a run are written only while the row is still ``running`` with that a
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,10 @@ def list_jobs(
     return jobs, None
 
 
-def _update(session: Session, job_id: str, where: list[Any], **values: Any) -> bool:
+def _update(session: Session, job_id: str, where: list[Any], durable: bool = True, **values: Any) -> bool:
+    if not durable and session.get_bind().dialect.name == "postgresql":
+        # Progress may be lost in a database crash (the next report rewrites it): skip the WAL flush wait.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     result = session.execute(
         update(Job).where(Job.id == job_id, *where).values(updated_at=utcnow(), **values)
     )
@@ -97,7 +100,7 @@ def _is_current_run(attempt: int) -> list[Any]:
 def report_progress(session: Session, job_id: str, attempt: int, stage: str, progress: float) -> bool:
     """Record stage and overall progress; False when this run no longer owns the job (canceled,
     superseded by a newer attempt, deleted): the run should stop."""
-    return _update(session, job_id, _is_current_run(attempt), stage=stage, progress=progress)
+    return _update(session, job_id, _is_current_run(attempt), durable=False, stage=stage, progress=progress)
 
 
 def succeed(session: Session, job_id: str, attempt: int, **results: Any) -> bool:

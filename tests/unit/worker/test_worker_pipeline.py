@@ -166,8 +166,8 @@ def test_progress_is_written_per_stage(ctx: WorkerContext, tmp_path: Path) -> No
     with ctx.sessions() as session:
         attempt = job_store.claim(session, job_id, "w")
     assert attempt is not None
-    writer = pipeline.ProgressWriter(ctx, job_id, attempt)
-    writer("inference", 0.5)
+    with ctx.sessions() as session:
+        pipeline.ProgressWriter(session, job_id, attempt)("inference", 0.5)
     job = _job(ctx, job_id)
     assert job.stage == "inference" and job.progress == pytest.approx(0.2 + 0.65 * 0.5)
 
