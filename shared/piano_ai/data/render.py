@@ -21,6 +21,7 @@ SF2_DIR = Path("/usr/share/sounds/sf2")
 TRAINING_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "training-data"
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 FLUIDSYNTH_GAIN = 0.7  # FluidSynth master gain: loud enough, no clipping on dense chords
+FLUIDSYNTH_POLYPHONY = 1024  # voices; the default 256 steals held notes in dense pedalled passages
 RENDER_TIMEOUT_S = 600  # one clip never takes this long; a hung renderer is killed
 RENDER_ATTEMPTS = 4
 
@@ -87,6 +88,7 @@ def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float)
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         midi.write(str(mid))
         cmd = ["fluidsynth", "-ni", "-q", "-g", str(FLUIDSYNTH_GAIN), "-R", "0", "-C", "0",
+               "-o", f"synth.polyphony={FLUIDSYNTH_POLYPHONY}",
                "-F", str(wav), "-r", str(SAMPLE_RATE), str(instrument.path), str(mid)]  # fmt: skip
         _run_renderer(cmd)
         audio = _read_mono(wav)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 BLOCK = 1024  # samples per sfizz render call (64 ms at 16 kHz); events are placed sample-exactly inside
 LOAD_WAIT_S = 0.3  # wall-clock wait between passes for sfizz's loader thread to finish
+VOICES = 256  # sfizz's default 64 steals voices in pedalled passages (Headroom plays two mics per key)
 MAX_PASSES = 5  # render passes before giving up on two identical ones
 PEDAL_CCS = (64, 66, 67)
 
@@ -85,6 +86,7 @@ def render_sfz(midi: pretty_midi.PrettyMIDI, sfz: Path, seconds: float) -> Float
     import pysfizz
 
     synth = pysfizz.Synth(SAMPLE_RATE, BLOCK)
+    synth._synth.set_num_voices(VOICES)
     if not synth.load_sfz_file(str(sfz)):
         raise RuntimeError(f"sfizz could not load {sfz}")
     events = midi_events(midi)

@@ -43,3 +43,25 @@ def test_sfizz_renders_are_repeatable(name):
     first, second = (render(one_note(True), instruments()[name], 3.0) for _ in range(2))
     assert np.array_equal(first, second)
     assert level_db(first, 1.5, 1.9) > -75  # not cut off after sfizz's preloaded 0.2 s
+
+
+def _held_c2(others: int) -> pretty_midi.PrettyMIDI:
+    midi, piano = new_piano_midi()
+    piano.control_changes += [pretty_midi.ControlChange(64, 127, 0.0), pretty_midi.ControlChange(64, 0, 7.0)]
+    piano.notes.append(pretty_midi.Note(100, 36, 0.1, 0.3))
+    piano.notes += [pretty_midi.Note(80, 40 + i % 60, 0.5 + i * 0.05, 0.55 + i * 0.05) for i in range(others)]
+    add_end_marker(midi, 8.0)
+    return midi
+
+
+@pytest.mark.parametrize("name", sorted(instruments()))
+def test_a_held_bass_note_survives_seventy_notes_under_the_pedal(name):
+    """No voice stealing: with sfizz's default 64 voices this C2 dropped by ~20 dB."""
+
+    def c2_level(audio: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(audio[int(4.5 * SAMPLE_RATE) : int(5.5 * SAMPLE_RATE)]))  # 1 Hz bins
+        return float(20 * np.log10(spectrum[64:68].max()))  # C2 = 65.4 Hz; the other notes are E2 and up
+
+    alone = c2_level(render(_held_c2(0), instruments()[name], 8.0))
+    crowded = c2_level(render(_held_c2(70), instruments()[name], 8.0))
+    assert crowded > alone - 6
