@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from service_testkit import piano_clip  # noqa: E402
 
-SECTION = "## Job service"  # + " (<backend>)": one section per backend
+SECTION = "## Job service"  # docs/benchmarks.md: one "### <backend>" subsection per backend under it
 
 
 @dataclass
@@ -221,7 +221,7 @@ def report(r: Results) -> str:
     ]
     return "\n".join(
         [
-            f"{SECTION} ({r.backend})",
+            f"### {r.backend}",
             "",
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `make bench-service`",
             f"(scripts/bench_service.py). Machine: {platform.machine()},",
@@ -237,15 +237,19 @@ def report(r: Results) -> str:
 
 
 def write_docs(path: Path, section: str) -> None:
+    """Replace this backend's "### ..." subsection of the job-service section (or add it at the end)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     heading = section.splitlines()[0]
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
     if heading in text:
         start = text.index(heading)
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        ends = [i for i in (text.find("\n## ", start), text.find("\n### ", start + 1)) if i != -1]
+        end = min(ends) + 1 if ends else len(text)
+        text = text[:start] + section.rstrip("\n") + "\n\n" + text[end:]
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    path.write_text(text.rstrip("\n") + "\n")
 
 
 def start(name: str, cmd: list[str], env: dict[str, str], tmp: Path) -> subprocess.Popen[bytes]:
@@ -283,8 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds,
         load=", ".join(f"{x:.2f}" for x in os.getloadavg()),
     )
-    broker = "Redis" if env.get("REDIS_URL") else "the filesystem broker"
-    results.backend = f"{env['DATABASE_URL'].split(':')[0]} + {broker} + local storage"
+    database = "Postgres" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    broker = "Redis" if env.get("REDIS_URL") else "filesystem broker"
+    results.backend = f"{database} + {broker} + local storage"
+    if (database, broker) == ("SQLite", "filesystem broker"):
+        results.backend = "Embedded default: " + results.backend.replace(" + ", ", ")
     files = [
         piano_clip(tmp / f"clip{i:03d}.wav", (40 + i % 40, 52 + i % 30, 64 + i % 20), seconds=args.clip_s)
         for i in range(args.jobs)

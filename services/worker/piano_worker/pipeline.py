@@ -29,6 +29,7 @@ STAGE_SPANS = {
     "uploading": (0.9, 1.0),
 }
 PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
+MAX_ATTEMPTS = 8  # runs of one job (redeliveries, retries) before it fails with worker_lost
 STAGE_CHANGE_INTERVAL_S = 0.25  # ... and a new stage at most this often (short jobs skip some), seconds
 
 
@@ -91,6 +92,12 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         if attempt is None or job is None:
             logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
             return "skipped"
+        if attempt > MAX_ATTEMPTS:
+            # Redelivered again and again: its runs keep killing their worker (out of memory, a crash).
+            message = f"the job stopped its worker {attempt - 1} times; the recording may be too long"
+            logger.error("job %s: %s", job_id, message)
+            job_store.fail(session, job_id, attempt, "worker_lost", message)
+            return "failed"
         logger.info("job %s: attempt %d started on %s", job_id, attempt, ctx.name)
         keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
         try:

@@ -58,9 +58,11 @@ def transcribe_job(self: Task, job_id: str) -> str:
     except TRANSIENT_ERRORS as exc:
         return _retry_or_fail(self, job_id, state.attempt, exc)
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated:  # the connection dropped: the database may be back on retry
             return _retry_or_fail(self, job_id, state.attempt, exc)
-        raise
+        logger.exception("job %s: database error", job_id)
+        _fail(job_id, state.attempt, "internal_error", f"database error: {type(exc).__name__}")
+        return "failed"
     except Retry:
         raise
     except Exception as exc:

@@ -239,3 +239,13 @@ def test_transient_storage_errors_retry_then_succeed_or_give_up(
     assert (job.status, job.attempts) == (status, attempts)
     if status == "failed":
         assert job.error_code == "retries_exhausted"
+
+
+def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(ctx: WorkerContext, tmp_path: Path) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        for _ in range(pipeline.MAX_ATTEMPTS):  # each a run whose worker died
+            job_store.claim(session, job_id, "doomed@host/1")
+    assert run_job(job_id, ctx) == "failed"
+    job = _job(ctx, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "worker_lost", pipeline.MAX_ATTEMPTS + 1)

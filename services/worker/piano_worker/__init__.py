@@ -1,0 +1,1 @@
+"""piano-ai workers: Celery tasks turning uploaded recordings into MIDI (one model per process)."""
