@@ -128,7 +128,9 @@ def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
 # ---- the job-service test harnesses (fixtures live in the conftest.py files next to the tests) ----
 
 MAX_UPLOAD_MB = 0.5  # the unit API app's upload limit
-VISIBILITY_TIMEOUT_S = 15  # a killed worker's job is redelivered after this (the tests' jobs take < 10 s)
+# The stack's workers re-queue a dead worker's job after 3 heartbeats of 2 s; Redis would redeliver it only
+# after this (tests that check Redis's own redelivery start workers with a short one and no re-queueing).
+VISIBILITY_TIMEOUT_S = 60
 
 
 def clear_service_caches() -> None:
@@ -165,7 +167,7 @@ class Stack:
     storage: "LocalStorage"
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
         log = (self.root / f"{name}.log").open("ab")
         tmp = self.root / f"tmp-{name}"  # own TMPDIR: the heartbeat file must not clash with other workers
         tmp.mkdir(exist_ok=True)
@@ -186,7 +188,7 @@ class Stack:
                 "--loglevel",
                 "INFO",
             ],  # fmt: skip
-            env={**self.env, "TMPDIR": str(tmp)},
+            env={**self.env, "TMPDIR": str(tmp), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     visibility_timeout_s: int | None = None
     # Seconds between a worker's "I am alive" rows (GET /v1/queue lists workers seen recently).
     worker_heartbeat_s: float = 10.0
+    # Live workers re-queue the jobs of a worker silent for 3 heartbeats (sooner than the broker would).
+    requeue_orphans: bool = True
 
     # Uploads.
     max_upload_mb: float = Field(default=200, gt=0)

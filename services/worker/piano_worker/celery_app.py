@@ -63,7 +63,12 @@ def _shutdown_process(**_: Any) -> None:
 
 
 def _heartbeat_loop() -> None:
-    """Say this process is alive; on the filesystem broker (no redelivery), re-queue dead workers' jobs."""
+    """Say this process is alive, and re-queue the jobs of workers that stopped saying so.
+
+    The filesystem broker never redelivers a dead worker's message, and Redis does only after the
+    visibility timeout (longer than the longest job); this brings such a job back within
+    3 heartbeats. A late redelivery of the original message then finds the job finished and skips it.
+    """
     from piano_ai.db import jobs as job_store
     from piano_worker.tasks import TRANSCRIBE_TASK
 
@@ -72,10 +77,12 @@ def _heartbeat_loop() -> None:
         try:
             with runtime.context().sessions() as session:
                 job_store.heartbeat(session, runtime.worker_name())
-                if not settings.redis_url:
-                    for job_id in job_store.requeue_orphans(session, dead_after_s=3 * interval + 5):
-                        logger.warning("job %s: its worker stopped; queued again", job_id)
-                        app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue)
+                orphans = (
+                    job_store.requeue_orphans(session, 3 * interval + 5) if settings.requeue_orphans else []
+                )
+                for job_id in orphans:
+                    logger.warning("job %s: its worker stopped; queued again", job_id)
+                    app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue)
         except Exception:
             logger.exception("worker heartbeat failed")
         _stop.wait(interval)

@@ -140,18 +140,34 @@ def test_bad_inputs_give_documented_errors_and_leave_nothing_behind(stack: Stack
     assert stack.storage.list(f"jobs/{job['id']}/") == [f"jobs/{job['id']}/input.mp3"]  # no results
 
 
-def test_kill_9_of_a_worker_mid_job_another_finishes_it(stack: Stack, tmp_path: Path) -> None:
+def _kill_mid_job(stack: Stack, tmp_path: Path, names: set[str], timeout_s: float) -> None:
+    """Submit a long job, kill -9 the worker running it, check another of ``names`` finishes it once."""
     job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200))["id"]
     stack.wait_for(job_id, ("running",), timeout_s=60)
-    victim_row = next(row for row in stack.rows() if row.id == job_id)
-    victim = victim_row.worker.split("@")[0]
+    victim = next(row for row in stack.rows() if row.id == job_id).worker.split("@")[0]
     stack.kill_worker(victim)  # SIGKILL to the worker and its pool process
-    survivor = ({"w1", "w2"} - {victim}).pop()
-    done = stack.wait_for(job_id, timeout_s=VISIBILITY_TIMEOUT_S + 120)
-    assert done["status"] == "succeeded" and done["attempts"] == 2
+    done = stack.wait_for(job_id, timeout_s=timeout_s)
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
     final_row = next(row for row in stack.rows() if row.id == job_id)
-    assert final_row.worker.split("@")[0] == survivor
+    assert final_row.worker.split("@")[0] == (names - {victim}).pop()
     assert stack.storage.list(f"jobs/{job_id}/") == sorted(
         [f"jobs/{job_id}/input.wav", f"jobs/{job_id}/notes.json", f"jobs/{job_id}/output.mid"]
     )
-    stack.start_worker(victim)  # leave two workers for any later test
+    stack.start_worker(victim)
+
+
+def test_kill_9_of_a_worker_mid_job_another_finishes_it(stack: Stack, tmp_path: Path) -> None:
+    """Recovered by the live worker's orphan check (3 missed heartbeats), long before Redis would."""
+    _kill_mid_job(stack, tmp_path, {"w1", "w2"}, timeout_s=VISIBILITY_TIMEOUT_S - 10)
+
+
+def test_kill_9_redelivered_by_redis_alone(stack: Stack, tmp_path: Path) -> None:
+    """Without the orphan check, Redis hands the unacknowledged job to another worker after its visibility
+    timeout (acks_late), and the attempt number fences the dead run."""
+    for name in ("w1", "w2"):
+        stack.kill_worker(name)
+    redis_only = {"PIANO_AI_REQUEUE_ORPHANS": "false", "PIANO_AI_VISIBILITY_TIMEOUT_S": "12"}
+    for name in ("r1", "r2"):
+        stack.start_worker(name, **redis_only)
+    stack.wait_workers_ready(["r1", "r2"])
+    _kill_mid_job(stack, tmp_path, {"r1", "r2"}, timeout_s=12 + 90)
