@@ -6,6 +6,7 @@ time limit fails the job with ``timeout``; anything else fails it with ``interna
 """
 
 import logging
+import time
 from typing import Any
 
 from celery import Task
@@ -35,6 +36,14 @@ TRANSIENT_ERRORS = (StorageError, OperationalError, ConnectionError, TimeoutErro
 )
 def transcribe_job(self: Task, job_id: str) -> str:
     """Transcribe job ``job_id`` (re-read from the database); returns the outcome."""
+    start = time.perf_counter()
+    outcome = _run(self, job_id)
+    logger.info("job %s: %s in %.2f s", job_id, outcome, time.perf_counter() - start)
+    return outcome
+
+
+def _run(self: Task, job_id: str) -> str:
+    """run_job with the failure policy applied; returns the outcome."""
     ctx = runtime.context()
     state = RunState()
     try:
