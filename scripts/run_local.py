@@ -101,6 +101,17 @@ def stop_all(procs: dict[str, subprocess.Popen[bytes]], grace_s: float = 15.0) -
             proc.wait()
 
 
+def _hide_password(url: str) -> str:
+    """``url`` with any password replaced by ***, for printing."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)  # relative defaults (var/...) live in the checkout
@@ -108,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     from piano_ai.settings import get_settings
 
     settings = get_settings()
-    print(f"database: {settings.database_url}  broker: {settings.broker_url}", end="  ")
-    print(f"storage: {settings.storage_backend}")
+    print(f"database: {_hide_password(settings.database_url)}", end="  ")
+    print(f"broker: {_hide_password(settings.broker_url)}  storage: {settings.storage_backend}")
     upgrade()
     api_url = f"http://{args.host}:{args.api_port}"
     env = {**os.environ, "PIANO_AI_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
