@@ -69,10 +69,28 @@ def _summary(shards: list[dict]) -> dict:
     return out
 
 
-def build(args: argparse.Namespace) -> dict:
-    """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
+def _render_with_progress(specs: list[ClipSpec], args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
+    """Render every clip, showing hours of audio done; returns (manifest entries, failed clips)."""
     from tqdm import tqdm
 
+    shards: list[dict] = []
+    failed: list[dict] = []
+    progress = tqdm(
+        total=sum(s.seconds for s in specs) / 3600,
+        unit="h",
+        desc=f"render {args.out}",
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h [{elapsed}<{remaining}]",
+        file=sys.stderr,
+    )
+    for entry in _render_all(specs, args.out, args.augment, args.workers):
+        (failed if "error" in entry else shards).append(entry)
+        progress.update(entry.get("seconds", 0.0) / 3600)
+    progress.close()
+    return shards, failed
+
+
+def build(args: argparse.Namespace) -> dict:
+    """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
     sources = _csv(args.sources, ALL_SOURCES, "sources")
     chosen = _csv(args.instruments, ALL_INSTRUMENTS, "instruments")
     storage = open_location(args.out)
@@ -83,19 +101,7 @@ def build(args: argparse.Namespace) -> dict:
         *plan(args.seed, "train", args.hours_train, sources, chosen),
         *plan(args.seed, "val", args.hours_val, sources, chosen),
     ]
-    shards: list[dict] = []
-    progress = tqdm(
-        total=sum(s.seconds for s in specs) / 3600,
-        unit="h",
-        desc=f"render {args.out}",
-        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h [{elapsed}<{remaining}]",
-        file=sys.stderr,
-    )
-    failed: list[dict] = []
-    for entry in _render_all(specs, args.out, args.augment, args.workers):
-        (failed if "error" in entry else shards).append(entry)
-        progress.update(entry.get("seconds", 0.0) / 3600)
-    progress.close()
+    shards, failed = _render_with_progress(specs, args)
     if len(failed) > max(MAX_FAILED_CLIPS, MAX_FAILED_SHARE * len(specs)):
         raise SystemExit(
             f"{len(failed)} of {len(specs)} clips failed (first: {failed[0]['error']}); no manifest"
