@@ -26,11 +26,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--dashboard-port", type=int, default=8501)
     parser.add_argument("--no-dashboard", action="store_true", help="start only the API and the worker")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (each loads the model once)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker pool processes, each loads the model (PIANO_AI_WORKER_CONCURRENCY: 1)",
+    )
     return parser.parse_args(argv)
 
 
-def commands(args: argparse.Namespace, queue: str) -> dict[str, list[str]]:
+def commands(args: argparse.Namespace, queue: str, concurrency: int) -> dict[str, list[str]]:
     """The processes to start, by name."""
     python = sys.executable
     procs = {
@@ -54,7 +58,7 @@ def commands(args: argparse.Namespace, queue: str) -> dict[str, list[str]]:
             "-Q",
             queue,
             "--concurrency",
-            str(args.workers),
+            str(concurrency),
             "--prefetch-multiplier",
             "1",
             "-n",
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C goes to the whole terminal group; we stop the children ourselves, in order.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        for name, cmd in commands(args, settings.queue).items():
+        for name, cmd in commands(args, settings.queue, args.workers or settings.worker_concurrency).items():
             procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
         if not wait_for_api(api_url, procs):
             print("piano-ai: the API did not start; see the log above", file=sys.stderr)
