@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from piano_ai.db import jobs as job_store
 from piano_ai.errors import PianoAIError
-from piano_ai.storage import StorageError
+from piano_ai.storage import StorageError, job_keys
 from piano_worker import runtime
 from piano_worker.celery_app import app
 from piano_worker.pipeline import RunState, RunSuperseded, run_job
@@ -81,11 +81,16 @@ def _run(self: Task, job_id: str) -> str:
 
 
 def _fail(job_id: str, attempt: int | None, code: str, message: str) -> None:
-    """Fail the job if this run (``attempt``) still owns it."""
+    """Fail the job if this run (``attempt``) still owns it, and drop any result it half wrote."""
     if attempt is None:
         return
-    with runtime.context().sessions() as session:
-        job_store.fail(session, job_id, attempt, code, message)
+    ctx = runtime.context()
+    with ctx.sessions() as session:
+        if not job_store.fail(session, job_id, attempt, code, message):
+            return
+    keys = job_keys(job_id)
+    for key in (keys.midi, keys.notes):
+        ctx.storage.delete(key)
 
 
 def _retry_or_fail(task: Task, job_id: str, attempt: int | None, exc: Exception) -> Any:
