@@ -88,6 +88,7 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
         assert midi.startswith(b"MThd")
         with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/", timeout=10) as page:
             assert page.status == 200
+        assert _oversized_upload_status(api_port) == 413
 
         # kill -9 the pool process in the middle of a job: Celery replaces it and the job is re-run.
         job = _submit(api, long_clip(tmp_path / "long.wav", seconds=200))
@@ -107,6 +108,18 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
     assert "stopping..." in text
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{api}/healthz", timeout=2)
+
+
+def _oversized_upload_status(port: int) -> int:
+    """Announce a 300 MB upload, send 1 KB of it: the API must answer 413 without waiting for the rest."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = (
+            "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {300 * 1024 * 1024}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"--b\r\n" + b"\x00" * 1024)
+        status_line = sock.recv(4096).split(b"\r\n", 1)[0]  # times out (fails) if the API waits for the body
+    return int(status_line.split()[1])
 
 
 def _job_worker(tmp_path: Path, job_id: str) -> str:
