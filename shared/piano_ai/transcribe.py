@@ -4,8 +4,12 @@ decode -> features -> model -> notes. I/O (storage, DB, HTTP) stays with the cal
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from piano_ai.types import FloatArray, Note, NoteParams, ProgressCallback
+
+if TYPE_CHECKING:  # the model module imports TensorFlow lazily; only its type is needed here
+    from piano_ai.inference import Transcriber
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -14,7 +18,7 @@ def _noop(stage: str, fraction: float) -> None:
 
 def transcribe(
     audio: FloatArray,
-    model: "Transcriber",  # noqa: F821 - piano_ai.inference.Transcriber, imported lazily
+    model: "Transcriber",
     params: NoteParams | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[Note]:
@@ -36,7 +40,7 @@ def transcribe(
 
 def transcribe_file(
     path: str | Path,
-    model: "Transcriber",  # noqa: F821
+    model: "Transcriber",
     params: NoteParams | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[Note]:
