@@ -43,14 +43,13 @@ def notes_from_activations(act: Activations, params: NoteParams | None = None) -
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
     if times.size == 0:
         return []
-    next_peak = next_true(peaks)  # (frames + 1, keys)
 
-    reach = next_true(frame >= params.frame_threshold)[times, keys]
+    reach = next_true(frame >= params.frame_threshold, times, keys)
     anchor = np.where((reach <= times + ONSET_GRACE_FRAMES) & (reach < frames), reach, times)  # sounds here
-    last_sounding = next_true(frame < params.frame_threshold)[anchor + 1, keys] - 1
+    last_sounding = next_true(frame < params.frame_threshold, anchor + 1, keys) - 1
     guard = np.minimum(np.maximum(anchor + 1, times + OFFSET_GUARD_FRAMES + 1), frames)
-    offset_frame = next_true(offset >= params.offset_threshold)[guard, keys]
-    reonset = next_peak[times + 1, keys]
+    offset_frame = next_true(offset >= params.offset_threshold, guard, keys)
+    reonset = next_true(peaks, times + 1, keys)
     end = np.minimum(np.minimum(np.maximum(last_sounding, times + 1), offset_frame), reonset)
     end = np.minimum(end, frames - 1)
 
@@ -92,15 +91,16 @@ def refined_onset_frames(onset: FloatArray, times: IntArray, keys: IntArray) -> 
     return times + np.clip(shift, -0.5, 0.5)
 
 
-def next_true(mask: BoolArray) -> IntArray:
-    """For (frames, keys) ``mask``, the first frame >= t where it holds, per key; ``frames`` where none.
+def next_true(mask: BoolArray, times: IntArray, keys: IntArray) -> IntArray:
+    """For each query i, the first frame >= times[i] where mask[:, keys[i]] holds, else ``frames``.
 
-    Returns (frames + 1, keys) int64: row ``frames`` is all ``frames`` so callers may index one past the end.
+    mask: (frames, keys) bool; times, keys: (n,) int, with times in 0..frames. Returns (n,) int64.
     """
-    frames, keys = mask.shape
-    index = np.where(mask, np.arange(frames, dtype=np.int64)[:, None], frames)
-    index = np.vstack([index, np.full((1, keys), frames, np.int64)])
-    return np.minimum.accumulate(index[::-1], axis=0)[::-1]
+    frames = mask.shape[0]
+    flat = np.flatnonzero(mask.T)  # sorted positions key * frames + t of every True
+    times, keys = np.asarray(times, np.int64), np.asarray(keys, np.int64)
+    found = np.append(flat, np.iinfo(np.int64).max)[np.searchsorted(flat, keys * frames + times)]
+    return np.where(found < (keys + 1) * frames, found - keys * frames, frames)
 
 
 def onset_velocities(onset: FloatArray, velocity: FloatArray, times: IntArray, keys: IntArray) -> IntArray:

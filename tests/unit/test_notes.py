@@ -212,8 +212,10 @@ def test_default_params_and_types() -> None:
 
 
 def test_helpers() -> None:
-    mask = np.array([[0], [1], [0], [1]], dtype=bool)
-    assert next_true(mask)[:, 0].tolist() == [1, 1, 3, 3, 4]
+    mask = np.array([[0, 1], [1, 0], [0, 0], [1, 0]], dtype=bool)
+    times = np.arange(5)
+    assert next_true(mask, times, np.zeros(5, int)).tolist() == [1, 1, 3, 3, 4]
+    assert next_true(mask, times, np.ones(5, int)).tolist() == [0, 4, 4, 4, 4]
     onset = np.array([[0.6], [0.9], [0.9], [0.2], [0.7]], np.float32)
     assert onset_peaks(onset, 0.5)[:, 0].tolist() == [False, True, False, False, True]
 
