@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 STARTUP_S = 240  # seconds for the API, the dashboard and a worker with its model to come up
 TRANSCRIBE_S = 300  # seconds from Transcribe to the piano roll (CPU inference, shared machine)
-VIEWPORT = {"width": 1400, "height": 1100}
+VIEWPORT = {"width": 1400, "height": 1250}
 # C major scale up and a chord, 4.5 s: (MIDI pitch, start s, end s)
 CLIP_NOTES = [(60 + step, 0.4 * i, 0.4 * i + 0.35) for i, step in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]
 CLIP_NOTES += [(pitch, 3.4, 4.4) for pitch in (48, 55, 64, 72)]
@@ -135,30 +136,47 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+ERRORS = "[data-testid=stAlertContentError], [data-testid=stException]"
+
+
+@contextmanager
+def explained(page, stack: dict[str, str], tmp_path: Path) -> Iterator[None]:
+    """On any failure: what the page says, a screenshot, and the stack's log, in the test report."""
+    try:
+        yield
+    except Exception as exc:
+        shot = tmp_path / "failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        alerts = page.locator(ERRORS).all_inner_texts()
+        log = Path(stack["log"]).read_text(errors="replace")[-4000:]
+        pytest.fail(f"{exc}\npage errors: {alerts}\nscreenshot: {shot}\nstack log tail:\n{log}")
+
+
 def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
     clip = piano_clip(tmp_path / "scale_and_chord.wav")
     page = browser.new_page(viewport=VIEWPORT)
-    page.goto(stack["dashboard"])
-    page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
-    page.set_input_files("input[type=file]", str(clip))
-    page.get_by_role("button", name="Transcribe").click(timeout=120_000)
+    with explained(page, stack, tmp_path):
+        page.goto(stack["dashboard"])
+        page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
+        page.set_input_files("input[type=file]", str(clip))
+        page.get_by_role("button", name="Transcribe").click(timeout=120_000)
 
-    roll = page.locator(".js-plotly-plot .gtitle", has_text="Piano roll")
-    roll.wait_for(timeout=TRANSCRIBE_S * 1000)
-    assert page.get_by_text("Transcribed").count() >= 1
-    assert page.locator("[data-testid=stException]").count() == 0
-    assert page.locator("[data-testid=stAlertContentError]").count() == 0
-    page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+        # the piano roll, or an error message: whichever comes first
+        roll = page.locator(".js-plotly-plot .gtitle", has_text="Piano roll")
+        roll.or_(page.locator(ERRORS)).first.wait_for(timeout=TRANSCRIBE_S * 1000)
+        assert page.locator(ERRORS).all_inner_texts() == []
+        assert page.get_by_text("Transcribed").count() >= 1
+        page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=False)
 
-    page.get_by_role("tab", name="SynthViz").click()
-    synthviz = page.frame_locator("iframe").first
-    assert int(synthviz.locator("canvas#roll").get_attribute("data-notes", timeout=30_000) or 0) >= 1
-    assert synthviz.locator("audio#player").count() == 1
+        page.get_by_role("tab", name="SynthViz").click()
+        synthviz = page.frame_locator("iframe").first
+        assert int(synthviz.locator("canvas#roll").get_attribute("data-notes", timeout=30_000) or 0) >= 1
+        assert synthviz.locator("audio#player").count() == 1
 
-    page.goto(f"{stack['dashboard']}/queue")
-    page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
-    assert page.get_by_text("Succeeded").count() >= 1
-    assert page.locator("[data-testid=stException]").count() == 0
+        page.goto(f"{stack['dashboard']}/queue")
+        page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
+        assert page.get_by_text("Succeeded").count() >= 1
+        assert page.locator(ERRORS).all_inner_texts() == []
     page.close()
