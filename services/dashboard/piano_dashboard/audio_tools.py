@@ -30,6 +30,8 @@ SOUNDFONTS = (  # tried in order; FluidR3 is Debian's fluid-soundfont-gm
 RENDER_RATE = 22_050  # Hz: enough for listening, half the bytes of 44.1 kHz
 RENDER_TIMEOUT_S = 120  # seconds fluidsynth may take before we fall back
 PEAK = 0.9  # normalise renderings to this peak amplitude (full scale = 1.0)
+# frames per write: libsndfile 1.2.2 segfaults on one big Vorbis write (seen from ~100 s at 22 kHz)
+OGG_BLOCK = 65_536
 TAIL_S = 1.0  # seconds kept after the last note ends (the release of the last notes)
 
 
@@ -61,7 +63,10 @@ def _decode_with_librosa(filename: str, path: Path) -> FloatArray:
 def encode_ogg(samples: FloatArray, sample_rate: int) -> bytes:
     """Ogg Vorbis bytes of mono float samples: small enough to inline in a page."""
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="OGG", subtype="VORBIS")
+    clipped = np.clip(samples, -1.0, 1.0)
+    with sf.SoundFile(buffer, "w", sample_rate, 1, format="OGG", subtype="VORBIS") as out:
+        for start in range(0, clipped.size, OGG_BLOCK):
+            out.write(clipped[start : start + OGG_BLOCK])
     return buffer.getvalue()
 
 

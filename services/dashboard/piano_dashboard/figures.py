@@ -16,7 +16,7 @@ from piano_ai.types import FloatArray
 from piano_dashboard.midi_tools import NoteRow, pitch_name
 
 WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
-SPECTROGRAM_COLUMNS = 1_500  # spectrogram time columns drawn at most
+SPECTROGRAM_COLUMNS = 1_000  # spectrogram time columns drawn at most (32 ms each up to 32 s)
 TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 ROLL_HEIGHT_PX = 480
 # Magma, but starting at pure black: plotly.js drew Magma's own first stop (#000004) as pale pink/violet
@@ -107,28 +107,29 @@ def waveform(samples: FloatArray, sample_rate: int) -> go.Figure:
 
 
 def spectrogram(mel: FloatArray) -> go.Figure:
-    """Heatmap of a (frames, N_MELS) log-mel spectrogram, max-pooled to <= SPECTROGRAM_COLUMNS columns."""
+    """Heatmap of a (frames, N_MELS) log-mel spectrogram, max-pooled to <= SPECTROGRAM_COLUMNS columns.
+
+    Sent as float32 (plotly ships numpy arrays as typed binary): ~1 MB for a recording of any length.
+    """
+    import librosa
+
     frames = mel.shape[0]
     pool = max(1, int(np.ceil(frames / SPECTROGRAM_COLUMNS)))
     padded = np.pad(mel, ((0, (-frames) % pool), (0, 0)), constant_values=float(mel.min()))
-    pooled = padded.reshape(-1, pool, mel.shape[1]).max(axis=1)
-    times = np.arange(pooled.shape[0]) * pool * SECONDS_PER_FRAME
-    # mel band centres on the mel scale (Slaney, as librosa's default), for a readable y axis in Hz
-    import librosa
-
+    pooled = padded.reshape(-1, pool, mel.shape[1]).max(axis=1).astype(np.float32)
+    times = (np.arange(pooled.shape[0]) * pool * SECONDS_PER_FRAME).astype(np.float32)
+    # band centres in Hz (librosa's mel scale, as in features.log_mel) label the y axis
     hz = librosa.mel_frequencies(n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
     fig = go.Figure(
         go.Heatmap(
             z=pooled.T,
             x=times,
-            y=np.arange(N_MELS),
             colorscale=SPECTROGRAM_COLORS,
             colorbar={"title": "log power", "thickness": 12},
-            customdata=np.repeat(hz[:, None], pooled.shape[0], axis=1).round(0),
-            hovertemplate="%{x:.2f} s · %{customdata:.0f} Hz<br>%{z:.1f}<extra></extra>",
+            hovertemplate="%{x:.2f} s · mel band %{y}<br>log power %{z:.1f}<extra></extra>",
         )
     )
-    ticks = [i for i in range(0, N_MELS, 40)]
+    ticks = list(range(0, N_MELS, 40))
     fig.update_xaxes(title="time (s)")
     fig.update_yaxes(title="frequency (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks])
     return _layout(fig, "Log-mel spectrogram (model input)", 300)

@@ -1,6 +1,8 @@
 """SynthViz page and MIDI rendering."""
 
 import base64
+import subprocess
+import sys
 
 from piano_dashboard import audio_tools, synthviz
 from piano_dashboard.midi_tools import NoteRow
@@ -27,3 +29,15 @@ def test_render_midi_makes_audio_of_the_right_length(small_midi):
     assert 0.5 < abs(samples).max() <= audio_tools.PEAK + 1e-6
     assert how
     assert audio_tools.encode_ogg(samples, audio_tools.RENDER_RATE)[:4] == b"OggS"
+
+
+def test_long_audio_encodes_to_ogg_without_crashing_the_process():
+    # libsndfile segfaulted on one big Vorbis write: in a child, a regression fails pytest, not kills it
+    code = (
+        "import numpy as np\n"
+        "from piano_dashboard.audio_tools import encode_ogg\n"
+        "ogg = encode_ogg(np.zeros(22_050 * 180, dtype=np.float32) + 0.01, 22_050)\n"
+        "print(ogg[:4].decode())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "OggS")
