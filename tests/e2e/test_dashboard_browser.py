@@ -27,9 +27,26 @@ SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 STARTUP_S = 240  # seconds for the API, the dashboard and a worker with its model to come up
 TRANSCRIBE_S = 300  # seconds from Transcribe to the piano roll (CPU inference, shared machine)
 VIEWPORT = {"width": 1400, "height": 1250}
-# C major scale up and a chord, 4.5 s: (MIDI pitch, start s, end s)
-CLIP_NOTES = [(60 + step, 0.4 * i, 0.4 * i + 0.35) for i, step in enumerate((0, 2, 4, 5, 7, 9, 11, 12))]
-CLIP_NOTES += [(pitch, 3.4, 4.4) for pitch in (48, 55, 64, 72)]
+BEAT_S = 0.5  # seconds per quarter note (120 bpm)
+# "Mary had a little lamb" (traditional): melody as (MIDI pitch, beats) and one chord root per 4/4 bar
+MELODY = [(76, 1), (74, 1), (72, 1), (74, 1), (76, 1), (76, 1), (76, 2), (74, 1), (74, 1), (74, 2),
+          (76, 1), (79, 1), (79, 2), (76, 1), (74, 1), (72, 1), (74, 1), (76, 1), (76, 1), (76, 1), (76, 1),
+          (74, 1), (74, 1), (76, 1), (74, 1), (72, 4)]  # fmt: skip
+BASS_ROOTS = [48, 48, 43, 48, 48, 48, 43, 48]  # C C G C C C G C (C3, G2)
+
+
+def clip_notes() -> list[tuple[int, float, float, int]]:
+    """The clip as (pitch, start s, end s, velocity): the melody over broken chords in eighth notes."""
+    notes, beat = [], 0.0
+    for pitch, beats in MELODY:
+        notes.append((pitch, beat * BEAT_S, (beat + beats) * BEAT_S - 0.05, 92))
+        beat += beats
+    for bar, root in enumerate(BASS_ROOTS):
+        third = 4 if root == 48 else 16  # E above C; B above G (an octave up: 43 + 16 = 59)
+        for i, step in enumerate((0, 7, 12 + third % 12, 7) * 2):
+            start = (bar * 4 + i * 0.5) * BEAT_S
+            notes.append((root + step, start, start + 0.5 * BEAT_S, 58))
+    return notes
 
 
 def free_port() -> int:
@@ -58,7 +75,7 @@ def wait_until(ready, timeout_s: float, what: str, proc: subprocess.Popen[bytes]
 
 
 def piano_clip(path: Path) -> Path:
-    """A short rendered piano clip (FluidSynth with a GM SoundFont, or sines), as 16 kHz WAV."""
+    """A 16 s rendered piano clip (FluidSynth with a GM SoundFont, or sines), as 16 kHz WAV."""
     import io
 
     import librosa
@@ -69,7 +86,7 @@ def piano_clip(path: Path) -> Path:
 
     midi = pretty_midi.PrettyMIDI()
     piano = pretty_midi.Instrument(program=0)
-    piano.notes = [pretty_midi.Note(velocity=90, pitch=p, start=s, end=e) for p, s, e in CLIP_NOTES]
+    piano.notes = [pretty_midi.Note(velocity=v, pitch=p, start=s, end=e) for p, s, e, v in clip_notes()]
     midi.instruments.append(piano)
     buffer = io.BytesIO()
     midi.write(buffer)
@@ -153,7 +170,7 @@ def explained(page, stack: dict[str, str], tmp_path: Path) -> Iterator[None]:
 
 
 def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
-    clip = piano_clip(tmp_path / "scale_and_chord.wav")
+    clip = piano_clip(tmp_path / "little_lamb.wav")
     page = browser.new_page(viewport=VIEWPORT)
     with explained(page, stack, tmp_path):
         page.goto(stack["dashboard"])
@@ -165,7 +182,7 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
         roll = page.locator(".js-plotly-plot .gtitle", has_text="Piano roll")
         roll.or_(page.locator(ERRORS)).first.wait_for(timeout=TRANSCRIBE_S * 1000)
         assert page.locator(ERRORS).all_inner_texts() == []
-        assert page.get_by_text("Transcribed").count() >= 1
+        page.get_by_text("Transcribed", exact=False).wait_for(timeout=30_000)
         page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=False)
@@ -177,6 +194,7 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
 
         page.goto(f"{stack['dashboard']}/queue")
         page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
-        assert page.get_by_text("Succeeded").count() >= 1
+        page.get_by_text("Succeeded", exact=True).wait_for(timeout=30_000)  # the count metric
+        page.get_by_text("Updated", exact=False).wait_for(timeout=30_000)  # the panel's last line
         assert page.locator(ERRORS).all_inner_texts() == []
     page.close()
