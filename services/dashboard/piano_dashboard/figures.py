@@ -19,6 +19,8 @@ WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
 SPECTROGRAM_COLUMNS = 1_000  # spectrogram time columns drawn at most (32 ms each up to 32 s)
 TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 ROLL_HEIGHT_PX = 480
+BLACK_KEYS = frozenset({1, 3, 6, 8, 10})  # pitch classes of the black keys (C = 0)
+BLACK_ROW = "rgba(128, 128, 128, 0.10)"  # piano-roll shading of black-key rows
 # Magma, but starting at pure black: plotly.js drew Magma's own first stop (#000004) as pale pink/violet
 # in Chromium, which painted every silent region of the spectrogram.
 SPECTROGRAM_COLORS = ["#000000", *plotly.colors.sequential.Magma[1:]]
@@ -73,6 +75,13 @@ def piano_roll(
     low = min((r.pitch for r in rows), default=LOWEST_KEY) - 2
     high = max((r.pitch for r in rows), default=HIGHEST_KEY) + 2
     c_keys = [p for p in range(low, high + 1) if p % 12 == 0]
+    black_rows = [  # shade the black-key rows, as on a keyboard
+        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": p - 0.5, "y1": p + 0.5,
+         "fillcolor": BLACK_ROW, "line": {"width": 0}, "layer": "below"}
+        for p in range(low, high + 1)
+        if p % 12 in BLACK_KEYS
+    ]  # fmt: skip
+    fig.update_layout(shapes=black_rows)
     fig.update_layout(barmode="overlay", showlegend=len(tracks) > 1, dragmode="zoom")
     last = max((r.end for r in rows), default=0.0)
     fig.update_xaxes(title="time (s)", range=[0, max(last, duration_s or 0.0)])
