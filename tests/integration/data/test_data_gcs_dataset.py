@@ -97,3 +97,17 @@ def test_missing_dataset_is_an_error(data_gcs_emulator):
 
     with pytest.raises(ObjectNotFoundError):
         load_manifest(f"gs://{BUCKET}/no/such/dataset")
+
+
+def test_training_loads_the_same_clips_from_the_bucket(data_gcs_emulator, tmp_path):
+    """READ_MODE gcs end to end: the training code's loader reads what the factory uploaded."""
+    from piano_ai.training.dataset import load_clips
+
+    remote = f"gs://{BUCKET}/datasets/for-training"
+    assert cli_main(["data", "build", "--out", remote, *ARGS]) == 0
+    assert cli_main(["data", "build", "--out", str(tmp_path / "local"), *ARGS]) == 0
+    for split in ("train", "val"):
+        from_bucket, from_disk = load_clips(remote, split), load_clips(str(tmp_path / "local"), split)
+        assert len(from_bucket) == len(from_disk) > 0
+        for a, b in zip(from_bucket, from_disk, strict=True):
+            assert np.array_equal(a.mel, b.mel) and np.array_equal(a.velocity, b.velocity)
