@@ -7,7 +7,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: str = "data/rendered/v1"  # dataset folder or gs://bucket/prefix holding manifest.json
+    data: str = "data/rendered/v2"  # dataset(s) to train on: folders or gs://bucket/prefix, comma-separated
+    val_data: str = ""  # dataset(s) whose val split measures progress; empty = the same as data
     run_dir: str = "runs/default"  # checkpoints, logs and the exported model go here
     window_frames: int = 320  # frames per training example (10.2 s)
     batch_size: int = 16  # windows per step

@@ -29,8 +29,8 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     model_config.save(run_dir / "config.json")
     keras.utils.set_random_seed(cfg.seed)
 
-    train_clips = load_clips(cfg.data, "train")
-    val_clips = load_clips(cfg.data, "val")
+    train_clips = [c for location in cfg.data.split(",") for c in load_clips(location, "train")]
+    val_clips = [c for location in (cfg.val_data or cfg.data).split(",") for c in load_clips(location, "val")]
     model = build_model(model_config)
     if init_weights:
         model.load_weights(init_weights)
