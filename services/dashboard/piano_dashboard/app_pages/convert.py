@@ -1,6 +1,7 @@
 """Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI."""
 
 import hashlib
+import math
 
 import streamlit as st
 
@@ -88,7 +89,9 @@ def params_form() -> JobParams | None:
 
 st.title("Convert a piano recording to MIDI")
 upload = st.file_uploader(
-    "Piano recording", type=list(SUPPORTED_FORMATS), max_upload_size=int(get_settings().max_upload_mb)
+    "Piano recording",
+    type=list(SUPPORTED_FORMATS),
+    max_upload_size=max(1, math.ceil(get_settings().max_upload_mb)),
 )
 if upload is None:
     st.info("Upload a piano recording (wav, flac, mp3, ogg or m4a) to begin.", icon=":material/upload:")
