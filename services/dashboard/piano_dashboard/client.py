@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 import httpx
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
+from piano_ai.types import NoteParams
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 STATUSES: tuple[JobStatus, ...] = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
@@ -37,13 +39,16 @@ class ApiError(Exception):
         self.status = status
 
 
-class JobParams(BaseModel):
-    """The four post-processing knobs (same defaults as piano_ai.types.NoteParams)."""
+_DEFAULTS = NoteParams()  # one source of truth for the defaults: the ones tuned with the shipped model
 
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.3
-    offset_threshold: float = 0.5
-    min_note_ms: float = 30.0
+
+class JobParams(BaseModel):
+    """The four post-processing knobs, with piano_ai.types.NoteParams' defaults."""
+
+    onset_threshold: float = _DEFAULTS.onset_threshold
+    frame_threshold: float = _DEFAULTS.frame_threshold
+    offset_threshold: float = _DEFAULTS.offset_threshold
+    min_note_ms: float = _DEFAULTS.min_note_ms
 
 
 class JobErrorInfo(BaseModel):
