@@ -20,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import logging
 
     if args.data_action == "info":
         from piano_ai.data.reader import load_manifest
@@ -30,16 +29,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({k: manifest.get(k) for k in keys}, indent=1))
         return 0
 
-    from piano_ai.data.build import build
+    from piano_ai.data.build import build_and_report
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    manifest = build(args)
-    logging.getLogger(__name__).info(
-        "wrote %d shards to %s: %.2f h train, %.2f h val in %.0f s",
-        len(manifest["shards"]),
-        args.out,
-        manifest["hours"]["train"],
-        manifest["hours"]["val"],
-        manifest["build_seconds"],
-    )
-    return 0
+    return build_and_report(args)

@@ -133,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m piano_ai.data.build", description=__doc__)
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    return build_and_report(parser.parse_args(argv))
+
+
+def build_and_report(args: argparse.Namespace) -> int:
+    """Build with logging on and say what was written; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     manifest = build(args)
     logger.info(
