@@ -15,6 +15,9 @@ PITCH = LOWEST_KEY + KEY
 F = SECONDS_PER_FRAME
 
 
+TABLE_PARAMS = NoteParams(onset_threshold=0.5, frame_threshold=0.3, offset_threshold=0.5, min_note_ms=30.0)
+
+
 @dataclass
 class Case:
     """Activations for one key, given as {frame: value} per head; everything else is 0."""
@@ -24,7 +27,8 @@ class Case:
     frame: dict[int, float] = field(default_factory=dict)
     offset: dict[int, float] = field(default_factory=dict)
     velocity: dict[int, float] = field(default_factory=dict)
-    params: NoteParams = field(default_factory=NoteParams)
+    # The table's thresholds are fixed (0.5 / 0.3 / 0.5), not the shipped defaults, which follow the model.
+    params: NoteParams = field(default_factory=lambda: TABLE_PARAMS)
     expected: list[tuple[float, float, int]] = field(default_factory=list)  # (start_s, end_s, velocity)
 
 

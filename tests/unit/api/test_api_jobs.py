@@ -8,7 +8,7 @@ from piano_ai.db import jobs as job_store
 from piano_ai.db.session import get_session_factory
 from piano_ai.midi_io import notes_to_json, write_midi
 from piano_ai.storage import job_keys
-from piano_ai.types import Note
+from piano_ai.types import Note, NoteParams
 
 PROBLEM = "application/problem+json"
 
@@ -44,11 +44,12 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
     assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
     assert job["status"] == "queued" and job["attempts"] == 0 and job["progress"] == 0
     assert job["filename"] == "my take.wav"  # metadata only: path parts dropped
+    defaults = NoteParams()  # the knobs not sent keep the model's defaults
     assert job["params"] == {
         "onset_threshold": 0.4,
-        "frame_threshold": 0.3,
-        "offset_threshold": 0.5,
-        "min_note_ms": 30,
+        "frame_threshold": defaults.frame_threshold,
+        "offset_threshold": defaults.offset_threshold,
+        "min_note_ms": defaults.min_note_ms,
     }
     assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None}
     assert job["created_at"].endswith("Z") and job["error"] is None
