@@ -35,9 +35,12 @@ dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it
 run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (SQLite, local files; Ctrl-C stops)
 	$(PY) scripts/run_local.py
 
-DATASET ?= data/rendered/v1
+# The published table uses v2; a fresh clone renders it first (about 25 min on one core), same seed, same clips.
+DATASET ?= data/rendered/v2
+V2_ARGS := --out data/rendered/v2 --seed 2 --hours-train 4 --hours-val 0.3333
 ACCURACY_ARGS ?=
 bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch on $(DATASET)'s validation split (ACCURACY_ARGS=--limit 10)
+	test -f $(DATASET)/manifest.json || test "$(DATASET)" != data/rendered/v2 || $(PY) -m piano_ai.data.build $(V2_ARGS)
 	bash scripts/bench/setup_basic_pitch.sh
 	$(PY) scripts/bench/accuracy.py --dataset $(DATASET) $(ACCURACY_ARGS)
 
