@@ -26,6 +26,9 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (16, 24, 32)  # 3x3 conv blocks, each followed by a /2 pool over mel bins
     dense_units: int = 192  # per-frame embedding after the CNN
     lstm_units: int = 96  # per direction of the BiLSTM
+    # per direction of a second BiLSTM that feeds the frame, offset and velocity heads (0 = none: every
+    # head reads the first BiLSTM). It sees the CNN embedding, the first BiLSTM and the onset head.
+    head_lstm_units: int = 0
     dropout: float = 0.25  # after the CNN and the dense layer (training only)
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (training run, date)
 
@@ -59,10 +62,14 @@ def build_model(config: ModelConfig):  # -> keras.Model
     x = layers.Reshape((-1, bins * config.conv_channels[-1]))(x)  # (batch, frames, bins * channels)
     x = layers.Dropout(config.dropout)(x)
     x = layers.Dense(config.dense_units, activation="relu", name="embed")(x)
-    x = layers.Dropout(config.dropout)(x)
-    x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True), name="bilstm")(x)
+    embed = layers.Dropout(config.dropout)(x)
+    x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True), name="bilstm")(embed)
 
     onset = layers.Dense(config.n_keys, activation="sigmoid", name="onset")(x)
+    if config.head_lstm_units:
+        both = layers.Concatenate(name="head_in")([embed, x, onset])
+        lstm = layers.LSTM(config.head_lstm_units, return_sequences=True)
+        x = layers.Bidirectional(lstm, name="head_bilstm")(both)
     offset = layers.Dense(config.n_keys, activation="sigmoid", name="offset")(x)
     velocity = layers.Dense(config.n_keys, activation="sigmoid", name="velocity")(x)
     # The frame head sees the onset and offset predictions (as in Onsets and Frames): notes start at onsets.

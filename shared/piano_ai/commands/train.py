@@ -1,7 +1,7 @@
 """`piano-ai train`: train or resume a model and export it as a servable model directory."""
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from piano_ai.training.config import TrainConfig
 
@@ -14,6 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         flag = "--" + f.name.replace("_", "-")
         parser.add_argument(flag, type=type(f.default), default=f.default, help=f"(default: {f.default})")
     parser.add_argument("--init-weights", help="start from these weights (fine-tuning), not from scratch")
+    parser.add_argument(
+        "--head-lstm-units",
+        type=int,
+        help="a new run's second BiLSTM for the frame/offset/velocity heads, per direction (default: none)",
+    )
     parser.add_argument(
         "--export-to", help="after training, write the servable model here (e.g. a weights dir)"
     )
@@ -32,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     model_config = (
         ModelConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else ModelConfig()
     )
+    if args.head_lstm_units is not None:
+        model_config = replace(model_config, head_lstm_units=args.head_lstm_units)
     init = Path(args.init_weights) if args.init_weights else None
     train(cfg, model_config, init)
     if args.export_to:

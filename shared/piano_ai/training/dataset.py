@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.features import LOG_FLOOR
+from piano_ai.notes import VELOCITY_RADIUS
 
 log = logging.getLogger(__name__)
 MEL_PAD = float(np.log(LOG_FLOOR))  # log-mel value of silence
@@ -67,11 +68,25 @@ def window(clip: Clip, start: int, length: int) -> tuple[np.ndarray, dict[str, n
         t = np.zeros((length, clip.onset.shape[1]), np.float32)
         t[:n] = getattr(clip, name)[start:end]
         targets[name] = t
-    velocity = np.full((length, clip.onset.shape[1]), -1.0, np.float32)
-    onsets = clip.onset[start:end] > 0
-    velocity[:n][onsets] = clip.velocity[start:end][onsets] / 127.0
-    targets["velocity"] = velocity
+    targets["velocity"] = velocity_target(clip.onset[start:end], clip.velocity[start:end], length)
     return mel, targets
+
+
+def velocity_target(onset: np.ndarray, velocity: np.ndarray, length: int) -> np.ndarray:
+    """(length, keys) velocity / 127 on and next to onset frames, -1 elsewhere (no loss there).
+
+    Post-processing reads the velocity head up to VELOCITY_RADIUS frames either side of a detected onset
+    peak, which can itself be a frame off, so those frames are trained too; the onset frame wins overlaps.
+    """
+    n, keys = onset.shape
+    target = np.full((length, keys), -1.0, np.float32)
+    times, cols = np.nonzero(onset > 0)
+    values = velocity[times, cols] / 127.0
+    for shift in sorted(range(-VELOCITY_RADIUS, VELOCITY_RADIUS + 1), key=abs, reverse=True):
+        rows = times + shift
+        inside = (rows >= 0) & (rows < n)
+        target[rows[inside], cols[inside]] = values[inside]
+    return target
 
 
 def batches_random(clips: list[Clip], length: int, batch_size: int, rng: np.random.Generator):

@@ -33,8 +33,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     val_clips = [c for location in (cfg.val_data or cfg.data).split(",") for c in load_clips(location, "val")]
     model = build_model(model_config)
     if init_weights:
-        model.load_weights(init_weights)
-        log.info("initialised from %s", init_weights)
+        warm_start(model, init_weights)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0),
         loss={
@@ -55,11 +54,42 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     return run_dir / BEST_WEIGHTS
 
 
+def warm_start(model, weights: Path) -> list[str]:  # noqa: ANN001 - a keras.Model
+    """Load ``weights`` into ``model``; returns the names of the layers that were not initialised.
+
+    Weights of the same architecture load whole. Otherwise the model they were saved from is rebuilt from
+    the config.json beside them and every layer whose name and weight shapes match is copied, so a
+    grown model (say, with a head BiLSTM added) starts from a trained one; the rest keep their init.
+    """
+    try:
+        model.load_weights(weights)
+        log.info("initialised from %s", weights)
+        return []
+    except ValueError:
+        config_path = Path(weights).parent / "config.json"
+        if not config_path.exists():
+            raise
+    source = build_model(ModelConfig.load(config_path))
+    source.load_weights(weights)
+    by_name = {layer.name: layer for layer in source.layers}
+    fresh = []
+    for layer in model.layers:
+        twin = by_name.get(layer.name)
+        shapes = [w.shape for w in layer.get_weights()]
+        if twin is not None and shapes == [w.shape for w in twin.get_weights()]:
+            layer.set_weights(twin.get_weights())
+        elif shapes:
+            fresh.append(layer.name)
+    log.info("initialised from %s except %s (new or reshaped layers)", weights, ", ".join(fresh))
+    return fresh
+
+
 def _callbacks(cfg: TrainConfig, run_dir: Path) -> list:
     import keras
 
     return [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # resume where a stopped run left off
+        # kept after the run ends, so calling the same run again with more epochs continues it
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / BEST_WEIGHTS), monitor="val_loss", save_best_only=True, save_weights_only=True
         ),

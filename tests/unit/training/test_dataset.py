@@ -3,7 +3,7 @@
 import numpy as np
 
 from piano_ai.constants import N_KEYS, N_MELS
-from piano_ai.training.dataset import MEL_PAD, Clip, batches_random, fixed_windows, window
+from piano_ai.training.dataset import MEL_PAD, Clip, batches_random, fixed_windows, velocity_target, window
 
 
 def _clip(frames: int) -> Clip:
@@ -17,9 +17,19 @@ def _clip(frames: int) -> Clip:
 def test_window_pads_with_silence_and_masks_velocity() -> None:
     mel, targets = window(_clip(5), 0, 8)
     assert mel.shape == (8, N_MELS) and (mel[5:] == MEL_PAD).all() and (mel[:5] == 1).all()
-    assert targets["velocity"][2, 10] == 1.0
-    assert (targets["velocity"] == -1).sum() == 8 * N_KEYS - 1
+    np.testing.assert_array_equal(targets["velocity"][1:4, 10], [1.0, 1.0, 1.0])  # onset frame 2 +- 1
+    assert (targets["velocity"] == -1).sum() == 8 * N_KEYS - 3
     assert targets["onset"].sum() == 1
+
+
+def test_velocity_target_prefers_the_onset_frame_and_stays_inside() -> None:
+    onset = np.zeros((4, N_KEYS), np.uint8)
+    velocity = np.zeros((4, N_KEYS), np.uint8)
+    onset[[0, 1], 5], velocity[[0, 1], 5] = 1, [127, 0]  # a re-strike one frame later, velocity 0
+    onset[3, 7], velocity[3, 7] = 1, 127
+    target = velocity_target(onset, velocity, 6)
+    np.testing.assert_array_equal(target[:, 5], [1.0, 0.0, 0.0, -1.0, -1.0, -1.0])  # each onset keeps its own
+    np.testing.assert_array_equal(target[:, 7], [-1.0, -1.0, 1.0, 1.0, -1.0, -1.0])  # nothing past the clip
 
 
 def test_random_batches_are_reproducible() -> None:

@@ -1,0 +1,74 @@
+"""`piano-ai train` end to end on a tiny rendered dataset: warm start into a grown model, checkpoints,
+the CSV log, resume, and an exported model directory that the serving code loads on both runtimes."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from piano_ai.cli import main as cli_main
+from piano_ai.model import ModelConfig
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "shared/piano_ai/weights/default/model.weights.h5"
+BUILD = ["--seed", "9", "--hours-train", "0.004", "--hours-val", "0.003", "--sources", "synthetic",
+         "--instruments", "fluidr3", "--augment", "light"]  # fmt: skip
+SMALL_RUN = ["--window-frames", "64", "--batch-size", "2", "--steps-per-epoch", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    assert cli_main(["data", "build", "--out", str(out), *BUILD]) == 0
+    return out
+
+
+def _train(dataset: Path, run_dir: Path, *extra: str) -> None:
+    args = ["train", "--data", str(dataset), "--run-dir", str(run_dir), *SMALL_RUN, *extra]
+    assert cli_main(args) == 0
+
+
+def test_warm_started_run_grows_the_model_logs_and_exports(tiny_dataset, tmp_path, caplog):
+    import keras
+
+    from piano_ai.model import build_model
+
+    run_dir, out = tmp_path / "run", tmp_path / "model"
+    caplog.set_level("INFO", logger="piano_ai.training.fit")
+    _train(tiny_dataset, run_dir, "--epochs", "1", "--head-lstm-units", "8",
+           "--init-weights", str(DEFAULT_WEIGHTS), "--export-to", str(out))  # fmt: skip
+
+    assert "except head_bilstm, offset, frame, velocity" in caplog.text  # the rest: shipped model
+    assert ModelConfig.load(run_dir / "config.json").head_lstm_units == 8
+    assert json.loads((run_dir / "train_config.json").read_text())["window_frames"] == 64
+    rows = list(csv.DictReader((run_dir / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["0"] and np.isfinite(float(rows[0]["val_loss"]))
+    assert (run_dir / "best.weights.h5").exists()
+
+    # The trunk is the shipped model's, moved by two small steps at most.
+    shipped = build_model(ModelConfig.load(DEFAULT_WEIGHTS.parent / "config.json"))
+    shipped.load_weights(DEFAULT_WEIGHTS)
+    grown = build_model(ModelConfig.load(out / "config.json"))
+    grown.load_weights(out / "model.weights.h5")
+    before, after = shipped.get_layer("conv1").get_weights()[0], grown.get_layer("conv1").get_weights()[0]
+    assert np.abs(after - before).max() < 0.05 * np.abs(before).max()
+    keras.backend.clear_session()
+
+    # The exported directory serves: ONNX and Keras agree on the same audio.
+    from piano_ai.inference import load_transcriber
+
+    mel = np.random.default_rng(0).normal(-4.0, 2.0, (300, ModelConfig().n_mels)).astype(np.float32)
+    onnx = load_transcriber(out, runtime="onnx").predict(mel)
+    kers = load_transcriber(out, runtime="keras").predict(mel)
+    np.testing.assert_allclose(onnx.frame, kers.frame, atol=1e-4)
+
+
+def test_a_stopped_run_resumes_at_the_next_epoch(tiny_dataset, tmp_path):
+    run_dir = tmp_path / "run"
+    _train(tiny_dataset, run_dir, "--epochs", "1")
+    _train(tiny_dataset, run_dir, "--epochs", "2")  # the same run, asked for one more epoch
+    epochs = [r["epoch"] for r in csv.DictReader((run_dir / "log.csv").open())]
+    assert epochs == ["0", "1"]
