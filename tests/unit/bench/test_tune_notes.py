@@ -1,0 +1,44 @@
+"""tune_notes: the score of a setting comes from the real post-processing and mir_eval matching."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from piano_ai.data.targets import notes_to_targets
+from piano_ai.types import Activations, Note, NoteParams
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "tune_notes.py"
+
+
+def _load():  # noqa: ANN202 - scripts/bench is not a package; load the module from its file
+    spec = importlib.util.spec_from_file_location("tune_notes", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("tune_notes", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+tune = _load()
+REF = [Note(60, 0.5, 1.5, 80), Note(64, 0.5, 0.9, 40), Note(67, 1.0, 2.0, 100)]
+
+
+def _activations(notes: list[Note], onset_level: float) -> Activations:
+    t = {k: v.astype(np.float32) for k, v in notes_to_targets(notes, 80).items()}
+    return Activations(t["onset"] * onset_level, t["frame"], t["offset"], t["velocity"] / 127.0)
+
+
+def test_perfect_activations_score_one_and_weak_onsets_fall_below_a_high_threshold() -> None:
+    items = [(_activations(REF, 0.65), REF)]
+    scores = tune.f1_scores(items, NoteParams(onset_threshold=0.6))
+    assert (scores["onset"], scores["offset"], scores["velocity"]) == (1.0, 1.0, 1.0)
+    assert scores["frame"] > 0.98  # frames are quantised to 32 ms, the roll to 10 ms
+    assert tune.f1_scores(items, NoteParams(onset_threshold=0.7))["onset"] == 0.0
+
+
+def test_scores_are_note_weighted_across_files() -> None:
+    other = [Note(72, 0.2, 0.6, 64)]
+    items = [(_activations(REF, 0.9), REF), (_activations([], 0.9), other)]  # second file: nothing found
+    scores = tune.f1_scores(items, NoteParams())
+    assert scores["onset"] == round(2 * 1.0 * 0.75 / 1.75, 4)  # precision 3/3, recall 3/4
