@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = 10.0
     # Live workers re-queue the jobs of a worker silent for 3 heartbeats (sooner than the broker would).
     requeue_orphans: bool = True
+    # Live workers send the queued jobs whose message never reached the queue after this many seconds
+    # (the API died between the insert and the enqueue); 0 turns it off.
+    resend_unsent_after_s: float = 60.0
 
     # Uploads.
     max_upload_mb: float = Field(default=200, gt=0)

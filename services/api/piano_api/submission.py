@@ -95,5 +95,10 @@ def submit(
         session.commit()
         storage.delete(keys.input)
         raise ApiError(503, "queue_unavailable", "the job queue is unreachable; try again shortly") from exc
+    try:
+        job_store.mark_enqueued(session, job_id)
+    except Exception:  # the message is out: a sweep may send it again (harmless), never lose it
+        session.rollback()
+        logger.exception("job %s: queued, but recording that failed", job_id)
     logger.info("job %s: queued (%s, %d bytes)", job_id, upload.format, upload.size_bytes)
     return job, False

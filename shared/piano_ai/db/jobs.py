@@ -178,6 +178,31 @@ def heartbeat(session: Session, name: str, busy: bool = False) -> None:
         session.rollback()
 
 
+def mark_enqueued(session: Session, job_id: str) -> bool:
+    """Record that the queue accepted the job's message."""
+    return _update(session, job_id, [Job.enqueued_at.is_(None)], enqueued_at=utcnow())
+
+
+def claim_unsent(session: Session, older_than_s: float) -> list[str]:
+    """Ids of queued jobs created over ``older_than_s`` seconds ago whose message was never accepted by
+    the queue (the API died between committing the row and enqueueing it). Each is marked enqueued by a
+    conditional update, so of several sweeping workers exactly one gets it; the caller sends it and calls
+    ``unmark_enqueued`` if that fails.
+    """
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    candidates = session.scalars(
+        select(Job.id).where(
+            Job.status == JobStatus.QUEUED.value, Job.enqueued_at.is_(None), Job.created_at < cutoff
+        )
+    ).all()
+    return [job_id for job_id in candidates if mark_enqueued(session, job_id)]
+
+
+def unmark_enqueued(session: Session, job_id: str) -> bool:
+    """Undo ``claim_unsent`` for a job whose message could not be sent: the next sweep tries again."""
+    return _update(session, job_id, [Job.status == JobStatus.QUEUED.value], enqueued_at=None)
+
+
 def requeue_orphans(session: Session, dead_after_s: float) -> list[str]:
     """Put back to ``queued`` the running jobs whose worker has not sent a heartbeat for
     ``dead_after_s`` seconds; returns their ids (the caller sends them to the queue again).

@@ -84,6 +84,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the queue accepted the job's message; NULL while it has not (the API died in between).
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WorkerHeartbeat(Base):

@@ -165,3 +165,37 @@ def test_delete_only_terminal(sessions: sessionmaker[Session]) -> None:
         assert job_store.cancel(session, "d1")
         assert job_store.delete_job(session, "d1")
         assert job_store.get_job(session, "d1") is None
+
+
+def test_unsent_jobs_are_claimed_once_after_the_grace(sessions: sessionmaker[Session]) -> None:
+    for job_id in ("sent", "unsent", "young", "canceled"):
+        _create(sessions, job_id)
+    with sessions() as session:
+        assert job_store.mark_enqueued(session, "sent")
+        assert not job_store.mark_enqueued(session, "sent")  # already recorded
+        assert job_store.cancel(session, "canceled")
+        past = utcnow() - timedelta(minutes=5)
+        session.query(Job).filter(Job.id != "young").update({Job.created_at: past})
+        session.commit()
+        assert job_store.claim_unsent(session, older_than_s=60) == ["unsent"]
+        assert job_store.claim_unsent(session, older_than_s=60) == []  # a second sweeper gets nothing
+        assert job_store.unmark_enqueued(session, "unsent")  # its send failed: the next sweep retries
+        assert job_store.claim_unsent(session, older_than_s=60) == ["unsent"]
+
+
+def test_migration_0002_backfills_enqueued_at(postgres_url: str) -> None:
+    downgrade(postgres_url)
+    upgrade(postgres_url, "0001")
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (id, status, progress, filename, size_bytes, params, input_key, attempts,"
+            " created_at, updated_at) VALUES ('old', 'queued', 0, 'a.wav', 1, '{}', 'k', 0, now(), now())"
+        )
+    upgrade(postgres_url)
+    with engine.begin() as conn:
+        row = conn.exec_driver_sql("SELECT enqueued_at = created_at FROM jobs WHERE id = 'old'").scalar_one()
+    assert row is True  # a job from before the column was sent: the sweep must leave it alone
+    engine.dispose()
+    downgrade(postgres_url, "0001")
+    assert "enqueued_at" not in {c["name"] for c in inspect(make_engine(postgres_url)).get_columns("jobs")}

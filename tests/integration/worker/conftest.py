@@ -36,6 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "PIANO_AI_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
             "PIANO_AI_TASK_TIME_LIMIT_S": "120",
             "PIANO_AI_WORKER_HEARTBEAT_S": "2",
+            "PIANO_AI_RESEND_UNSENT_AFTER_S": "3",
             "PIANO_AI_MAX_UPLOAD_MB": "16",
         }
         for key, value in env.items():

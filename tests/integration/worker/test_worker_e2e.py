@@ -4,13 +4,18 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from service_testkit import VISIBILITY_TIMEOUT_S, Stack, long_clip, piano_clip
 
+from piano_ai.db import jobs as job_store
+from piano_ai.db import session as db_session
 from piano_ai.midi_io import midi_to_notes
 from piano_ai.storage import job_keys
+from piano_ai.types import NoteParams
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLI = Path(sys.executable).parent / "piano-ai"
@@ -171,3 +176,29 @@ def test_kill_9_redelivered_by_redis_alone(stack: Stack, tmp_path: Path) -> None
         stack.start_worker(name, **redis_only)
     stack.wait_workers_ready(["r1", "r2"])
     _kill_mid_job(stack, tmp_path, {"r1", "r2"}, timeout_s=12 + 90)
+
+
+def test_a_job_never_enqueued_is_sent_by_a_worker(stack: Stack, tmp_path: Path) -> None:
+    """The API stored the upload and committed the row, then died before enqueueing: a live worker's
+    sweep (PIANO_AI_RESEND_UNSENT_AFTER_S, 3 s here) sends it. Jobs the API did enqueue are left alone."""
+    sent = _submit(stack, piano_clip(tmp_path / "sent.wav"))["id"]
+    clip = piano_clip(tmp_path / "lost.wav", pitches=(55, 62))
+    job_id = str(uuid.uuid4())
+    keys = job_keys(job_id, "wav")
+    with clip.open("rb") as audio:
+        stack.storage.put_stream(keys.input, audio, "audio/wav")
+    with db_session.get_session_factory()() as session:
+        job_store.create_job(
+            session,
+            id=job_id,
+            filename=clip.name,
+            content_type="audio/wav",
+            size_bytes=clip.stat().st_size,
+            params=asdict(NoteParams()),
+            input_key=keys.input,
+        )
+    done = stack.wait_for(job_id, timeout_s=60)
+    assert done["status"] == "succeeded" and done["attempts"] == 1 and done["note_count"] > 0
+    assert stack.wait_for(sent)["attempts"] == 1  # never sent twice
+    rows = {row.id: row for row in stack.rows()}
+    assert rows[sent].enqueued_at is not None and rows[job_id].enqueued_at is not None
