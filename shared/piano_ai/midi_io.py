@@ -5,6 +5,7 @@ dense piece; pretty_midi reads them (midi_to_notes) and builds in-memory objects
 """
 
 import csv
+import io
 import json
 import struct
 from collections.abc import Iterable
@@ -135,20 +136,19 @@ def write_json(notes: Iterable[Note], path: str | Path) -> Path:
     return path
 
 
+def notes_csv_text(notes: Iterable[Note]) -> str:
+    """CSV text, one row per note: start_s,end_s,pitch,velocity,name (name like C4), with a header row."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for n in notes:
+        start, end = f"{n.start:.{TIME_DECIMALS}f}", f"{n.end:.{TIME_DECIMALS}f}"
+        writer.writerow([start, end, n.pitch, n.velocity, pretty_midi.note_number_to_name(n.pitch)])
+    return buffer.getvalue()
+
+
 def notes_to_csv(notes: Iterable[Note], path: str | Path) -> Path:
-    """Write one row per note: start_s,end_s,pitch,velocity,name (name like C4, with a header row)."""
+    """Write notes_csv_text(notes) to ``path``."""
     path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for n in notes:
-            writer.writerow(
-                [
-                    f"{n.start:.{TIME_DECIMALS}f}",
-                    f"{n.end:.{TIME_DECIMALS}f}",
-                    n.pitch,
-                    n.velocity,
-                    pretty_midi.note_number_to_name(n.pitch),
-                ]
-            )
+    path.write_text(notes_csv_text(notes), encoding="utf-8", newline="")
     return path

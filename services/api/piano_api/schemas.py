@@ -35,6 +35,7 @@ class JobLinks(BaseModel):
     self: str
     midi: str | None = None
     notes: str | None = None
+    notes_csv: str | None = None
 
 
 class JobPublic(BaseModel):
@@ -79,7 +80,10 @@ class JobPublic(BaseModel):
             audio_duration_s=job.audio_duration_s,
             note_count=job.note_count,
             links=JobLinks(
-                self=path, midi=f"{path}/midi" if done else None, notes=f"{path}/notes" if done else None
+                self=path,
+                midi=f"{path}/midi" if done else None,
+                notes=f"{path}/notes" if done else None,
+                notes_csv=f"{path}/notes.csv" if done else None,
             ),
         )
 

@@ -51,7 +51,7 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
         "offset_threshold": defaults.offset_threshold,
         "min_note_ms": defaults.min_note_ms,
     }
-    assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None}
+    assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None}
     assert job["created_at"].endswith("Z") and job["error"] is None
     assert api.enqueued == [job["id"]]
     assert api.storage.list() == [f"jobs/{job['id']}/input.wav"]
@@ -161,6 +161,22 @@ def test_results_after_success(api: ApiHarness, submit: Callable[..., dict]) -> 
             {"pitch": 64, "start": 0.25, "end": 1.0, "velocity": 70},
         ],
     }
+    csv = api.client.get(job["links"]["notes_csv"])
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines() == ["start_s,end_s,pitch,velocity,name", "0.0000,0.5000,60,80,C4",
+                                     "0.2500,1.0000,64,70,E4"]  # fmt: skip
+    assert "filename*=utf-8''Etude%20Op.%2010.csv" in csv.headers["content-disposition"]
+
+
+def test_attachment_names_survive_any_characters() -> None:
+    from piano_api.routes.jobs import attachment
+
+    value = attachment('練習曲 "1".csv')
+    value.encode("latin-1")  # a header value must be latin-1: a raw CJK name would be a 500
+    assert (
+        value
+        == "attachment; filename=\"___ _1_.csv\"; filename*=utf-8''%E7%B7%B4%E7%BF%92%E6%9B%B2%20%221%22.csv"
+    )
 
 
 def test_delete_only_terminal_jobs_and_remove_their_files(

@@ -4,12 +4,14 @@ import json
 import logging
 from pathlib import PurePath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job, JobStatus
+from piano_ai.midi_io import notes_csv_text, notes_from_dicts
 from piano_ai.storage import ObjectNotFoundError
 from piano_ai.types import NoteParams
 from piano_api.deps import EnqueueDep, SessionDep, SettingsDep, StorageDep
@@ -22,6 +24,12 @@ from piano_api.uploads import inspect_upload
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _DEFAULTS = NoteParams()
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value for any file name: an ASCII fallback plus the UTF-8 name (RFC 6266)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename)}"
 
 
 def _job_or_404(session: SessionDep, job_id: str) -> Job:
@@ -100,13 +108,11 @@ def get_midi(session: SessionDep, storage: StorageDep, settings: SettingsDep, jo
         stream = storage.open(job.midi_key)
     except ObjectNotFoundError as exc:
         raise ApiError(410, "result_missing", "the MIDI file is gone from storage") from exc
-    headers = {"Content-Disposition": f'attachment; filename="{download_name}"'}
+    headers = {"Content-Disposition": attachment(download_name)}
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
 
 
-@router.get("/{job_id}/notes", response_model=JobNotes)
-def get_notes(session: SessionDep, storage: StorageDep, job_id: str) -> JobNotes:
-    """The transcribed notes as JSON (pitch, start and end in seconds, velocity), for piano rolls."""
+def _stored_notes(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, list[dict[str, Any]]]:
     job = _job_or_404(session, job_id)
     _succeeded_or_409(job)
     assert job.notes_key is not None
@@ -114,8 +120,24 @@ def get_notes(session: SessionDep, storage: StorageDep, job_id: str) -> JobNotes
         stored: Any = json.loads(storage.get_bytes(job.notes_key))
     except ObjectNotFoundError as exc:
         raise ApiError(410, "result_missing", "the notes file is gone from storage") from exc
-    notes = stored["notes"] if isinstance(stored, dict) else stored
+    return job, stored["notes"] if isinstance(stored, dict) else stored
+
+
+@router.get("/{job_id}/notes", response_model=JobNotes)
+def get_notes(session: SessionDep, storage: StorageDep, job_id: str) -> JobNotes:
+    """The transcribed notes as JSON (pitch, start and end in seconds, velocity), for piano rolls."""
+    job, notes = _stored_notes(session, storage, job_id)
     return JobNotes(job_id=job.id, notes=notes)
+
+
+@router.get("/{job_id}/notes.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+    """The same notes as CSV, the CLI's columns: start_s,end_s,pitch,velocity,name (for spreadsheets)."""
+    job, notes = _stored_notes(session, storage, job_id)
+    download_name = f"{PurePath(job.filename).stem or 'transcription'}.csv"
+    headers = {"Content-Disposition": attachment(download_name)}
+    text = notes_csv_text(notes_from_dicts(notes))
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
