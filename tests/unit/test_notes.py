@@ -185,6 +185,23 @@ def test_onset_time_is_refined_below_a_frame(left: float, right: float, shift: f
     assert abs(note.start - 10 * F) <= 0.5 * F
 
 
+@pytest.mark.parametrize(
+    ("offset", "end"),
+    [
+        ({}, 20.0),  # no offset evidence: the frame head's last frame
+        ({21: 0.04}, 20.0),  # below OFFSET_SNAP_FLOOR: ignored
+        ({21: 0.3}, 21.0),  # a clean peak a frame later: the end moves there
+        ({20: 0.2, 21: 0.3, 22: 0.2}, 21.0),  # symmetric: exactly on it
+        ({19: 0.1, 20: 0.3, 21: 0.2}, 20.0 + 0.5 * (0.1 - 0.2) / (0.1 - 0.6 + 0.2)),  # vertex between frames
+        ({23: 0.4}, 20.0),  # three frames away: not this note's release
+    ],
+)
+def test_the_end_snaps_to_a_nearby_offset_peak(offset: dict[int, float], end: float) -> None:
+    case = Case("snap", onset={10: 0.9}, frame=span(10, 20), offset=offset, velocity={10: 0.5})
+    (note,) = notes_from_activations(activations(case), NoteParams(0.5, 0.3, 0.5))
+    assert note.end == pytest.approx(end * F, abs=1e-6)
+
+
 def test_keys_map_to_pitches_and_notes_are_sorted() -> None:
     onset = np.zeros((FRAMES, N_KEYS), np.float32)
     frame = np.zeros_like(onset)
