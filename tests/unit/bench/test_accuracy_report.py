@@ -1,22 +1,14 @@
 """The accuracy section of docs/benchmarks.md: table layout, margin line, and replacing only our section."""
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from script_loader import load_script
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "accuracy_report.py"
 
 
-def _load():  # noqa: ANN202 - scripts/bench is not a package; load the module from its file
-    spec = importlib.util.spec_from_file_location("accuracy_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("accuracy_report", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-ar = _load()
+ar = load_script(SCRIPT)
 
 
 @dataclass

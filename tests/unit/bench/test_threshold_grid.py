@@ -1,23 +1,14 @@
 """Basic Pitch's threshold grid: folder names round-trip, and the best setting is picked by onset F1."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "threshold_grid.py"
 
 
-def _load():  # noqa: ANN202 - scripts/bench is not a package; load the module from its file
-    spec = importlib.util.spec_from_file_location("threshold_grid", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("threshold_grid", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-tg = _load()
+tg = load_script(SCRIPT)
 
 
 def summary(onset: float, offset: float = 0.0) -> dict[str, dict[str, float]]:

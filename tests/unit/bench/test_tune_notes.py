@@ -1,10 +1,9 @@
 """tune_notes: the score of a setting comes from the real post-processing and mir_eval matching."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
+from script_loader import load_script
 
 from piano_ai.data.targets import notes_to_targets
 from piano_ai.types import Activations, Note, NoteParams
@@ -12,15 +11,7 @@ from piano_ai.types import Activations, Note, NoteParams
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "bench" / "tune_notes.py"
 
 
-def _load():  # noqa: ANN202 - scripts/bench is not a package; load the module from its file
-    spec = importlib.util.spec_from_file_location("tune_notes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("tune_notes", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-tune = _load()
+tune = load_script(SCRIPT)
 REF = [Note(60, 0.5, 1.5, 80), Note(64, 0.5, 0.9, 40), Note(67, 1.0, 2.0, 100)]
 
 
