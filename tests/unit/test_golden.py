@@ -16,7 +16,7 @@ from piano_ai.transcribe import transcribe_file
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 TIME_TOLERANCE_S = 0.002  # float differences between runtimes move a refined onset by microseconds, not ms
-SANITY_ONSET_F1 = 0.65  # vs the reference: 0.73 measured; the clip (Chopin op. 25 no. 1) is dense
+SANITY_ONSET_F1 = 0.65  # vs the reference: 0.76 measured; the clip (Chopin op. 25 no. 1) is dense
 
 
 @pytest.fixture(scope="module")
