@@ -15,7 +15,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
-from piano_ai.data.options import ALL_INSTRUMENTS, ALL_SOURCES, VAL_ONLY_INSTRUMENTS, add_arguments
+from piano_ai.data.options import (
+    ALL_INSTRUMENTS,
+    ALL_SOURCES,
+    EXTRA_INSTRUMENTS,
+    VAL_ONLY_INSTRUMENTS,
+    add_arguments,
+)
 from piano_ai.data.plan import VAL_PER_MILLE, ClipSpec, plan
 from piano_ai.data.shards import MANIFEST, open_location
 
@@ -92,7 +98,7 @@ def _render_with_progress(specs: list[ClipSpec], args: argparse.Namespace) -> tu
 def build(args: argparse.Namespace) -> dict:
     """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
     sources = _csv(args.sources, ALL_SOURCES, "sources")
-    chosen = _csv(args.instruments, ALL_INSTRUMENTS, "instruments")
+    chosen = _csv(args.instruments, ALL_INSTRUMENTS + EXTRA_INSTRUMENTS, "instruments")
     storage = open_location(args.out)
     if storage.exists(MANIFEST) and not getattr(args, "force", False):
         raise SystemExit(f"{args.out} already holds a finished dataset; pick another --out or pass --force")

@@ -3,7 +3,8 @@
 import argparse
 
 ALL_SOURCES = ("asap", "music21", "synthetic")
-ALL_INSTRUMENTS = ("fluidr3", "timgm6mb", "musescore", "salamander", "headroom")
+ALL_INSTRUMENTS = ("fluidr3", "timgm6mb", "musescore", "salamander", "headroom")  # the default list
+EXTRA_INSTRUMENTS = ("gmbank", "gmbank-acoustic", "mellow")  # opt-in: --instruments names them
 VAL_ONLY_INSTRUMENTS = ("headroom",)  # never rendered for train: val measures an unseen piano
 
 
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instruments",
         default=",".join(ALL_INSTRUMENTS),
-        help=f"comma list of {ALL_INSTRUMENTS}; {VAL_ONLY_INSTRUMENTS} are only used for val",
+        help=f"comma list of {ALL_INSTRUMENTS + EXTRA_INSTRUMENTS} (default: the first {len(ALL_INSTRUMENTS)}); "
+        f"{VAL_ONLY_INSTRUMENTS} are only used for val",
     )
     parser.add_argument("--augment", choices=("none", "light", "full"), default="full")

@@ -30,11 +30,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Instrument:
-    """A piano sound: a SoundFont (program 0) or an SFZ file."""
+    """A piano sound: a SoundFont preset (bank, program) or an SFZ file."""
 
     name: str
     kind: str  # "sf2" (FluidSynth) or "sfz" (sfizz)
     path: Path
+    bank: int = 0  # SoundFont preset; ignored for SFZ
+    program: int = 0
 
 
 def instruments() -> dict[str, Instrument]:
@@ -44,10 +46,48 @@ def instruments() -> dict[str, Instrument]:
         "timgm6mb": Instrument("timgm6mb", "sf2", SF2_DIR / "TimGM6mb.sf2"),
         "musescore": Instrument("musescore", "sf2", SF2_DIR / "MuseScore_General_Full.sf2"),
         "salamander": Instrument("salamander", "sfz", INSTRUMENTS_DIR / "salamander-c5-subset.sfz"),
+        # Opt-in pianos (not in the build's default list, so older seeds still plan the same clips):
+        "gmbank": Instrument("gmbank", "sf2", SF2_DIR / "sf_GMbank.sf2"),  # Debian csound-soundfont
+        "gmbank-acoustic": Instrument("gmbank-acoustic", "sf2", SF2_DIR / "sf_GMbank.sf2", bank=127),
+        "mellow": Instrument("mellow", "sf2", SF2_DIR / "MuseScore_General_Full.sf2", bank=8),
         "headroom": Instrument(
             "headroom", "sfz", TRAINING_DATA / "instruments" / "headroom-piano" / "Headroom Piano (NoFX).sfz"
         ),
     }
+
+
+def select_preset(path: Path, bank: int, program: int) -> None:
+    """Rewrite the MIDI file at ``path`` so every track opens with bank select (CC0) + program change.
+
+    pretty_midi writes a track's program change before any control change at the same tick, so a CC0
+    it wrote would only select the bank for a later program change; this puts the pair first instead.
+    """
+    import mido
+
+    song = mido.MidiFile(str(path))
+    for track in song.tracks:
+        if not any(m.type in ("note_on", "note_off") for m in track):
+            continue
+        channel = next((m.channel for m in track if m.type == "note_on"), 0)
+        kept = [m for m in track if m.type != "program_change"]
+        head = [
+            mido.Message("control_change", channel=channel, control=0, value=bank, time=0),
+            mido.Message("program_change", channel=channel, program=program, time=0),
+        ]
+        track[:] = head + _retimed(track, kept)
+    song.save(str(path))
+
+
+def _retimed(track: list, kept: list) -> list:
+    """``kept`` (a subset of ``track``) with delta times that keep every message at its absolute tick."""
+    out, tick, last = [], 0, 0
+    keep = {id(m) for m in kept}
+    for message in track:
+        tick += message.time
+        if id(message) in keep:
+            out.append(message.copy(time=tick - last))
+            last = tick
+    return out
 
 
 def _read_mono(path: Path) -> FloatArray:
@@ -87,6 +127,8 @@ def render(midi: pretty_midi.PrettyMIDI, instrument: Instrument, seconds: float)
     with tempfile.TemporaryDirectory(prefix="piano-ai-render-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         midi.write(str(mid))
+        if instrument.bank or instrument.program:
+            select_preset(mid, instrument.bank, instrument.program)
         cmd = ["fluidsynth", "-ni", "-q", "-g", str(FLUIDSYNTH_GAIN), "-R", "0", "-C", "0",
                "-o", f"synth.polyphony={FLUIDSYNTH_POLYPHONY}",
                "-F", str(wav), "-r", str(SAMPLE_RATE), str(instrument.path), str(mid)]  # fmt: skip

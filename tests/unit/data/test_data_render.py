@@ -65,3 +65,31 @@ def test_a_held_bass_note_survives_seventy_notes_under_the_pedal(name):
     alone = c2_level(render(_held_c2(0), instruments()[name], 8.0))
     crowded = c2_level(render(_held_c2(70), instruments()[name], 8.0))
     assert crowded > alone - 6
+
+
+@pytest.mark.parametrize(("base", "variant"), [("musescore", "mellow"), ("gmbank", "gmbank-acoustic")])
+def test_a_bank_select_renders_another_piano(base, variant):
+    """Without the CC0 placed before the program change FluidSynth plays bank 0 for both (identical audio)."""
+    a, b = (render(one_note(), instruments()[name], 3.0) for name in (base, variant))
+    assert instruments()[variant].bank != 0
+    assert not np.allclose(a, b, atol=1e-3)
+    assert level_db(b, 0.6, 0.9) > level_db(b, 0.0, 0.4) + 30
+
+
+def test_select_preset_puts_bank_and_program_first_and_keeps_times(tmp_path):
+    import mido
+
+    from piano_ai.data.render import select_preset
+
+    midi = one_note(pedal=True)
+    path = tmp_path / "x.mid"
+    midi.write(str(path))
+    select_preset(path, 8, 1)
+    notes = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
+    assert [(n.pitch, round(n.start, 3), round(n.end, 3)) for n in notes] == [(60, 0.5, 1.0)]
+    track = next(t for t in mido.MidiFile(str(path)).tracks if any(m.type == "note_on" for m in t))
+    assert [(m.type, getattr(m, "value", getattr(m, "program", None))) for m in track[:2]] == [
+        ("control_change", 8),
+        ("program_change", 1),
+    ]
+    assert sum(m.type == "program_change" for m in track) == 1
