@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instruments",
         default=",".join(ALL_INSTRUMENTS),
-        help=f"comma list of {ALL_INSTRUMENTS + EXTRA_INSTRUMENTS} (default: the first {len(ALL_INSTRUMENTS)}); "
+        help=f"comma list of {ALL_INSTRUMENTS + EXTRA_INSTRUMENTS} (default: {ALL_INSTRUMENTS}); "
         f"{VAL_ONLY_INSTRUMENTS} are only used for val",
     )
     parser.add_argument("--augment", choices=("none", "light", "full"), default="full")
