@@ -4,8 +4,8 @@
 
 The model runs once per file; every grid point re-decodes the cached activations, so the whole grid
 (96 points) takes about 20 s for the 20-minute v2 validation set. The best point maximises onset F1 +
-offset F1 (both are in issue 3's bar; velocity rides on offset matching). Prints the top rows and the winner, to be copied into
-NoteParams' defaults (shared/piano_ai/types.py) when a new model ships.
+offset F1 (both are in issue 3's bar; velocity rides on offset matching). Prints the top rows and the
+winner, to be copied into NoteParams' defaults (shared/piano_ai/types.py) when a new model ships.
 """
 
 import argparse
