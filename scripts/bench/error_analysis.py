@@ -3,7 +3,8 @@
     .venv/bin/python scripts/bench/error_analysis.py --eval-dir data/eval/v2 [--model DIR] [--limit N]
 
 The model runs once per file (as in tune_notes.py), at the default NoteParams. Prints:
-- onset precision and recall by instrument (the second field of a file's stem, as evalset names them);
+- onset precision and recall by instrument, and every F1 by source (evalset names a file
+  <index>-<instrument>-<source>);
 - the ceiling of the offset and velocity metrics with our onsets: the F1s when every onset-matched note is
   given the reference's end and velocity (so what is lost there is lost to the ends and velocities alone);
 - for onset-matched notes, how often the end is within mir_eval's tolerance, by reference note length,
@@ -37,6 +38,7 @@ class Analysis:
     """Per-note facts gathered over every file."""
 
     onset: dict[str, list[int]] = field(default_factory=dict)  # instrument -> [matched, n_ref, n_est]
+    by_source: dict[str, Counts] = field(default_factory=dict)
     shipped: Counts = field(default_factory=lambda: Counts({}, {}, {}))
     oracle: Counts = field(default_factory=lambda: Counts({}, {}, {}))
     end_error_s: list[float] = field(default_factory=list)  # estimated end - reference end, matched onsets
@@ -56,12 +58,15 @@ def onset_pairs(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
     return transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None)
 
 
-def add_file(result: Analysis, instrument: str, ref: list[Note], est: list[Note]) -> None:
-    """Fold one file's reference and estimated notes into ``result``."""
+def add_file(result: Analysis, stem: str, ref: list[Note], est: list[Note]) -> None:
+    """Fold one file's reference and estimated notes into ``result``; ``stem`` is its evalset name."""
     pairs = onset_pairs(ref, est)
-    counts = result.onset.setdefault(instrument, [0, 0, 0])
+    counts = result.onset.setdefault(instrument_of(stem), [0, 0, 0])
     counts[0], counts[1], counts[2] = counts[0] + len(pairs), counts[1] + len(ref), counts[2] + len(est)
-    result.shipped = result.shipped + count_matches(ref, est)
+    matched = count_matches(ref, est)
+    result.shipped = result.shipped + matched
+    source = source_of(stem)
+    result.by_source[source] = result.by_source.get(source, Counts({}, {}, {})) + matched
     fixed = list(est)
     for r, e in pairs:
         fixed[e] = replace(est[e], end=ref[r].end, velocity=ref[r].velocity)
@@ -96,6 +101,8 @@ def report(result: Analysis) -> list[str]:
         lines.append(
             f"  {instrument:12s} onset precision {tp / max(n_est, 1):.3f} recall {tp / max(n_ref, 1):.3f}"
         )
+    for source, counts in sorted(result.by_source.items()):
+        lines.append(f"  {source:12s} {counts.n_ref.get('onset', 0):6d} notes, F1 {f1(counts)}")
     lines.append(f"reference ends and velocities on onset-matched notes: {f1(result.oracle)}")
     error, length = np.array(result.end_error_s), np.array(result.ref_length_s)
     tolerance = np.maximum(OFFSET_MIN_TOLERANCE_S, OFFSET_RATIO * length)
@@ -121,10 +128,16 @@ def report(result: Analysis) -> list[str]:
     return lines
 
 
-def instrument_of(audio: Path) -> str:
+def instrument_of(stem: str) -> str:
     """The instrument in an evalset file name, <index>-<instrument>-<source> ("?" for other names)."""
-    parts = audio.stem.split("-")
+    parts = stem.split("-")
     return "-".join(parts[1:-1]) if len(parts) >= 3 else "?"
+
+
+def source_of(stem: str) -> str:
+    """The source (asap, music21, synthetic) in an evalset file name ("?" for other names)."""
+    parts = stem.split("-")
+    return parts[-1] if len(parts) >= 3 else "?"
 
 
 def _intervals(notes: list[Note]) -> np.ndarray:
@@ -136,10 +149,10 @@ def _hz(notes: list[Note]) -> np.ndarray:
 
 
 def analyse(items: list[tuple[str, Activations, list[Note]]], params: NoteParams | None = None) -> Analysis:
-    """items: (instrument, activations, reference notes) per file."""
+    """items: (evalset file stem, activations, reference notes) per file."""
     result = Analysis()
-    for instrument, act, ref in items:
-        add_file(result, instrument, ref, notes_from_activations(act, params or NoteParams()))
+    for stem, act, ref in items:
+        add_file(result, stem, ref, notes_from_activations(act, params or NoteParams()))
     return result
 
 
@@ -156,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     transcriber = load_transcriber(args.model)
     items = [
-        (instrument_of(audio), transcriber.predict(log_mel(decode(audio))), reference_notes(midi))
+        (audio.stem, transcriber.predict(log_mel(decode(audio))), reference_notes(midi))
         for audio, midi in pairs(args.eval_dir)[: args.limit or None]
     ]
     print(f"{len(items)} files in {args.eval_dir}, model {transcriber.model_dir}")

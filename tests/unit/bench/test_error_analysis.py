@@ -22,7 +22,7 @@ def _activations(notes: list[Note]) -> Activations:
 
 def test_ends_that_are_off_lower_offset_f1_but_not_the_oracle_ceiling() -> None:
     late = [Note(n.pitch, n.start, n.end + 0.4, n.velocity) for n in REF]  # every end 0.4 s late
-    result = analysis.analyse([("fluidr3", _activations(late), REF)])
+    result = analysis.analyse([("000001-fluidr3-asap", _activations(late), REF)])
     scores = {m: s["f1"] for m, s in result.shipped.scores().items()}
     oracle = {m: s["f1"] for m, s in result.oracle.scores().items()}
     assert scores["onset"] == 1.0 and scores["offset"] == 0.0
@@ -31,6 +31,9 @@ def test_ends_that_are_off_lower_offset_f1_but_not_the_oracle_ceiling() -> None:
     lines = analysis.report(result)
     assert "fluidr3      onset precision 1.000 recall 1.000" in lines[1]
     assert any("within 0.000, early 0.000, late 1.000" in line for line in lines)
+    assert any(
+        line.startswith("  asap              4 notes, F1 {'onset': 1.0, 'offset': 0.0") for line in lines
+    )
 
 
 def test_velocity_agreement_uses_a_per_file_linear_fit() -> None:
@@ -43,7 +46,8 @@ def test_velocity_agreement_uses_a_per_file_linear_fit() -> None:
     assert not all(hits) and corr < 0.5
 
 
-def test_instrument_comes_from_the_evalset_file_name() -> None:
-    assert analysis.instrument_of(Path("000012-gmbank-acoustic-asap.flac")) == "gmbank-acoustic"
-    assert analysis.instrument_of(Path("000003-headroom-synthetic.flac")) == "headroom"
-    assert analysis.instrument_of(Path("take1.flac")) == "?"
+def test_instrument_and_source_come_from_the_evalset_file_name() -> None:
+    assert analysis.instrument_of("000012-gmbank-acoustic-asap") == "gmbank-acoustic"
+    assert analysis.instrument_of("000003-headroom-synthetic") == "headroom"
+    assert analysis.source_of("000003-headroom-synthetic") == "synthetic"
+    assert (analysis.instrument_of("take1"), analysis.source_of("take1")) == ("?", "?")
