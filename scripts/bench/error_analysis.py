@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/error_analysis.py --eval-dir data/eval/v2 [--model DIR] [--limit N]
 
 The model runs once per file (as in tune_notes.py), at the default NoteParams. Prints:
-- onset precision and recall by instrument, and every F1 by source (evalset names a file
+- every F1 by instrument (with onset precision and recall) and by source (evalset names a file
   <index>-<instrument>-<source>);
 - the ceiling of the offset and velocity metrics with our onsets: the F1s when every onset-matched note is
   given the reference's end and velocity (so what is lost there is lost to the ends and velocities alone);
@@ -38,6 +38,7 @@ class Analysis:
     """Per-note facts gathered over every file."""
 
     onset: dict[str, list[int]] = field(default_factory=dict)  # instrument -> [matched, n_ref, n_est]
+    by_instrument: dict[str, Counts] = field(default_factory=dict)
     by_source: dict[str, Counts] = field(default_factory=dict)
     shipped: Counts = field(default_factory=lambda: Counts({}, {}, {}))
     oracle: Counts = field(default_factory=lambda: Counts({}, {}, {}))
@@ -61,11 +62,12 @@ def onset_pairs(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
 def add_file(result: Analysis, stem: str, ref: list[Note], est: list[Note]) -> None:
     """Fold one file's reference and estimated notes into ``result``; ``stem`` is its evalset name."""
     pairs = onset_pairs(ref, est)
-    counts = result.onset.setdefault(instrument_of(stem), [0, 0, 0])
+    instrument, source = instrument_of(stem), source_of(stem)
+    counts = result.onset.setdefault(instrument, [0, 0, 0])
     counts[0], counts[1], counts[2] = counts[0] + len(pairs), counts[1] + len(ref), counts[2] + len(est)
     matched = count_matches(ref, est)
     result.shipped = result.shipped + matched
-    source = source_of(stem)
+    result.by_instrument[instrument] = result.by_instrument.get(instrument, Counts({}, {}, {})) + matched
     result.by_source[source] = result.by_source.get(source, Counts({}, {}, {})) + matched
     fixed = list(est)
     for r, e in pairs:
@@ -98,9 +100,9 @@ def report(result: Analysis) -> list[str]:
     f1 = lambda c: {m: round(s["f1"], 3) for m, s in c.scores().items()}  # noqa: E731
     lines = [f"default NoteParams: {f1(result.shipped)}"]
     for instrument, (tp, n_ref, n_est) in sorted(result.onset.items()):
-        lines.append(
-            f"  {instrument:12s} onset precision {tp / max(n_est, 1):.3f} recall {tp / max(n_ref, 1):.3f}"
-        )
+        precision, recall = tp / max(n_est, 1), tp / max(n_ref, 1)
+        scores = f1(result.by_instrument[instrument])
+        lines.append(f"  {instrument:12s} onset precision {precision:.3f} recall {recall:.3f}, F1 {scores}")
     for source, counts in sorted(result.by_source.items()):
         lines.append(f"  {source:12s} {counts.n_ref.get('onset', 0):6d} notes, F1 {f1(counts)}")
     lines.append(f"reference ends and velocities on onset-matched notes: {f1(result.oracle)}")

@@ -29,7 +29,7 @@ def test_ends_that_are_off_lower_offset_f1_but_not_the_oracle_ceiling() -> None:
     assert oracle["offset"] == 1.0 and oracle["velocity"] == 1.0
     assert np.allclose(result.end_error_s, 0.4, atol=0.04)  # ends are quantised to 32 ms frames
     lines = analysis.report(result)
-    assert "fluidr3      onset precision 1.000 recall 1.000" in lines[1]
+    assert "fluidr3      onset precision 1.000 recall 1.000, F1 {'onset': 1.0, 'offset': 0.0" in lines[1]
     assert any("within 0.000, early 0.000, late 1.000" in line for line in lines)
     assert any(
         line.startswith("  asap              4 notes, F1 {'onset': 1.0, 'offset': 0.0") for line in lines
