@@ -22,9 +22,9 @@ import numpy as np
 from piano_ai.evaluation.metrics import (
     OFFSET_MIN_TOLERANCE_S,
     OFFSET_RATIO,
-    ONSET_TOLERANCE_S,
     Counts,
     count_matches,
+    onset_matches,
 )
 from piano_ai.notes import notes_from_activations
 from piano_ai.types import Activations, Note, NoteParams
@@ -37,7 +37,6 @@ VELOCITY_TOLERANCE = 0.1  # of the reference's velocity range, as mir_eval.trans
 class Analysis:
     """Per-note facts gathered over every file."""
 
-    onset: dict[str, list[int]] = field(default_factory=dict)  # instrument -> [matched, n_ref, n_est]
     by_instrument: dict[str, Counts] = field(default_factory=dict)
     by_source: dict[str, Counts] = field(default_factory=dict)
     shipped: Counts = field(default_factory=lambda: Counts({}, {}, {}))
@@ -48,23 +47,10 @@ class Analysis:
     velocity_corr: list[float] = field(default_factory=list)
 
 
-def onset_pairs(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
-    """(reference index, estimate index) of notes matched by onset and pitch alone (mir_eval)."""
-    from mir_eval import transcription
-
-    if not ref or not est:
-        return []
-    ri, rp = _intervals(ref), _hz(ref)
-    ei, ep = _intervals(est), _hz(est)
-    return transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None)
-
-
 def add_file(result: Analysis, stem: str, ref: list[Note], est: list[Note]) -> None:
     """Fold one file's reference and estimated notes into ``result``; ``stem`` is its evalset name."""
-    pairs = onset_pairs(ref, est)
+    pairs = onset_matches(ref, est)
     instrument, source = instrument_of(stem), source_of(stem)
-    counts = result.onset.setdefault(instrument, [0, 0, 0])
-    counts[0], counts[1], counts[2] = counts[0] + len(pairs), counts[1] + len(ref), counts[2] + len(est)
     matched = count_matches(ref, est)
     result.shipped = result.shipped + matched
     result.by_instrument[instrument] = result.by_instrument.get(instrument, Counts({}, {}, {})) + matched
@@ -99,10 +85,12 @@ def report(result: Analysis) -> list[str]:
     """The printed lines."""
     f1 = lambda c: {m: round(s["f1"], 3) for m, s in c.scores().items()}  # noqa: E731
     lines = [f"default NoteParams: {f1(result.shipped)}"]
-    for instrument, (tp, n_ref, n_est) in sorted(result.onset.items()):
-        precision, recall = tp / max(n_est, 1), tp / max(n_ref, 1)
-        scores = f1(result.by_instrument[instrument])
-        lines.append(f"  {instrument:12s} onset precision {precision:.3f} recall {recall:.3f}, F1 {scores}")
+    for instrument, counts in sorted(result.by_instrument.items()):
+        onset = counts.scores()["onset"]
+        lines.append(
+            f"  {instrument:12s} onset precision {onset['precision']:.3f} recall {onset['recall']:.3f}, "
+            f"F1 {f1(counts)}"
+        )
     for source, counts in sorted(result.by_source.items()):
         lines.append(f"  {source:12s} {counts.n_ref.get('onset', 0):6d} notes, F1 {f1(counts)}")
     lines.append(f"reference ends and velocities on onset-matched notes: {f1(result.oracle)}")
@@ -140,14 +128,6 @@ def source_of(stem: str) -> str:
     """The source (asap, music21, synthetic) in an evalset file name ("?" for other names)."""
     parts = stem.split("-")
     return parts[-1] if len(parts) >= 3 else "?"
-
-
-def _intervals(notes: list[Note]) -> np.ndarray:
-    return np.array([[n.start, max(n.end, n.start + 1e-3)] for n in notes])
-
-
-def _hz(notes: list[Note]) -> np.ndarray:
-    return 440.0 * 2.0 ** ((np.array([n.pitch for n in notes]) - 69) / 12.0)
 
 
 def analyse(items: list[tuple[str, Activations, list[Note]]], params: NoteParams | None = None) -> Analysis:

@@ -2,7 +2,7 @@
 
   .venv/bin/python scripts/bench/train_speed.py [--model DIR] [--steps N] [--batch-size N] [--window-frames F]
 
-Builds the model of --model's config.json (default: the shipped one), compiles it with the training losses,
+Builds the model of --model's config.json (default: the shipped one), compiles it as piano-ai train does,
 and times --steps steps on random batches after one warm-up step. Prints seconds per step, what one epoch of
 `piano-ai train`'s default 250 steps costs, and how many hours of audio a wall-clock hour trains on. Run it on
 an idle machine: another process on the cores slows it down in proportion.
@@ -18,7 +18,7 @@ import numpy as np
 from piano_ai.constants import SECONDS_PER_FRAME
 from piano_ai.model import ModelConfig, build_model
 from piano_ai.training.config import TrainConfig
-from piano_ai.training.losses import masked_velocity_mse, weighted_bce
+from piano_ai.training.losses import head_losses
 
 
 def step_seconds(
@@ -32,15 +32,8 @@ def step_seconds(
     import keras
 
     model = build_model(config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-4),
-        loss={
-            "onset": weighted_bce(8.0),
-            "frame": weighted_bce(1.0),
-            "offset": weighted_bce(4.0),
-            "velocity": masked_velocity_mse,
-        },
-    )
+    losses, weights = head_losses(TrainConfig())
+    model.compile(optimizer=keras.optimizers.Adam(1e-4, clipnorm=3.0), loss=losses, loss_weights=weights)
     rng = np.random.default_rng(seed)
     mel = rng.normal(size=(batch_size, window_frames, config.n_mels)).astype(np.float32)
     shape = (batch_size, window_frames, config.n_keys)

@@ -52,6 +52,17 @@ def _arrays(notes: list[Note]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return intervals, pitches, np.array([n.velocity for n in notes], float)
 
 
+def onset_matches(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
+    """(reference index, estimate index) of the notes matched by pitch and onset alone (mir_eval)."""
+    from mir_eval import transcription
+
+    if not ref or not est:
+        return []
+    ri, rp, _ = _arrays(ref)
+    ei, ep, _ = _arrays(est)
+    return transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None)
+
+
 def count_matches(ref: list[Note], est: list[Note]) -> Counts:
     """Match counts of estimated notes against reference notes for every metric."""
     from mir_eval import transcription, transcription_velocity
@@ -60,9 +71,7 @@ def count_matches(ref: list[Note], est: list[Note]) -> Counts:
     ei, ep, ev = _arrays(est)
     matched = {"onset": 0, "offset": 0, "velocity": 0}
     if len(ref) and len(est):
-        matched["onset"] = len(
-            transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None)
-        )
+        matched["onset"] = len(onset_matches(ref, est))
         matched["offset"] = len(
             transcription.match_notes(
                 ri,

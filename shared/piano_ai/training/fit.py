@@ -12,7 +12,7 @@ import numpy as np
 from piano_ai.model import ModelConfig, build_model
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
-from piano_ai.training.losses import masked_velocity_mse, weighted_bce
+from piano_ai.training.losses import head_losses
 
 log = logging.getLogger(__name__)
 BEST_WEIGHTS = "best.weights.h5"
@@ -34,15 +34,9 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     model = build_model(model_config)
     if init_weights:
         warm_start(model, init_weights)
+    losses, weights = head_losses(cfg)
     model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0),
-        loss={
-            "onset": weighted_bce(cfg.onset_pos_weight),
-            "frame": weighted_bce(1.0),
-            "offset": weighted_bce(cfg.offset_pos_weight),
-            "velocity": masked_velocity_mse,
-        },
-        loss_weights={"onset": 1.0, "frame": 1.0, "offset": 0.5, "velocity": cfg.velocity_loss_weight},
+        optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0), loss=losses, loss_weights=weights
     )
     model.fit(
         _RandomWindows(train_clips, cfg),

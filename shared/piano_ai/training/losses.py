@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import Any
 
+from piano_ai.training.config import TrainConfig
+
 Loss = Callable[[Any, Any], Any]
 EPSILON = 1e-6  # keeps log() finite at probabilities of exactly 0 or 1
 
@@ -29,3 +31,14 @@ def masked_velocity_mse(y_true: Any, y_pred: Any) -> Any:
     mask = ops.cast(ops.greater_equal(y_true, 0.0), "float32")
     error = ops.square(y_pred - y_true) * mask
     return ops.sum(error) / (ops.sum(mask) + 1.0)
+
+
+def head_losses(cfg: TrainConfig) -> tuple[dict[str, Loss], dict[str, float]]:
+    """The loss of each head and its weight in the total, as `piano-ai train` compiles the model."""
+    losses = {
+        "onset": weighted_bce(cfg.onset_pos_weight),
+        "frame": weighted_bce(1.0),
+        "offset": weighted_bce(cfg.offset_pos_weight),
+        "velocity": masked_velocity_mse,
+    }
+    return losses, {"onset": 1.0, "frame": 1.0, "offset": 0.5, "velocity": cfg.velocity_loss_weight}
