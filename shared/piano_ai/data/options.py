@@ -1,6 +1,7 @@
 """Options of `piano-ai data build` (argparse only: cheap to import from the CLI)."""
 
 import argparse
+from pathlib import Path
 
 ALL_SOURCES = ("asap", "music21", "synthetic")
 ALL_INSTRUMENTS = ("fluidr3", "timgm6mb", "musescore", "salamander", "headroom")  # the default list
@@ -24,3 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{VAL_ONLY_INSTRUMENTS} are only used for val",
     )
     parser.add_argument("--augment", choices=("none", "light", "full"), default="full")
+
+
+def add_maps_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `piano-ai data maps`."""
+    parser.add_argument("--src", type=Path, default=Path("data/maps"), help="scripts/fetch_maps.py's output")
+    parser.add_argument("--out", default="data/rendered/maps", help="local folder or gs://bucket/prefix")
+    parser.add_argument("--copies", type=int, default=2, help="augmented passes over the training recordings")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="processes (CPU is shared: keep 1)")
