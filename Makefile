@@ -39,9 +39,12 @@ run:  ## API http://127.0.0.1:8000 + worker + dashboard http://127.0.0.1:8501 (S
 DATASET ?= data/rendered/v2
 V2_ARGS := --out data/rendered/v2 --seed 2 --hours-train 4 --hours-val 0.3333
 ACCURACY_ARGS ?=
-bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch on $(DATASET)'s validation split (ACCURACY_ARGS=--limit 10)
+# Transkun V2 joins when .venv-transkun exists; ACCURACY_ARGS="--peers basic-pitch transkun" makes it first
+# (scripts/bench/setup_transkun.sh: torch CPU + transkun, 1.5 GB). It runs near real time: outputs are cached.
+bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch (and Transkun) on $(DATASET)'s validation split
 	test -f $(DATASET)/manifest.json || test "$(DATASET)" != data/rendered/v2 || $(PY) -m piano_ai.data.build $(V2_ARGS)
 	bash scripts/bench/setup_basic_pitch.sh
+	$(if $(findstring transkun,$(ACCURACY_ARGS)),bash scripts/bench/setup_transkun.sh)
 	$(PY) scripts/bench/accuracy.py --dataset $(DATASET) $(ACCURACY_ARGS)
 
 BENCH_SERVICE_ARGS ?= --write-docs docs/benchmarks.md

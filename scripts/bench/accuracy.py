@@ -1,14 +1,18 @@
-"""Accuracy against Spotify's Basic Pitch on a dataset's validation split (`make bench-accuracy`).
+"""Accuracy against Basic Pitch and Transkun V2 on a dataset's validation split (`make bench-accuracy`).
 
     .venv/bin/python scripts/bench/accuracy.py --dataset data/rendered/v1 [--limit N] [--model DIR ...]
+        [--peers basic-pitch transkun]
 
 1. Writes the dataset's validation clips as audio + reference MIDI into --eval-dir (default
    data/eval/<dataset name>) unless they are there already (piano_ai.evaluation.evalset).
 2. Runs Basic Pitch once per file over its threshold grid in its own environment (.venv-bp, see
    setup_basic_pitch.sh) through basic_pitch_predict.py, unless its predictions are there already.
+   Transkun V2 too when .venv-transkun exists (setup_transkun.sh) or --peers names it: transkun_predict.py
+   runs it once per file, cached by the audio's content, and its notes are extended by its own sustain
+   pedal (CC64) before they meet the pedal-extended reference.
 3. Scores our shipped model (and any --model) at a few onset thresholds, and every Basic Pitch setting,
-   with the same mir_eval code (piano_ai.evaluation), and picks Basic Pitch's best setting by note-weighted
-   onset F1.
+   and Transkun, with the same mir_eval code (piano_ai.evaluation), and picks Basic Pitch's best setting by
+   note-weighted onset F1.
 4. Prints the table, replaces the "## Accuracy vs Basic Pitch" section of docs/benchmarks.md and writes
    every number (per file too) to docs/results/accuracy.json.
 """
@@ -18,23 +22,20 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from accuracy_report import Row, markdown_section, replace_section
+from peers import BP_DEFAULT, BP_VERSION, PEERS, TK_VERSION, PeerResults, default_peers, run_peers
 from threshold_grid import Setting, best_setting, grid, on_edge, parse_setting
 
 from piano_ai.types import NoteParams
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-BP_PYTHON = ROOT / ".venv-bp" / "bin" / "python"
 OUR_ONSET_THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 OUR_DEFAULT_ONSET = NoteParams().onset_threshold  # the shipped default, always scored
-BP_DEFAULT = Setting(0.5, 0.3, 127.7)  # basic_pitch.inference.predict's defaults
-BP_VERSION = "0.4.0"
 EVAL_STAMP = "dataset-build.json"  # in the eval folder: which build of the dataset its clips come from
 
 log = logging.getLogger("bench.accuracy")
@@ -66,33 +67,6 @@ def ensure_eval_set(dataset: str, eval_dir: Path, limit: int) -> list[Path]:
         write_eval_set(dataset, eval_dir, limit)
     stamp.write_text(json.dumps(build) + "\n")
     return [audio for audio, _ in pairs(eval_dir)[:expected]]
-
-
-def ensure_basic_pitch(eval_dir: Path, out: Path, audio: list[Path], limit: int, rerun: bool) -> dict:
-    """Basic Pitch's grid predictions for ``audio``; returns its speed report (speed.json)."""
-    speed = out / "speed.json"
-    done = speed.exists() and all((out / s.name / f"{a.stem}.mid").exists() for s in grid() for a in audio)
-    if rerun or not done:
-        if not BP_PYTHON.exists():
-            raise SystemExit(f"{BP_PYTHON} is missing: run `bash scripts/bench/setup_basic_pitch.sh` first")
-        script = Path(__file__).with_name("basic_pitch_predict.py")
-        cmd = [str(BP_PYTHON), str(script), str(eval_dir), "--out", str(out), "--limit", str(limit)]
-        log.info("running Basic Pitch: %s", " ".join(cmd))
-        subprocess.run(cmd, check=True)
-    return json.loads(speed.read_text())
-
-
-def score_basic_pitch(eval_dir: Path, out: Path, limit: int) -> dict[Setting, "Report"]:  # noqa: F821
-    """A Report for every grid folder under ``out``."""
-    from piano_ai.evaluation.evaluate import evaluate, folder_estimator
-
-    reports = {}
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
-        setting = parse_setting(folder.name)
-        if setting in grid():
-            reports[setting] = evaluate(eval_dir, folder_estimator(folder), limit=limit)
-            log.info("Basic Pitch %s: onset F1 %.3f", setting.name, reports[setting].summary()["onset"]["f1"])
-    return reports
 
 
 def score_ours(
@@ -151,29 +125,56 @@ def silence():  # noqa: ANN201 - 2 s of float32 silence at SAMPLE_RATE
     return np.zeros(2 * SAMPLE_RATE, np.float32)
 
 
-def build_rows(ours: list[tuple[str, dict]], bp: dict) -> tuple[list[Row], Setting]:
-    """Table rows: each model at each onset threshold, Basic Pitch at its defaults and at its best."""
+def build_rows(
+    ours: list[tuple[str, dict]], our_speed: dict, peers: PeerResults
+) -> tuple[list[Row], Setting | None]:
+    """Table rows: each model at each onset threshold, Basic Pitch at its defaults and best, then Transkun.
+
+    Each row carries the wall seconds per file of one conversion (model and notes at the default settings;
+    model load and warm-up excluded); Basic Pitch's best row shows its default setting's time.
+    """
     rows = []
     for label, reports in ours:
         best = max(reports, key=lambda t: reports[t].summary()["onset"]["f1"])
+        timing = our_speed.get(label, {})
         for t, report in reports.items():
             notes = ["default"] * (t == OUR_DEFAULT_ONSET) + ["best"] * (t == best)
-            rows.append(Row(f"{label}, onset threshold {t:g}", report, ", ".join(notes)))
-    best_name = best_setting({s.name: r.summary() for s, r in bp.items()})
-    best = parse_setting(best_name)
-    if BP_DEFAULT in bp:
-        rows.append(Row(f"Basic Pitch {BP_VERSION}, {BP_DEFAULT.describe()}", bp[BP_DEFAULT], "its defaults"))
-    rows.append(Row(f"Basic Pitch {BP_VERSION}, {best.describe()}", bp[best], "best of the grid"))
-    return rows, best
+            per_file = (timing["model_s"] + timing["notes_s"]) / len(report.per_file) if timing else None
+            rows.append(Row(f"{label}, onset threshold {t:g}", report, ", ".join(notes), per_file))
+    bp_best = None
+    if peers.bp:
+        bp_best = parse_setting(best_setting({s.name: r.summary() for s, r in peers.bp.items()}))
+        speed = peers.bp_speed or {}
+        per_file = (
+            (speed["inference_s"] + speed["note_creation_default_s"]) / speed["files"] if speed else None
+        )
+        shown = [(BP_DEFAULT, "its defaults")] * (BP_DEFAULT in peers.bp) + [(bp_best, "best of the grid")]
+        for setting, note in shown:
+            rows.append(
+                Row(f"Basic Pitch {BP_VERSION}, {setting.describe()}", peers.bp[setting], note, per_file)
+            )
+    if peers.transkun is not None:
+        per_file = peers.transkun_speed["seconds_per_file"] if peers.transkun_speed else None
+        label = f"Transkun {TK_VERSION}, notes extended by its own sustain pedal"
+        rows.append(Row(label, peers.transkun, "", per_file))
+    return rows, bp_best
 
 
-def results_json(rows: list[Row], bp: dict, best: Setting, context: dict) -> dict:
+def results_json(rows: list[Row], peers: PeerResults, bp_best: Setting | None, context: dict) -> dict:
     """Everything measured: the table rows with per-file scores, and Basic Pitch's whole grid."""
     return {
         **context,
-        "rows": [{"system": r.system, "note": r.note, **json.loads(r.report.to_json())} for r in rows],
-        "basic_pitch_best": best.name,
-        "basic_pitch_grid": {s.name: r.summary() for s, r in sorted(bp.items())},
+        "rows": [
+            {
+                "system": r.system,
+                "note": r.note,
+                "seconds_per_file": r.seconds_per_file,
+                **json.loads(r.report.to_json()),
+            }
+            for r in rows
+        ],
+        "basic_pitch_best": bp_best.name if bp_best else None,
+        "basic_pitch_grid": {s.name: r.summary() for s, r in sorted(peers.bp.items())},
     }
 
 
@@ -191,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         help="our model's onset thresholds to score (the shipped default is always scored)",
     )
     parser.add_argument("--rerun-basic-pitch", action="store_true", help="ignore its cached predictions")
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=PEERS,
+        default=None,
+        help="peers to score (default: basic-pitch, plus transkun when .venv-transkun exists)",
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "results" / "accuracy.json")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
@@ -200,18 +208,16 @@ def main(argv: list[str] | None = None) -> int:
 
     dataset = Path(args.dataset)
     eval_dir = args.eval_dir or ROOT / "data" / "eval" / dataset.name
-    bp_dir = eval_dir.with_name(eval_dir.name + "-basic-pitch")
     audio = ensure_eval_set(str(dataset), eval_dir, args.limit)
-    bp_speed = ensure_basic_pitch(eval_dir, bp_dir, audio, len(audio), args.rerun_basic_pitch)
-    bp = score_basic_pitch(eval_dir, bp_dir, len(audio))
+    peers = run_peers(eval_dir, audio, args.peers or default_peers(), args.rerun_basic_pitch)
     ours, our_speed = [], {}
     for model_dir in [None, *args.model]:
         label, reports, speed = score_ours(eval_dir, model_dir, len(audio), tuple(args.onset_thresholds))
         ours.append((label, reports))
         our_speed[label] = speed
-    rows, best = build_rows(ours, bp)
-    context = eval_context(dataset, eval_dir, audio, bp_speed, our_speed, args.remark)
-    context["basic_pitch_best_on_edge"] = on_edge(best, grid())
+    rows, best = build_rows(ours, our_speed, peers)
+    context = eval_context(dataset, eval_dir, audio, peers, our_speed, args.remark)
+    context["basic_pitch_best_on_edge"] = on_edge(best, grid()) if best else []
     section = markdown_section(rows, context)
     print(section)
     if not args.no_write:
@@ -219,13 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         old = args.docs.read_text() if args.docs.exists() else "# Benchmarks\n"
         args.docs.write_text(replace_section(old, section))
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results_json(rows, bp, best, context), indent=1) + "\n")
+        args.json.write_text(json.dumps(results_json(rows, peers, best, context), indent=1) + "\n")
         log.info("wrote %s and %s", args.docs, args.json)
     return 0
 
 
 def eval_context(
-    dataset: Path, eval_dir: Path, audio: list[Path], bp_speed: dict, our_speed: dict, remark: str
+    dataset: Path, eval_dir: Path, audio: list[Path], peers: PeerResults, our_speed: dict, remark: str
 ) -> dict:
     """What the numbers were measured on, for the section's preamble and the JSON."""
     import soundfile as sf
@@ -244,7 +250,9 @@ def eval_context(
         "val_instruments": instruments.get("val", []),
         "held_out_instruments": sorted(set(instruments.get("val", [])) - set(instruments.get("train", []))),
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
-        "basic_pitch_speed": bp_speed,
+        "peers": (["basic-pitch"] if peers.bp else []) + (["transkun"] if peers.transkun is not None else []),
+        "basic_pitch_speed": peers.bp_speed,
+        "transkun_speed": peers.transkun_speed,
         "our_speed": our_speed,
         "remark": remark,
         "command": "make bench-accuracy DATASET=" + str(dataset),

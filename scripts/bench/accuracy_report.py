@@ -20,22 +20,26 @@ class Row:
     system: str
     report: Any  # piano_ai.evaluation.evaluate.Report
     note: str = ""  # "default", "best", "its defaults", "best of the grid"
+    seconds_per_file: float | None = None  # wall s of one conversion, model load excluded; None: not timed
 
     def f1(self, metric: str) -> float:
         return self.report.summary()[metric]["f1"]
 
 
 def table(rows: list[Row]) -> str:
-    """Markdown table of note-weighted F1; rows noted "best" are bold."""
+    """Markdown table of note-weighted F1 and wall seconds per file; rows noted "best" are bold."""
     lines = [
-        "| system | onset F1 | onset+offset F1 | +velocity F1 | frame F1 | n files |",
-        "|---|---|---|---|---|---|",
+        "| system | onset F1 | onset+offset F1 | +velocity F1 | frame F1 | n files | s per file |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         bold = "**" if "best" in row.note else ""
         name = row.system + (f" ({row.note})" if row.note else "")
         cells = [f"{bold}{row.f1(m):.3f}{bold}" for m in METRICS]
-        lines.append(f"| {bold}{name}{bold} | " + " | ".join(cells) + f" | {len(row.report.per_file)} |")
+        seconds = "-" if row.seconds_per_file is None else f"{row.seconds_per_file:.3g}"
+        lines.append(
+            f"| {bold}{name}{bold} | " + " | ".join(cells) + f" | {len(row.report.per_file)} | {seconds} |"
+        )
     return "\n".join(lines)
 
 
@@ -70,11 +74,26 @@ def speed_line(context: dict[str, Any]) -> str:
     if bp:
         when = f" (when its predictions were made, {bp['measured_at']})" if bp.get("measured_at") else ""
         parts.append(f"Basic Pitch {bp['realtime_factor']:.0f}x{when}")
+    tk = context.get("transkun_speed")
+    if tk:
+        parts.append(
+            f"Transkun {tk['realtime_factor']:.2f}x, {tk['seconds_per_file']:.0f} s per file and "
+            f"{tk['cpu_s'] / tk['audio_s']:.2f} CPU s per audio s (each file when it was first transcribed; "
+            "runs are cached)"
+        )
     return (
         "Speed seen while benchmarking (audio s / wall s for decoding, model and notes at the default "
         f"thresholds; model load and a warm-up call excluded; {context.get('machine', '')}, shared with "
         "other work; `make bench` is the speed benchmark): " + ", ".join(parts) + "."
     )
+
+
+TRANSKUN_TEXT = (
+    " Transkun 2.0.1 (Transkun V2, trained on MAESTRO; its checkpoint ships in its wheel) ran once per file "
+    "on CPU with its defaults, in its own environment; its notes end at key release and it writes the "
+    "sustain pedal (CC64), so its notes are extended by its own pedal with the rule the reference follows "
+    "before scoring. Its weights are CC BY-NC-SA: a benchmark peer, never a dependency."
+)
 
 
 def markdown_section(rows: list[Row], context: dict[str, Any]) -> str:
@@ -97,7 +116,7 @@ def markdown_section(rows: list[Row], context: dict[str, Any]) -> str:
         "Basic Pitch 0.4.0 ran its ONNX model once per file, then its own note creation (melodia trick on) "
         "at 30 settings: onset threshold 0.3-0.7 x frame threshold 0.2-0.4 x minimum note length 127.7 or "
         "58 ms. Its best setting is picked on this same set, which favours it (as it does our best "
-        "onset threshold).",
+        "onset threshold)." + (TRANSKUN_TEXT if context.get("transkun_speed") else ""),
         "",
         table(rows),
         "",

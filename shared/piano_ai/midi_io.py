@@ -90,15 +90,20 @@ def _varlen(value: int) -> bytes:
 
 
 def midi_to_notes(path: str | Path) -> list[Note]:
-    """Notes of every non-drum track of any MIDI file, sorted by (start, pitch).
-
-    Notes outside the piano's range (A0..C8) and of zero length are dropped; the sustain pedal is
-    not applied (see piano_ai.data.targets.pedal_extended_notes for that).
-    """
+    """Notes of every non-drum track of any MIDI file, sorted by (start, pitch) (see midi_notes)."""
     try:
         midi = pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # pretty_midi/mido raise many types for a bad file
         raise ValueError(f"{path}: not a readable MIDI file ({exc})") from exc
+    return midi_notes(midi)
+
+
+def midi_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
+    """Notes of every non-drum track, sorted by (start, pitch).
+
+    Notes outside the piano's range (A0..C8) and of zero length are dropped; the sustain pedal is
+    not applied (see piano_ai.data.targets.pedal_extended_notes for that).
+    """
     notes = [
         Note(int(n.pitch), float(n.start), float(n.end), int(n.velocity))
         for instrument in midi.instruments

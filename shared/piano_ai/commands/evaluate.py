@@ -13,6 +13,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--predictions", help="score MIDI files in this folder (<stem>.mid) instead of our model"
     )
     parser.add_argument("--no-pedal", action="store_true", help="do not extend reference notes by the pedal")
+    parser.add_argument(
+        "--no-prediction-pedal",
+        action="store_true",
+        help="with --predictions: do not extend predicted notes by their own sustain pedal (CC64), if any",
+    )
+    parser.add_argument(
+        "--pedal-metrics",
+        action="store_true",
+        help="where the reference writes CC64, also score note ends at key release (no pedal extension on "
+        "either side) and, where the prediction writes CC64 too, sustain-pedal frame F1",
+    )
     parser.add_argument("--limit", type=int, default=0, help="score only the first N files")
     parser.add_argument("--json", dest="json_out", help="write the full report (per file too) here")
     parser.add_argument("--from-dataset", help="first write the validation clips of this dataset into FOLDER")
@@ -35,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         write_eval_set(args.from_dataset, folder, args.limit)
     if args.predictions:
-        estimate, name = folder_estimator(Path(args.predictions)), Path(args.predictions).name
+        predictions = Path(args.predictions)
+        estimate, name = folder_estimator(predictions, pedal=not args.no_prediction_pedal), predictions.name
     else:
         from piano_ai.inference import load_transcriber
 
@@ -46,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             params = replace(params, frame_threshold=args.frame_threshold)
         model = load_transcriber(args.model)
         estimate, name = model_estimator(model, params.validate()), f"piano-ai ({model.model_dir.name})"
-    report = evaluate(folder, estimate, pedal=not args.no_pedal, limit=args.limit)
+    report = evaluate(
+        folder, estimate, pedal=not args.no_pedal, limit=args.limit, pedal_metrics=args.pedal_metrics
+    )
     print(markdown_table({name: report}))
     if args.json_out:
         Path(args.json_out).write_text(report.to_json())

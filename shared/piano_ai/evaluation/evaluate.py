@@ -2,7 +2,10 @@
 
 A folder holds pairs <stem>.<audio ext> + <stem>.mid (or .midi). Reference notes follow the sustain pedal
 (MAESTRO's convention) unless told otherwise. Estimates come from our model, or from a folder of MIDI files
-another transcriber wrote (<stem>.mid), so every system is scored by the same code.
+another transcriber wrote (<stem>.mid), so every system is scored by the same code; a MIDI estimate that
+writes CC64 is extended by its own pedal the same way before it meets pedal-extended truth. With
+``pedal_metrics`` a reference that carries CC64 is also scored at key release and for the pedal itself
+(piano_ai.evaluation.pedal).
 """
 
 import json
@@ -12,13 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from piano_ai.constants import SUPPORTED_FORMATS
-from piano_ai.evaluation.metrics import Counts, count_matches
+from piano_ai.evaluation.metrics import METRICS, Counts, count_matches
+from piano_ai.evaluation.pedal import PEDAL_METRICS, Intervals, pedal_counts, release_counts, sustain
 from piano_ai.types import Note
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = tuple("." + ext for ext in SUPPORTED_FORMATS)
 
-Estimator = Callable[[Path], list[Note]]
+
+@dataclass(frozen=True)
+class Transcription:
+    """What a system wrote for one recording, as far as scoring needs it."""
+
+    notes: list[Note]  # scored against the reference (pedal-extended by default)
+    key_notes: list[Note] | None = None  # ending at key release, when the system tells that apart
+    sustain: Intervals | None = None  # (down, up) s of its sustain pedal, when it writes CC64
+
+
+Estimator = Callable[[Path], "list[Note] | Transcription"]
 
 
 @dataclass
@@ -32,10 +46,10 @@ class Report:
         return self.total.scores()
 
     def mean_per_file(self) -> dict[str, float]:
-        """F1 of each metric averaged over files (each file counts once)."""
-        metrics = next(iter(self.per_file.values())).keys() if self.per_file else []
-        n = max(len(self.per_file), 1)
-        return {m: sum(s[m]["f1"] for s in self.per_file.values()) / n for m in metrics}
+        """F1 of each metric averaged over the files that score it (each file counts once)."""
+        metrics = dict.fromkeys(m for s in self.per_file.values() for m in s)
+        scored = {m: [s[m]["f1"] for s in self.per_file.values() if m in s] for m in metrics}
+        return {m: sum(f1) / len(f1) for m, f1 in scored.items()}
 
     def to_json(self) -> str:
         return json.dumps(
@@ -63,23 +77,47 @@ def pairs(folder: Path) -> list[tuple[Path, Path]]:
 
 def reference_notes(midi_path: Path, pedal: bool = True) -> list[Note]:
     """Reference notes of a MIDI file, extended by the sustain pedal when ``pedal``."""
+    return _notes(read_midi(midi_path), pedal)
+
+
+def _notes(midi, pedal: bool) -> list[Note]:  # noqa: ANN001 - a pretty_midi.PrettyMIDI
+    from piano_ai.data.targets import pedal_extended_notes
+    from piano_ai.midi_io import midi_notes
+
+    return pedal_extended_notes(midi) if pedal else midi_notes(midi)
+
+
+def read_midi(path: Path):  # noqa: ANN201 - a pretty_midi.PrettyMIDI
     import pretty_midi
 
-    from piano_ai.data.targets import pedal_extended_notes
-    from piano_ai.midi_io import midi_to_notes
-
-    return pedal_extended_notes(pretty_midi.PrettyMIDI(str(midi_path))) if pedal else midi_to_notes(midi_path)
+    return pretty_midi.PrettyMIDI(str(path))
 
 
-def evaluate(folder: Path, estimate: Estimator, pedal: bool = True, limit: int = 0) -> Report:
-    """Score ``estimate`` on every pair in ``folder`` (at most ``limit`` when > 0)."""
+def evaluate(
+    folder: Path, estimate: Estimator, pedal: bool = True, limit: int = 0, pedal_metrics: bool = False
+) -> Report:
+    """Score ``estimate`` on every pair in ``folder`` (at most ``limit`` when > 0).
+
+    With ``pedal_metrics``, files whose reference writes CC64 are also scored for ``release_offset`` and,
+    when the estimate writes CC64 too, ``pedal_frame`` (piano_ai.evaluation.pedal); other files lack them.
+    """
     found = pairs(folder)[: limit or None]
     if not found:
         raise FileNotFoundError(f"{folder}: no <stem>.<audio> + <stem>.mid pairs found")
     total = Counts({}, {}, {})
     per_file = {}
-    for audio, midi in found:
-        counts = count_matches(reference_notes(midi, pedal), estimate(audio))
+    for audio, midi_path in found:
+        midi = read_midi(midi_path)
+        est = estimate(audio)
+        est = est if isinstance(est, Transcription) else Transcription(est)
+        ref = _notes(midi, pedal)
+        counts = count_matches(ref, est.notes)
+        ref_sustain = sustain(midi) if pedal_metrics else None
+        if ref_sustain is not None:
+            counts = counts + release_counts(_notes(midi, False), est.key_notes or est.notes)
+            if est.sustain is not None:
+                end_s = max([n.end for n in ref + est.notes] + [0.0])
+                counts = counts + pedal_counts(ref_sustain, est.sustain, end_s)
         per_file[audio.name] = counts.scores()
         total = total + counts
         log.info("%s onset F1 %.3f", audio.name, per_file[audio.name]["onset"]["f1"])
@@ -93,25 +131,45 @@ def model_estimator(model, params=None) -> Estimator:  # noqa: ANN001 - a piano_
     return lambda audio: transcribe_file(audio, model, params)
 
 
-def folder_estimator(predictions: Path) -> Estimator:
-    """Estimates read from <predictions>/<stem>.mid written by another transcriber."""
-    from piano_ai.midi_io import midi_to_notes
+def folder_estimator(predictions: Path, pedal: bool = True) -> Estimator:
+    """Estimates read from <predictions>/<stem>.mid written by another transcriber (none if it is missing).
 
-    def estimate(audio: Path) -> list[Note]:
+    When a file writes the sustain pedal (CC64) and ``pedal`` is on (the default), its notes are extended
+    by its own pedal with the rule the reference follows (piano_ai.data.targets.pedal_extended_notes), so
+    a system whose notes end at key release is scored like one that writes sounding notes. Files without
+    CC64 are read as they are, either way.
+    """
+
+    def estimate(audio: Path) -> Transcription:
         path = predictions / (audio.stem + ".mid")
-        return midi_to_notes(path) if path.exists() else []
+        if not path.exists():
+            return Transcription([])
+        midi = read_midi(path)
+        key_notes, its_sustain = _notes(midi, False), sustain(midi)
+        notes = _notes(midi, True) if pedal and its_sustain is not None else key_notes
+        return Transcription(notes, key_notes, its_sustain)
 
     return estimate
 
 
 def markdown_table(rows: dict[str, Report]) -> str:
-    """One row per system: note-weighted onset / offset / velocity / frame F1."""
-    lines = ["| system | onset F1 | onset+offset F1 | +velocity F1 | frame F1 |", "|---|---|---|---|---|"]
+    """One row per system: note-weighted onset / offset / velocity / frame F1, then any pedal metrics."""
+    titles = {
+        "onset": "onset F1",
+        "offset": "onset+offset F1",
+        "velocity": "+velocity F1",
+        "frame": "frame F1",
+        "release_offset": "onset+offset F1 at key release",
+        "pedal_frame": "pedal frame F1",
+    }
+    scored = [m for m in PEDAL_METRICS if any(r.total.n_ref.get(m) for r in rows.values())]
+    metrics = [*METRICS, *scored]
+    lines = [
+        "| system | " + " | ".join(titles[m] for m in metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for name, report in rows.items():
         s = report.summary()
-        lines.append(
-            f"| {name} | "
-            + " | ".join(f"{s[m]['f1']:.3f}" for m in ("onset", "offset", "velocity", "frame"))
-            + " |"
-        )
+        cells = [f"{s[m]['f1']:.3f}" if m in s else "-" for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

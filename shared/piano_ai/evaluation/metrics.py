@@ -33,9 +33,10 @@ class Counts:
         )
 
     def scores(self) -> dict[str, dict[str, float]]:
-        """precision, recall, f1 for each metric."""
+        """precision, recall, f1 for each of METRICS, then any other metric counted (PEDAL_METRICS)."""
         out = {}
-        for m in METRICS:
+        extra = sorted((set(self.matched) | set(self.n_ref) | set(self.n_est)) - set(METRICS))
+        for m in (*METRICS, *extra):
             tp, n_ref, n_est = self.matched.get(m, 0), self.n_ref.get(m, 0), self.n_est.get(m, 0)
             p = tp / n_est if n_est else 0.0
             r = tp / n_ref if n_ref else 0.0
@@ -63,26 +64,35 @@ def onset_matches(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
     return transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=None)
 
 
+def offset_matches(ref: list[Note], est: list[Note]) -> list[tuple[int, int]]:
+    """(reference index, estimate index) of the notes matched by pitch, onset and offset (mir_eval)."""
+    from mir_eval import transcription
+
+    if not ref or not est:
+        return []
+    ri, rp, _ = _arrays(ref)
+    ei, ep, _ = _arrays(est)
+    return transcription.match_notes(
+        ri,
+        rp,
+        ei,
+        ep,
+        onset_tolerance=ONSET_TOLERANCE_S,
+        offset_ratio=OFFSET_RATIO,
+        offset_min_tolerance=OFFSET_MIN_TOLERANCE_S,
+    )
+
+
 def count_matches(ref: list[Note], est: list[Note]) -> Counts:
     """Match counts of estimated notes against reference notes for every metric."""
-    from mir_eval import transcription, transcription_velocity
+    from mir_eval import transcription_velocity
 
     ri, rp, rv = _arrays(ref)
     ei, ep, ev = _arrays(est)
     matched = {"onset": 0, "offset": 0, "velocity": 0}
     if len(ref) and len(est):
         matched["onset"] = len(onset_matches(ref, est))
-        matched["offset"] = len(
-            transcription.match_notes(
-                ri,
-                rp,
-                ei,
-                ep,
-                onset_tolerance=ONSET_TOLERANCE_S,
-                offset_ratio=OFFSET_RATIO,
-                offset_min_tolerance=OFFSET_MIN_TOLERANCE_S,
-            )
-        )
+        matched["offset"] = len(offset_matches(ref, est))
         matched["velocity"] = len(
             transcription_velocity.match_notes(
                 ri,
