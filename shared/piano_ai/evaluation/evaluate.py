@@ -90,7 +90,10 @@ def _notes(midi, pedal: bool) -> list[Note]:  # noqa: ANN001 - a pretty_midi.Pre
 def read_midi(path: Path):  # noqa: ANN201 - a pretty_midi.PrettyMIDI
     import pretty_midi
 
-    return pretty_midi.PrettyMIDI(str(path))
+    try:
+        return pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # pretty_midi/mido raise many types for a bad file
+        raise ValueError(f"{path}: not a readable MIDI file ({exc})") from exc
 
 
 def evaluate(
@@ -114,7 +117,8 @@ def evaluate(
         counts = count_matches(ref, est.notes)
         ref_sustain = sustain(midi) if pedal_metrics else None
         if ref_sustain is not None:
-            counts = counts + release_counts(_notes(midi, False), est.key_notes or est.notes)
+            key_notes = est.notes if est.key_notes is None else est.key_notes
+            counts = counts + release_counts(_notes(midi, False), key_notes)
             if est.sustain is not None:
                 end_s = max([n.end for n in ref + est.notes] + [0.0])
                 counts = counts + pedal_counts(ref_sustain, est.sustain, end_s)

@@ -140,3 +140,10 @@ def test_markdown_table_adds_pedal_columns_only_when_scored(folder: Path) -> Non
     table = markdown_table({"x": evaluate(folder, estimate, pedal_metrics=True)})
     assert "key release" in table.splitlines()[0] and "pedal frame F1" in table.splitlines()[0]
     assert table.splitlines()[2] == "| x | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |"
+
+
+def test_an_unreadable_reference_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "a.mid").write_bytes(b"not midi")
+    with pytest.raises(ValueError, match="a.mid: not a readable MIDI file"):
+        evaluate(tmp_path, lambda audio: [])
