@@ -128,6 +128,7 @@ def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
 # ---- the job-service test harnesses (fixtures live in the conftest.py files next to the tests) ----
 
 MAX_UPLOAD_MB = 0.5  # the unit API app's upload limit
+MAX_AUDIO_S = 600  # the stack's longest recording, seconds (its longest test clip is 200 s)
 # The stack's workers re-queue a dead worker's job after 3 heartbeats of 2 s; Redis would redeliver it only
 # after this (tests that check Redis's own redelivery start workers with a short one and no re-queueing).
 VISIBILITY_TIMEOUT_S = 60

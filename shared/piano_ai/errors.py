@@ -45,3 +45,18 @@ class InvalidParametersError(PianoAIError):
     """Transcription parameters are out of range."""
 
     code = "invalid_parameters"
+
+
+class AudioTooLongError(PianoAIError):
+    """The recording lasts longer than this service converts (PIANO_AI_MAX_AUDIO_S): never retried."""
+
+    code = "audio_too_long"
+
+    def __init__(self, name: str, limit_s: float, duration_s: float | None = None) -> None:
+        length = f"lasts {duration_s:.0f} s, over" if duration_s is not None else "lasts longer than"
+        super().__init__(
+            f"{name}: the recording {length} the {limit_s:g} s limit; split it into shorter parts"
+        )
+        self.name = name
+        self.limit_s = limit_s
+        self.duration_s = duration_s

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # Uploads.
     max_upload_mb: float = Field(default=200, gt=0)
+    # Longest recording converted, seconds: refused from its header at upload, and by the worker before
+    # decoding (or as soon as decoding passes it). Worker memory grows with it: 10 h took one to 6.4 GB.
+    max_audio_s: float = Field(default=4 * 3600, gt=0)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -2,15 +2,17 @@
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from hostile_uploads import cut, mp3_without_xing, playlist_to, silent_flac
 
 from piano_ai.audio import decode, decode_bytes, duration_s
 from piano_ai.constants import SAMPLE_RATE
-from piano_ai.errors import AudioFileNotFoundError, InvalidAudioError
+from piano_ai.errors import AudioFileNotFoundError, AudioTooLongError, InvalidAudioError
 
 SOURCE_RATE = 44_100  # Hz: not SAMPLE_RATE, so every path resamples
 SECONDS = 2.0
@@ -143,3 +145,90 @@ def test_error_names_the_file_as_the_caller_calls_it(tmp_path: Path) -> None:
     path.write_bytes(b"\x00" * 1000)
     with pytest.raises(InvalidAudioError, match=r"^my song\.m4a: "):
         decode(path, name="my song.m4a")
+
+
+# ---- hostile input (issue 13) ----
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("input.mp3", lambda target: playlist_to(target, id3=True)),  # passes the upload sniff as mp3
+        ("input.m4a", lambda target: playlist_to(target, id3=False)),
+        ("input.m4a", lambda target: f"ffconcat version 1.0\nfile '{target}'\n".encode()),
+    ],
+)
+def test_a_playlist_is_never_followed_to_another_file(
+    audio_files: dict[str, Path], tmp_path: Path, name: str, make: Callable[[Path], bytes]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(make(audio_files["mp3"]))
+    with pytest.raises(InvalidAudioError, match=name):
+        decode(path)
+
+
+def test_a_recording_over_the_length_limit_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = silent_flac(tmp_path / "bomb.flac", seconds=120)
+    assert path.stat().st_size < 20_000
+    with pytest.raises(AudioTooLongError, match=r"bomb\.flac.*120 s.*60 s") as info:
+        decode(path, max_s=60)
+    assert info.value.code == "audio_too_long"
+    assert decode(path, max_s=180).size == 120 * SAMPLE_RATE
+
+
+def test_a_recording_without_a_declared_length_is_cut_off_at_the_limit(tmp_path: Path) -> None:
+    path = silent_flac(tmp_path / "stream.flac", seconds=120, declare_length=False)
+    with pytest.raises(AudioTooLongError, match=r"stream\.flac.*longer than.*60 s"):
+        decode(path, max_s=60)
+    assert decode(path).size == 120 * SAMPLE_RATE  # an unknown length is not a truncation
+
+
+@needs_ffmpeg
+def test_an_m4a_over_the_length_limit_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "long.m4a"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "90",
+         "-c:a", "aac", "-b:a", "16k", str(path)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(AudioTooLongError, match=r"long\.m4a.*90 s"):
+        decode(path, max_s=60)
+
+
+@pytest.fixture(scope="module")
+def mp3_30s_without_xing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    return mp3_without_xing(tmp_path_factory.mktemp("noxing") / "take.mp3", seconds=30)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_a_truncated_mp3_without_a_xing_header_is_reported(
+    mp3_30s_without_xing: Path, tmp_path: Path, keep: float
+) -> None:
+    with pytest.raises(InvalidAudioError, match=r"cut\.mp3") as info:
+        decode(cut(mp3_30s_without_xing, tmp_path / "cut.mp3", keep))
+    assert "truncated" in info.value.reason
+
+
+def test_a_whole_mp3_without_a_xing_header_decodes(mp3_30s_without_xing: Path, tmp_path: Path) -> None:
+    assert decode(mp3_30s_without_xing).size == pytest.approx(30 * SAMPLE_RATE, abs=0.1 * SAMPLE_RATE)
+    tagged = tmp_path / "tagged.mp3"  # an ID3v1 tag after the last frame is not a cut frame
+    tagged.write_bytes(mp3_30s_without_xing.read_bytes() + b"TAG" + bytes(125))
+    assert decode(tagged).size == pytest.approx(30 * SAMPLE_RATE, abs=0.1 * SAMPLE_RATE)
+
+
+@needs_ffmpeg
+def test_a_vbr_mp3_without_a_xing_header_is_not_called_truncated(tmp_path: Path) -> None:
+    """Its length from the size and the first frame's bitrate (libsndfile's guess) is far too long."""
+    path = tmp_path / "vbr.mp3"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=2",
+         "-f", "lavfi", "-i", "anoisesrc=d=8:r=44100:a=0.5",
+         "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1",
+         "-c:a", "libmp3lame", "-q:a", "0", "-write_xing", "0", str(path)],
+        check=True,
+    )  # fmt: skip
+    assert sf.info(path).duration > 20  # the guess
+    assert decode(path).size == pytest.approx(10 * SAMPLE_RATE, abs=0.1 * SAMPLE_RATE)

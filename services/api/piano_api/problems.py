@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from piano_ai.errors import InvalidAudioError, InvalidParametersError, PianoAIError
+from piano_ai.errors import AudioTooLongError, InvalidAudioError, InvalidParametersError, PianoAIError
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ DOCS = "https://github.com/piano-ai/piano-ai/blob/main/docs/api.md#errors"
 _DOMAIN_STATUS: dict[type[PianoAIError], int] = {
     InvalidParametersError: 422,
     InvalidAudioError: 415,
+    AudioTooLongError: 413,
 }
 # Plain HTTP errors (routing, methods) -> code.
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}

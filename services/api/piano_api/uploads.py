@@ -1,22 +1,25 @@
-"""Cheap upload checks in the API: size (streamed, before the body is buffered whole) and a header sniff.
+"""Cheap upload checks in the API: size (streamed, before the body is buffered whole), a header sniff,
+the length the header declares, and a file name safe to store and show.
 
 A full decode happens in the worker; a file that passes here but decodes badly fails its job with
 ``invalid_audio``.
 """
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from piano_ai.constants import SUPPORTED_FORMATS
-from piano_ai.errors import InvalidAudioError
+from piano_ai.errors import AudioTooLongError, InvalidAudioError
+from piano_ai.formats import SNIFF_BYTES, declared_duration_s, sniff_format
 from piano_api.problems import ApiError, problem
 
-SNIFF_BYTES = 64 * 1024  # enough for any supported format's header
-
+MAX_FILENAME_CHARS = 255
 _SUPPORTED = ", ".join(SUPPORTED_FORMATS)
 _LIBSNDFILE_FORMATS = ("wav", "flac", "ogg")  # headers soundfile can check without decoding
 
@@ -68,19 +71,14 @@ class UploadLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-def sniff_format(head: bytes) -> str | None:
-    """The audio format a file's first bytes announce, or None."""
-    if len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-        return "wav"
-    if head.startswith(b"fLaC"):
-        return "flac"
-    if head.startswith(b"OggS"):
-        return "ogg"
-    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"
-    if len(head) >= 8 and head[4:8] == b"ftyp":
-        return "m4a"
-    return None
+def clean_filename(raw: str | None) -> str:
+    """The client's file name as we store and show it: its last path part, control and format
+    characters (NUL, escapes, bidi overrides: Postgres refuses NUL, terminals and logs obey the rest)
+    replaced by "_", at most MAX_FILENAME_CHARS; "upload" when nothing is left.
+    """
+    name = PurePosixPath((raw or "").replace("\\", "/")).name
+    name = "".join("_" if unicodedata.category(ch) in ("Cc", "Cf", "Cs") else ch for ch in name).strip()
+    return name[:MAX_FILENAME_CHARS] if name not in ("", ".", "..") else "upload"
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -108,8 +106,11 @@ def _check_header(stream: BinaryIO, fmt: str, name: str) -> None:
         raise InvalidAudioError(name, f"the {fmt} file holds no samples")
 
 
-def inspect_upload(stream: BinaryIO, name: str, limit: int) -> UploadInfo:
-    """Size, hash and format of an upload, or ApiError 422 (empty) / 413 (too large) / 415 (not audio)."""
+def inspect_upload(stream: BinaryIO, name: str, limit: int, max_audio_s: float | None = None) -> UploadInfo:
+    """Size, hash and format of an upload, or ApiError 422 (empty) / 413 (too large) / 415 (not audio).
+
+    With ``max_audio_s``, a header that declares a longer recording raises AudioTooLongError (413).
+    """
     stream.seek(0)
     digest = hashlib.sha256()
     size = 0
@@ -133,5 +134,8 @@ def inspect_upload(stream: BinaryIO, name: str, limit: int) -> UploadInfo:
         _check_header(stream, fmt, name)
     except InvalidAudioError as exc:
         raise ApiError(415, "unsupported_media_type", str(exc)) from exc
+    declared = declared_duration_s(stream, fmt) if max_audio_s is not None else None
+    if max_audio_s is not None and declared is not None and declared > max_audio_s:
+        raise AudioTooLongError(name, max_audio_s, declared)
     content_type = {"mp3": "audio/mpeg", "m4a": "audio/mp4"}.get(fmt, f"audio/{fmt}")
     return UploadInfo(size, digest.hexdigest(), fmt, content_type)

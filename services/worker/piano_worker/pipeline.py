@@ -45,6 +45,7 @@ class WorkerContext:
     storage: Storage
     model_loader: Callable[[], Any]  # returns the loaded Transcriber (cached by the caller)
     name: str  # this worker's name, recorded on the job
+    max_audio_s: float | None = None  # longer recordings fail with audio_too_long (settings.max_audio_s)
 
 
 class ProgressWriter:
@@ -134,7 +135,7 @@ def _transcribe_and_store(
     source = ctx.storage.local_path(input_key) or ctx.storage.download(
         input_key, tmp / PurePath(input_key).name
     )
-    audio = decode(source, name=filename)
+    audio = decode(source, name=filename, max_s=ctx.max_audio_s)
     progress("decoding", 1.0)
     notes = transcribe(audio, ctx.model_loader(), NoteParams(**params), progress)
     progress("uploading", 0.0)

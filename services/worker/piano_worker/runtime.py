@@ -59,5 +59,9 @@ def reset_after_fork() -> None:
 def context() -> WorkerContext:
     """What every job run in this process uses."""
     return WorkerContext(
-        sessions=get_session_factory(), storage=get_storage(), model_loader=load_model, name=worker_name()
+        sessions=get_session_factory(),
+        storage=get_storage(),
+        model_loader=load_model,
+        name=worker_name(),
+        max_audio_s=settings().max_audio_s,
     )

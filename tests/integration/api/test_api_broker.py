@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from hostile_uploads import raw_multipart
 from service_testkit import REDIS_BASE_URL, piano_clip, throwaway_postgres
 
 from piano_ai.db import session as db_session
@@ -95,5 +96,25 @@ def test_a_dead_broker_means_not_ready_and_no_half_written_job(
             assert client.get("/v1/jobs").json()["items"] == before
             assert get_storage().list() == []
     finally:
+        db_session.get_engine().dispose()
+        _clear()
+
+
+def test_control_characters_in_the_file_name_are_stored_replaced_not_a_500(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    """Postgres refuses NUL in text: the name is cleaned at the edge, before the insert."""
+    queue = f"transcribe_api_{uuid.uuid4().hex[:8]}"
+    client = _client(monkeypatch, tmp_path, database_url, REDIS_BASE_URL, queue)
+    try:
+        with client:
+            clip = piano_clip(tmp_path / "c.wav", seconds=1.0).read_bytes()
+            body, headers = raw_multipart(b"take\x00one\x1b[2J.wav", clip)
+            response = client.post("/v1/jobs", content=body, headers=headers)
+            assert response.status_code == 202, response.text
+            job = client.get(f"/v1/jobs/{response.json()['id']}").json()
+            assert job["filename"] == "take_one_[2J.wav"
+    finally:
+        redis.Redis.from_url(REDIS_BASE_URL).delete(queue)
         db_session.get_engine().dispose()
         _clear()

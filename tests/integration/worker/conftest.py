@@ -10,6 +10,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from service_testkit import (
+    MAX_AUDIO_S,
     REDIS_BASE_URL,
     VISIBILITY_TIMEOUT_S,
     Stack,
@@ -38,6 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "PIANO_AI_WORKER_HEARTBEAT_S": "2",
             "PIANO_AI_RESEND_UNSENT_AFTER_S": "3",
             "PIANO_AI_MAX_UPLOAD_MB": "16",
+            "PIANO_AI_MAX_AUDIO_S": str(MAX_AUDIO_S),
         }
         for key, value in env.items():
             patch.setenv(key, value)

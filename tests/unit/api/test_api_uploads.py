@@ -6,10 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hostile_uploads import raw_multipart, silent_flac
 from service_testkit import MAX_UPLOAD_MB, ApiHarness
 
+from piano_ai.settings import get_settings
 from piano_api.problems import ApiError
-from piano_api.uploads import inspect_upload, sniff_format
+from piano_api.uploads import clean_filename, inspect_upload, sniff_format
 
 LIMIT = int(MAX_UPLOAD_MB * 1024 * 1024)
 
@@ -111,3 +113,43 @@ def test_problem_bodies_are_json(api: ApiHarness) -> None:
     response = api.client.post("/v1/jobs", files={"file": ("song.wav", b"")})
     body = json.loads(response.content)
     assert set(body) == {"type", "title", "status", "detail", "code"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("take\x00one.wav", "take_one.wav"),  # Postgres refuses NUL in text
+        ("\x1b[31mred\r\n.wav", "_[31mred__.wav"),  # terminal escapes, line breaks
+        ("evil\u202egnp.wav", "evil_gnp.wav"),  # a right-to-left override that disguises the suffix
+        ("../../my take.wav", "my take.wav"),
+        ("C:\\Users\\me\\étude.wav", "étude.wav"),
+        ("..", "upload"),
+        (None, "upload"),
+        ("a" * 300 + ".wav", "a" * 255),
+    ],
+)
+def test_clean_filename(raw: str | None, expected: str) -> None:
+    assert clean_filename(raw) == expected
+
+
+def test_control_characters_in_the_file_name_are_replaced(api: ApiHarness, wav_bytes: bytes) -> None:
+    body, headers = raw_multipart(b"take\x00one\x07.wav", wav_bytes)
+    response = api.client.post("/v1/jobs", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["filename"] == "take_one_.wav"
+
+
+def test_a_recording_over_the_length_limit_is_413_and_nothing_is_stored(
+    api: ApiHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIANO_AI_MAX_AUDIO_S", "60")
+    get_settings.cache_clear()
+    bomb = silent_flac(tmp_path / "bomb.flac", seconds=120).read_bytes()
+    response = api.client.post("/v1/jobs", files={"file": ("bomb.flac", bomb)})
+    assert response.status_code == 413, response.text
+    problem = response.json()
+    assert problem["code"] == "audio_too_long" and "bomb.flac" in problem["detail"]
+    assert "120 s" in problem["detail"] and "60 s" in problem["detail"]
+    _assert_nothing_stored(api)
+    short = silent_flac(tmp_path / "short.flac", seconds=30).read_bytes()
+    assert api.client.post("/v1/jobs", files={"file": ("short.flac", short)}).status_code == 202

@@ -3,14 +3,17 @@
 (The real model runs in tests/integration/worker.)
 """
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_uploads import silent_flac
 from service_testkit import piano_clip
 
+import piano_ai.audio
 import piano_ai.transcribe
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
@@ -192,6 +195,27 @@ def test_bad_audio_fails_at_once_with_invalid_audio(
     assert (job.status, job.error_code, job.attempts) == ("failed", "invalid_audio", 1)
     assert "take.wav" in job.error_message and "supported" in job.error_message
     assert task_runtime.storage.list() == [job_keys(job_id, ext).input]  # no results written
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_a_recording_over_the_length_limit_fails_at_once_and_is_never_retried(
+    task_runtime: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declare_length: bool
+) -> None:
+    limited = dataclasses.replace(task_runtime, max_audio_s=60)
+    monkeypatch.setattr(runtime, "context", lambda: limited)
+    if declare_length:  # refused from the header: nothing is decoded
+
+        def no_decoding(*_: Any) -> None:
+            raise AssertionError("decoded a recording its header says is too long")
+
+        monkeypatch.setattr(piano_ai.audio, "_decode_any", no_decoding)
+    bomb = silent_flac(tmp_path / "bomb.flac", seconds=120, declare_length=declare_length)
+    job_id = _new_job(limited, tmp_path, bomb.read_bytes(), "flac")
+    assert tasks.transcribe_job.apply(args=[job_id]).get() == "failed"
+    job = _job(limited, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "audio_too_long", 1)
+    assert "take.flac" in job.error_message and "60 s" in job.error_message
+    assert limited.storage.list() == [job_keys(job_id, "flac").input]
 
 
 def test_unexpected_errors_fail_the_job_with_internal_error(

@@ -19,7 +19,7 @@ from piano_api.metrics import JOBS_SUBMITTED
 from piano_api.problems import ApiError
 from piano_api.schemas import JobList, JobNotes, JobPublic, Status
 from piano_api.submission import submit
-from piano_api.uploads import inspect_upload
+from piano_api.uploads import clean_filename, inspect_upload
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -62,8 +62,8 @@ def create_job(
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
     params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms).validate()
-    name = PurePath(file.filename or "upload").name or "upload"
-    upload = inspect_upload(file.file, name, settings.max_upload_bytes)
+    name = clean_filename(file.filename)
+    upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
     job, replayed = submit(session, storage, enqueue, file.file, name, upload, params, idempotency_key)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if replayed:
