@@ -1,9 +1,16 @@
 """`piano-ai train`: train or resume a model and export it as a servable model directory."""
 
+from __future__ import annotations
+
 import argparse
 from dataclasses import fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from piano_ai.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from piano_ai.model import ModelConfig
 
 HELP = "train (or resume) the transcription model on a dataset built by `piano-ai data build`"
 
@@ -26,21 +33,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
-    from pathlib import Path
 
-    from piano_ai.model import ModelConfig
     from piano_ai.training.fit import export, train
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     run_dir = Path(cfg.run_dir)
-    model_config = (
-        ModelConfig.load(run_dir / "config.json") if (run_dir / "config.json").exists() else ModelConfig()
-    )
+    init = Path(args.init_weights) if args.init_weights else None
+    model_config = run_model_config(run_dir, init)
     if args.head_lstm_units is not None:
         model_config = replace(model_config, head_lstm_units=args.head_lstm_units)
-    init = Path(args.init_weights) if args.init_weights else None
     train(cfg, model_config, init)
     if args.export_to:
         export(run_dir, Path(args.export_to))
     return 0
+
+
+def run_model_config(run_dir: Path, init_weights: Path | None) -> ModelConfig:
+    """The architecture of a run: its own config.json when resuming, else that of the weights it starts
+    from (the config.json beside them, as in a model directory), else the defaults."""
+    from piano_ai.model import ModelConfig
+
+    for candidate in (run_dir / "config.json", init_weights.parent / "config.json" if init_weights else None):
+        if candidate is not None and candidate.exists():
+            return ModelConfig.load(candidate)
+    return ModelConfig()
