@@ -63,7 +63,9 @@ def pick_performances(asap_dir: Path, minutes: float, seed: int = 0) -> list[Pat
     import pretty_midi
 
     by_composer: dict[str, list[Path]] = {}
-    for path in sorted(asap_dir.rglob("*.mid")):
+    from piano_ai.data.plan import asap_performances
+
+    for path in asap_performances(asap_dir):
         by_composer.setdefault(path.relative_to(asap_dir).parts[0], []).append(path)
     rng = random.Random(seed)
     for paths in by_composer.values():

@@ -19,6 +19,7 @@ from piano_ai.data.synthetic import TEXTURES
 
 VAL_PER_MILLE = 80  # ~8% of pieces are validation-only
 ASAP_DIR = TRAINING_DATA / "performance-midi" / "asap"
+ASAP_SCORE_NAME = "midi_score.mid"  # each piece's quantized score (score time, velocity 80), not a performance
 SOURCE_WEIGHTS = {"asap": 0.6, "music21": 0.15, "synthetic": 0.25}  # share of clips per source
 CLIP_SECONDS = (12.0, 30.0)  # clip length range, seconds (shards hold <= 30 s)
 TIME_SCALE = (0.85, 1.2)  # tempo augmentation range: factor applied to every MIDI time
@@ -53,11 +54,16 @@ def is_val_piece(piece: str) -> bool:
     return int(digest[:8], 16) % 1000 < VAL_PER_MILLE
 
 
+def asap_performances(root: Path = ASAP_DIR) -> list[Path]:
+    """Every ASAP performance MIDI, sorted; each piece's quantized score (midi_score.mid) is not one."""
+    return sorted(p for p in root.rglob("*.mid") if p.name != ASAP_SCORE_NAME)
+
+
 @lru_cache
 def asap_pieces(root: str = str(ASAP_DIR)) -> dict[str, list[str]]:
     """ASAP performances grouped by piece (composer/work/[movement]); piece -> sorted file paths."""
     pieces: dict[str, list[str]] = {}
-    for path in sorted(Path(root).rglob("*.mid")):
+    for path in asap_performances(Path(root)):
         piece = "asap/" + path.parent.relative_to(root).as_posix()
         pieces.setdefault(piece, []).append(str(path))
     return pieces

@@ -43,6 +43,12 @@ def test_val_share_of_asap_pieces_is_about_eight_percent():
     assert len(pieces) > 200 and 0.04 < share < 0.13
 
 
+def test_the_quantized_scores_beside_the_performances_are_not_performances():
+    files = [f for paths in asap_pieces().values() for f in paths]
+    assert files and not any(f.endswith("/midi_score.mid") for f in files)
+    assert len(files) == 978  # the training data's README: 978 performances
+
+
 def test_asap_specs_point_at_files_of_their_piece():
     for spec in plan(0, "train", 0.3, ("asap",), ("fluidr3",)):
         assert spec.path in asap_pieces()[spec.piece]
