@@ -19,7 +19,7 @@ from piano_ai.data.synthetic import TEXTURES
 
 VAL_PER_MILLE = 80  # ~8% of pieces are validation-only
 ASAP_DIR = TRAINING_DATA / "performance-midi" / "asap"
-ASAP_SCORE_NAME = "midi_score.mid"  # each piece's quantized score (score time, velocity 80), not a performance
+ASAP_SCORE_NAME = "midi_score.mid"  # a piece's quantized score (velocity 80), not a performance
 SOURCE_WEIGHTS = {"asap": 0.6, "music21": 0.15, "synthetic": 0.25}  # share of clips per source
 CLIP_SECONDS = (12.0, 30.0)  # clip length range, seconds (shards hold <= 30 s)
 TIME_SCALE = (0.85, 1.2)  # tempo augmentation range: factor applied to every MIDI time
