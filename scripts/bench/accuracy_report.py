@@ -88,6 +88,12 @@ def speed_line(context: dict[str, Any]) -> str:
     )
 
 
+BASIC_PITCH_TEXT = (
+    "\nBasic Pitch 0.4.0 ran its ONNX model once per file, then its own note creation (melodia trick on) "
+    "at 30 settings: onset threshold 0.3-0.7 x frame threshold 0.2-0.4 x minimum note length 127.7 or "
+    "58 ms. Its best setting is picked on this same set, which favours it (as it does our best "
+    "onset threshold)."
+)
 TRANSKUN_TEXT = (
     " Transkun 2.0.1 (Transkun V2, trained on MAESTRO; its checkpoint ships in its wheel) ran once per file "
     "on CPU with its defaults, in its own environment; its notes end at key release and it writes the "
@@ -112,18 +118,15 @@ def markdown_section(rows: list[Row], context: dict[str, Any]) -> str:
         "Every system is scored by the same code (piano_ai.evaluation, mir_eval): a note counts when its "
         "onset is within 50 ms; with offset, when its offset is also within 20% of the note's length or "
         "50 ms; with velocity, when its velocity also matches (mir_eval.transcription_velocity); frame F1 "
-        "on a 10 ms piano roll. F1 is note-weighted (counts summed over files).",
-        "Basic Pitch 0.4.0 ran its ONNX model once per file, then its own note creation (melodia trick on) "
-        "at 30 settings: onset threshold 0.3-0.7 x frame threshold 0.2-0.4 x minimum note length 127.7 or "
-        "58 ms. Its best setting is picked on this same set, which favours it (as it does our best "
-        "onset threshold)." + (TRANSKUN_TEXT if context.get("transkun_speed") else ""),
+        "on a 10 ms piano roll. F1 is note-weighted (counts summed over files)."
+        + (BASIC_PITCH_TEXT if context.get("basic_pitch_speed") else "")
+        + (TRANSKUN_TEXT if context.get("transkun_speed") else ""),
         "",
         table(rows),
         "",
-        margin_line(rows) + edge_note(context.get("basic_pitch_best_on_edge", [])),
-        "",
-        speed_line(context),
     ]
+    margin = margin_line(rows) + edge_note(context.get("basic_pitch_best_on_edge", []))
+    text += [margin, "", speed_line(context)] if margin else [speed_line(context)]
     if context.get("remark"):
         text += ["", context["remark"]]
     return "\n".join(text) + "\n"

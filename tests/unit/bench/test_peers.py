@@ -140,6 +140,21 @@ def test_section_says_how_transkun_ran_and_how_fast() -> None:
     assert ar.TRANSKUN_TEXT.strip().startswith("Transkun 2.0.1")
 
 
+def test_section_without_basic_pitch_names_only_what_ran() -> None:
+    context = {
+        "measured_at": "2026-12-02 05:00 UTC",
+        "command": "make bench-accuracy DATASET=data/rendered/v2",
+        "dataset": "data/rendered/v2",
+        "n_files": 2,
+        "split_rule": "rule",
+        "machine": "x86_64, 2 cores",
+        "transkun_speed": {"realtime_factor": 0.5, "seconds_per_file": 40.0, "cpu_s": 35.0, "audio_s": 20.0},
+    }
+    section = ar.markdown_section([], context)
+    assert "Basic Pitch 0.4.0 ran" not in section and "Transkun 2.0.1 (Transkun V2" in section
+    assert "\n\n\n" not in section
+
+
 def test_no_product_code_imports_a_peer() -> None:
     """The peers live in their own environments: shared/ and services/ never import them."""
     import re
