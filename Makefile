@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 EXTRAS ?= all,dev
 
-.PHONY: install test test-unit lint typecheck bench clean dashboard run bench-service bench-accuracy
+.PHONY: install test test-unit lint typecheck bench clean dashboard run bench-service bench-accuracy bench-score
 
 install:  ## create .venv with every pinned dependency and the system tools
 	bash scripts/install_system_deps.sh
@@ -46,6 +46,10 @@ bench-accuracy:  ## onset/offset/velocity/frame F1 vs Basic Pitch (and Transkun)
 	bash scripts/bench/setup_basic_pitch.sh
 	$(if $(findstring transkun,$(ACCURACY_ARGS)),bash scripts/bench/setup_transkun.sh)
 	$(PY) scripts/bench/accuracy.py --dataset $(DATASET) $(ACCURACY_ARGS)
+
+BENCH_SCORE_ARGS ?=
+bench-score:  ## beat/downbeat F-measure (mir_eval, 70 ms) on rendered held-out ASAP excerpts (docs/score.md)
+	$(PY) scripts/bench/score.py $(BENCH_SCORE_ARGS)
 
 BENCH_SERVICE_ARGS ?= --write-docs docs/benchmarks.md
 bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path

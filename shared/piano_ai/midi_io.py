@@ -10,12 +10,15 @@ import json
 import struct
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pretty_midi
 
 from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY
 from piano_ai.types import Note
+
+if TYPE_CHECKING:
+    from piano_ai.score.tempo import TempoMap
 
 PIANO_PROGRAM = 0  # General MIDI program 0: Acoustic Grand Piano
 CSV_COLUMNS = ("start_s", "end_s", "pitch", "velocity", "name")
@@ -37,23 +40,31 @@ def notes_to_midi(notes: Iterable[Note]) -> pretty_midi.PrettyMIDI:
     return midi
 
 
-def write_midi(notes: Iterable[Note], path: str | Path) -> Path:
+def write_midi(notes: Iterable[Note], path: str | Path, tempo_map: "TempoMap | None" = None) -> Path:
     """Write ``notes`` as a standard MIDI file; returns the path."""
     path = Path(path)
-    path.write_bytes(midi_bytes(notes))
+    path.write_bytes(midi_bytes(notes, tempo_map))
     return path
 
 
-def midi_bytes(notes: Iterable[Note]) -> bytes:
+def midi_bytes(notes: Iterable[Note], tempo_map: "TempoMap | None" = None) -> bytes:
     """A standard MIDI file (format 1: a tempo track and one Acoustic Grand Piano track on channel 1).
 
     Times are kept to 1 / TICKS_PER_SECOND s; a note shorter than a tick lasts one tick. At equal
     ticks note-offs come before note-ons, so a key struck again right at its release sounds again.
+    Without ``tempo_map`` the file is 120 bpm 4/4; with one (piano_ai.score.tempo) its beats and bars are
+    the tracked ones and every note still sounds at its time in seconds.
     """
+    notes = list(notes)
+    if tempo_map is None:
+        starts = [round(n.start * TICKS_PER_SECOND) for n in notes]
+        ends = [round(n.end * TICKS_PER_SECOND) for n in notes]
+    else:
+        starts = tempo_map.ticks([n.start for n in notes]).tolist()
+        ends = tempo_map.ticks([n.end for n in notes]).tolist()
     events = []  # (tick, 0 = off / 1 = on, pitch, velocity)
-    for n in notes:
-        start = round(n.start * TICKS_PER_SECOND)
-        end = max(round(n.end * TICKS_PER_SECOND), start + 1)
+    for n, start, end in zip(notes, starts, ends, strict=True):
+        end = max(end, start + 1)
         events += [(start, 1, int(n.pitch), int(n.velocity)), (end, 0, int(n.pitch), 0)]
     events.sort()
     body = bytearray()
@@ -63,11 +74,25 @@ def midi_bytes(notes: Iterable[Note]) -> bytes:
         body += _varlen(at - tick) + bytes([0x90 if on else 0x80, pitch, velocity])
         tick = at
     body += _meta(0x2F, b"")
-    tempo = (
-        _meta(0x51, MIDI_TEMPO_US.to_bytes(3, "big")) + _meta(0x58, bytes([4, 2, 24, 8])) + _meta(0x2F, b"")
-    )
+    tempo = _tempo_track(tempo_map)
     header = b"MThd" + struct.pack(">IHHH", 6, 1, 2, MIDI_RESOLUTION)
     return header + _chunk(tempo) + _chunk(bytes(body))
+
+
+def _tempo_track(tempo_map: "TempoMap | None") -> bytes:
+    """The tempo track: 120 bpm 4/4, or every set-tempo and time signature of ``tempo_map``; end of track."""
+    if tempo_map is None:
+        return (
+            _meta(0x51, MIDI_TEMPO_US.to_bytes(3, "big"))
+            + _meta(0x58, bytes([4, 2, 24, 8]))
+            + _meta(0x2F, b"")
+        )
+    body = bytearray()
+    tick = 0
+    for at, kind, data in tempo_map.meta_events():
+        body += _varlen(at - tick) + _meta(kind, data)[1:]  # _meta's own delta (0) replaced by the real one
+        tick = at
+    return bytes(body) + _meta(0x2F, b"")
 
 
 def _chunk(data: bytes) -> bytes:

@@ -1,0 +1,137 @@
+"""`make bench-score`: beat and downbeat F-measure on held-out ASAP performances.
+
+Each validation piece (piano_ai.data.plan.is_val_piece) gives its first ``--per-piece`` performances; from
+each, a ``--seconds`` excerpt starting a quarter of the way in is cut from the *reference performance MIDI*
+and rendered with FluidSynth (``--instrument``, as the data factory does). The trackers run on that audio (the
+transcription model is not involved: madmom and librosa read the audio), and are scored against ASAP's beat
+annotations of the performance with mir_eval.beat.f_measure (70 ms window, no trimming of the first seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pretty_midi
+
+from piano_ai.constants import SAMPLE_RATE
+from piano_ai.data.excerpt import excerpt
+from piano_ai.data.plan import asap_pieces, is_val_piece
+from piano_ai.data.render import instruments, render
+from piano_ai.midi_io import midi_notes
+from piano_ai.score.beats import Beats, fixed_beats, librosa_beats, track_beats
+from piano_ai.types import FloatArray, Note
+
+WINDOW_S = 0.07  # mir_eval's default F-measure window, seconds
+START_FRACTION = 0.25  # excerpts start a quarter of the way into the performance
+
+Tracker = Callable[[FloatArray, list[Note]], Beats]
+TRACKERS: dict[str, Tracker] = {
+    "madmom": lambda audio, notes: track_beats(audio, notes),
+    "librosa": lambda audio, notes: librosa_beats(audio),
+    "fixed-120": lambda audio, notes: fixed_beats(audio.size / SAMPLE_RATE),
+}
+
+
+@dataclass
+class Excerpt:
+    name: str
+    audio: FloatArray
+    notes: list[Note]
+    beats: np.ndarray  # reference beats, seconds from the excerpt start
+    downbeats: np.ndarray
+
+
+@dataclass
+class Scores:
+    beat: list[float] = field(default_factory=list)
+    downbeat: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def read_annotations(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """ASAP's ``<performer>_annotations.txt``: (beat times, downbeat times), seconds."""
+    beats, downbeats = [], []
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3:
+            continue
+        t = float(fields[0])
+        beats.append(t)
+        if fields[2].split(",")[0] == "db":
+            downbeats.append(t)
+    return np.array(beats), np.array(downbeats)
+
+
+def excerpts(per_piece: int, seconds: float, instrument: str) -> list[Excerpt]:
+    out = []
+    for piece, files in sorted(asap_pieces().items()):
+        if not is_val_piece(piece):
+            continue
+        for file in files[:per_piece]:
+            path = Path(file)
+            performance = pretty_midi.PrettyMIDI(str(path))
+            start = round(START_FRACTION * performance.get_end_time(), 3)
+            clip = excerpt(performance, start, seconds, seconds)
+            audio = render(clip, instruments()[instrument], seconds)
+            beats, downbeats = read_annotations(path.with_name(path.stem + "_annotations.txt"))
+            inside = (beats >= start) & (beats < start + seconds)
+            down_inside = (downbeats >= start) & (downbeats < start + seconds)
+            name = f"{piece.removeprefix('asap/')}/{path.stem}"
+            out.append(
+                Excerpt(name, audio, midi_notes(clip), beats[inside] - start, downbeats[down_inside] - start)
+            )
+    return out
+
+
+def score(items: list[Excerpt], names: list[str]) -> dict[str, Scores]:
+    results = {name: Scores() for name in names}
+    for item in items:
+        for name in names:
+            began = time.perf_counter()
+            beats = TRACKERS[name](item.audio, item.notes)
+            results[name].seconds += time.perf_counter() - began
+            estimated = np.array(beats.times)
+            estimated = estimated[estimated < item.audio.size / SAMPLE_RATE]
+            results[name].beat.append(mir_eval.beat.f_measure(item.beats, estimated, WINDOW_S))
+            results[name].downbeat.append(
+                mir_eval.beat.f_measure(item.downbeats, np.array(beats.downbeats), WINDOW_S)
+            )
+        print(
+            item.name, " ".join(f"{n}={results[n].beat[-1]:.3f}/{results[n].downbeat[-1]:.3f}" for n in names)
+        )
+    return results
+
+
+def table(results: dict[str, Scores], count: int, audio_s: float) -> str:
+    lines = [
+        f"{count} excerpts, {audio_s / 60:.1f} min of audio; mean F-measure (70 ms)",
+        "| tracker | beat F | downbeat F | seconds |",
+        "|---|---|---|---|",
+    ]
+    for name, s in results.items():
+        beat, downbeat = statistics.mean(s.beat), statistics.mean(s.downbeat)
+        lines.append(f"| {name} | {beat:.3f} | {downbeat:.3f} | {s.seconds:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-piece", type=int, default=1, help="performances per validation piece")
+    parser.add_argument("--seconds", type=float, default=30.0, help="excerpt length")
+    parser.add_argument("--instrument", default="fluidr3", help="a piano_ai.data.render instrument")
+    parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
+    args = parser.parse_args()
+    items = excerpts(args.per_piece, args.seconds, args.instrument)
+    results = score(items, args.trackers)
+    print(table(results, len(items), sum(i.audio.size for i in items) / SAMPLE_RATE))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The tempo map: tracked beats turned into MIDI tempo and time-signature events.
+
+Every MIDI beat (a quarter note, MIDI_RESOLUTION ticks) is one tracked beat: each beat interval gets its own
+set-tempo event, so a reader's beats (``pretty_midi.PrettyMIDI.get_beats()``) fall on the performed beats and
+every note, written at the tick of its time in seconds, sounds when it was played. Time signatures make bars
+start on the tracked downbeats; beats before the first tracked one become a pickup bar starting at 0 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.score.beats import Beats
+
+MIDI_RESOLUTION = 960  # ticks per beat (a quarter note), as piano_ai.midi_io writes
+MAX_TEMPO_US = 2**24 - 1  # the largest set-tempo value (microseconds per quarter) MIDI can hold
+MIN_BEAT_S = 0.05  # no beat interval is written shorter than this (1200 bpm)
+PICKUP_EPS_S = 0.01  # a first beat this close to 0 s is taken to start at 0 (no pickup)
+TIME_SIGNATURE_DENOMINATOR = 4  # a tracked beat is written as a quarter note
+
+
+@dataclass(frozen=True)
+class TempoMap:
+    """Beat k of the MIDI file is at ``grid[k]`` seconds (tick k * MIDI_RESOLUTION); grid[0] == 0.
+
+    ``signatures``: (beat index, beats per bar) where a bar of a new length starts, the first at beat 0.
+    """
+
+    grid: tuple[float, ...]  # seconds, increasing, integer microseconds apart
+    signatures: tuple[tuple[int, int], ...]
+
+    @property
+    def tempos_us(self) -> list[int]:
+        """Microseconds per quarter for each beat interval, then the last one again for what follows."""
+        steps = [round((b - a) * 1e6) for a, b in zip(self.grid[:-1], self.grid[1:], strict=True)]
+        return steps + steps[-1:] if steps else [500_000]
+
+    @property
+    def bar_starts(self) -> list[float]:
+        """Seconds where the MIDI file's bars start (get_downbeats()), within the grid."""
+        starts, limits = [], [index for index, _ in self.signatures[1:]] + [len(self.grid)]
+        for (index, length), limit in zip(self.signatures, limits, strict=True):
+            starts += [self.grid[i] for i in range(index, limit, length)]
+        return starts
+
+    def ticks(self, seconds: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The tick of each time (s): linear within a beat, the last beat's tempo past the grid's end."""
+        t = np.asarray(seconds, dtype=np.float64)
+        grid = np.asarray(self.grid)
+        last = grid[-1] - grid[-2] if len(grid) > 1 else 0.5
+        beats = np.interp(t, grid, np.arange(len(grid), dtype=np.float64))
+        beats = np.where(t > grid[-1], len(grid) - 1 + (t - grid[-1]) / last, beats)
+        return np.round(beats * MIDI_RESOLUTION).astype(np.int64)
+
+    def meta_events(self) -> list[tuple[int, int, bytes]]:
+        """(tick, meta type, data) for every set-tempo (0x51) and time-signature (0x58) event, by tick."""
+        events = [(k * MIDI_RESOLUTION, 0x51, min(us, MAX_TEMPO_US).to_bytes(3, "big"))
+                  for k, us in enumerate(self.tempos_us)]  # fmt: skip
+        denominator_power = int(np.log2(TIME_SIGNATURE_DENOMINATOR))
+        events += [
+            (index * MIDI_RESOLUTION, 0x58, bytes([length, denominator_power, 24, 8]))
+            for index, length in self.signatures
+        ]
+        return sorted(events, key=lambda e: (e[0], e[1]))
+
+
+def tempo_map(beats: Beats, end_s: float) -> TempoMap:
+    """The TempoMap whose beats are ``beats.times``, preceded by pickup beats from 0 s and followed by beats
+    at the last tempo until past ``end_s`` (the end of the last note)."""
+    times, positions = _with_pickup(list(beats.times), list(beats.positions), beats.beats_per_bar)
+    period = times[-1] - times[-2] if len(times) > 1 else 60.0 / 120.0
+    while times[-1] < end_s:
+        times.append(times[-1] + period)
+        positions.append(positions[-1] % beats.beats_per_bar + 1)
+    micros = np.cumsum([0] + [max(round((b - a) * 1e6), round(MIN_BEAT_S * 1e6))
+                              for a, b in zip(times[:-1], times[1:], strict=True)])  # fmt: skip
+    grid = tuple(float(us) / 1e6 for us in micros)
+    return TempoMap(grid, _signatures(positions, beats.beats_per_bar))
+
+
+def _with_pickup(times: list[float], positions: list[int], per_bar: int) -> tuple[list[float], list[int]]:
+    """Beats from 0 s to the first tracked one, spaced about like the first tracked interval."""
+    if not times:
+        return [0.0], [1]
+    if times[0] <= PICKUP_EPS_S:
+        return [0.0] + times[1:], positions
+    period = times[1] - times[0] if len(times) > 1 else times[0]
+    count = max(1, round(times[0] / period))
+    pickup = [times[0] * i / count for i in range(count)]
+    before = [(positions[0] - 1 - (count - i)) % per_bar + 1 for i in range(count)]
+    return pickup + times, before + positions
+
+
+def _signatures(positions: list[int], per_bar: int) -> tuple[tuple[int, int], ...]:
+    """(beat index, bar length) wherever a bar's length differs from the one before; a partial first bar
+    (the beats before the first downbeat) is a bar of its own."""
+    downs = [i for i, p in enumerate(positions) if p == 1]
+    if not downs:
+        return ((0, per_bar),)
+    starts = ([0] if downs[0] > 0 else []) + downs
+    lengths = [b - a for a, b in zip(starts[:-1], starts[1:], strict=True)] + [per_bar]
+    out: list[tuple[int, int]] = []
+    for start, length in zip(starts, lengths, strict=True):
+        if not out or out[-1][1] != length:
+            out.append((start, length))
+    return tuple(out)
