@@ -64,6 +64,15 @@ class Beats:
             "downbeats": [round(t, 4) for t in self.downbeats],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Beats:
+        """The inverse of to_dict (positions counted from the downbeats, backwards before the first)."""
+        times, per_bar = tuple(float(t) for t in data["beats"]), int(data["beats_per_bar"])
+        downs = [i for i, t in enumerate(times) if round(t, 4) in {round(d, 4) for d in data["downbeats"]}]
+        first = downs[0] if downs else 0
+        positions = tuple((i - first) % per_bar + 1 for i in range(len(times)))
+        return cls(times, positions, per_bar, bool(data["found"]), str(data["note"]))
+
 
 def track_beats(audio: FloatArray, notes: list[Note], sample_rate: int = SAMPLE_RATE) -> Beats:
     """Beats and downbeats of mono ``audio`` (shape (samples,)) whose transcription is ``notes``.

@@ -46,14 +46,17 @@ class TempoMap:
             starts += [self.grid[i] for i in range(index, limit, length)]
         return starts
 
-    def ticks(self, seconds: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """The tick of each time (s): linear within a beat, the last beat's tempo past the grid's end."""
+    def beat_positions(self, seconds: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Each time (s) in beats from 0 s: linear within a beat, the last tempo past the grid's end."""
         t = np.asarray(seconds, dtype=np.float64)
         grid = np.asarray(self.grid)
         last = grid[-1] - grid[-2] if len(grid) > 1 else 0.5
         beats = np.interp(t, grid, np.arange(len(grid), dtype=np.float64))
-        beats = np.where(t > grid[-1], len(grid) - 1 + (t - grid[-1]) / last, beats)
-        return np.round(beats * MIDI_RESOLUTION).astype(np.int64)
+        return np.where(t > grid[-1], len(grid) - 1 + (t - grid[-1]) / last, beats)
+
+    def ticks(self, seconds: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The MIDI tick of each time (s)."""
+        return np.round(self.beat_positions(seconds) * MIDI_RESOLUTION).astype(np.int64)
 
     def meta_events(self) -> list[tuple[int, int, bytes]]:
         """(tick, meta type, data) for every set-tempo (0x51) and time-signature (0x58) event, by tick."""

@@ -1,0 +1,81 @@
+"""The engraved score: two staves (treble for the right hand, bass for the left) written as MusicXML with
+music21, bars and time signatures from the tempo map, key signature and spelling from the estimated key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from piano_ai.score.key import spelled, spelling
+from piano_ai.score.quantize import Chord
+
+if TYPE_CHECKING:
+    import music21
+
+TITLE = "Transcription"
+COMPOSER = "piano-ai"
+PART_ID = "P1"  # fixed ids: the same input writes the same MusicXML (but for its encoding date)
+STAFF_IDS = ("P1-Staff1", "P1-Staff2")
+
+
+def build_score(
+    right: Iterable[Chord],
+    left: Iterable[Chord],
+    signatures: Iterable[tuple[int, int]],
+    key: music21.key.Key,
+    bpm: float,
+    title: str = TITLE,
+    remark: str = "",
+) -> music21.stream.Score:
+    """A piano score: ``right`` on a treble staff, ``left`` on a bass staff (times in quarter notes), a time
+    signature n/4 at each (beat, n) of ``signatures``, ``key``'s signature, a metronome mark of ``bpm`` and
+    ``remark`` (if any) written above the first bar."""
+    import music21
+
+    names = spelling(key)
+    score = music21.stream.Score()
+    score.metadata = music21.metadata.Metadata(title=title, composer=COMPOSER)
+    staves = []
+    for staff_id, chords, clef in zip(
+        STAFF_IDS, (right, left), (music21.clef.TrebleClef(), music21.clef.BassClef()), strict=True
+    ):
+        staff = music21.stream.PartStaff(id=staff_id)
+        piano = music21.instrument.Piano()
+        piano.partId, piano.instrumentId = PART_ID, f"{PART_ID}-I1"
+        staff.insert(0, piano)
+        staff.insert(0, clef)
+        staff.insert(0, music21.key.KeySignature(key.sharps))
+        for beat, count in signatures:
+            staff.insert(beat, music21.meter.TimeSignature(f"{count}/4"))
+        for chord in chords:
+            staff.insert(float(chord.onset), _element(chord, names))
+        staves.append(staff)
+    staves[0].insert(
+        0, music21.tempo.MetronomeMark(number=round(bpm), referent=music21.note.Note(type="quarter"))
+    )
+    if remark:
+        staves[0].insert(0, music21.expressions.TextExpression(remark))
+    for staff in staves:
+        score.insert(0, staff)
+    score.insert(0, music21.layout.StaffGroup(staves, symbol="brace", barTogether=True))
+    return score
+
+
+def musicxml_bytes(score: music21.stream.Score) -> bytes:
+    """``score`` as MusicXML (UTF-8), with bars, ties, rests, beams and tuplets made by music21."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    return GeneralObjectExporter(score).parse()
+
+
+def _element(chord: Chord, names: dict[int, str]) -> music21.note.GeneralNote:
+    import music21
+
+    length = Fraction(chord.duration)
+    pitches = [spelled(p, names) for p in chord.pitches]
+    element = music21.note.Note(pitches[0]) if len(pitches) == 1 else music21.chord.Chord(pitches)
+    element.duration = music21.duration.Duration(length)
+    element.volume.velocity = chord.velocity
+    return element
