@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--csv", action="store_true", help="also write DIR/<stem>.csv note events")
     parser.add_argument("--json", action="store_true", help="also write DIR/<stem>.json note events")
     parser.add_argument(
+        "--score",
+        action="store_true",
+        help="track the beats: the MIDI gets a tempo map, DIR/<stem>.musicxml the sheet music (slower)",
+    )
+    parser.add_argument(
         "--model", metavar="DIR", help="model directory (default: PIANO_AI_MODEL_DIR, else the shipped model)"
     )
     parser.add_argument(
@@ -59,6 +64,7 @@ class Result:
     note_count: int = 0
     audio_s: float = 0.0
     stage_s: dict[str, float] = field(default_factory=dict)
+    score_note: str = ""  # with --score: why the beat was not found, when it was not
 
 
 def convert_file(
@@ -71,7 +77,8 @@ def convert_file(
 ) -> Result:
     """Transcribe ``source`` with a loaded Transcriber and write out_dir/<stem>.<fmt> for each format.
 
-    formats: any of "mid", "csv", "json". Raises PianoAIError for bad input.
+    formats: any of "mid", "csv", "json", "musicxml". With "musicxml" (--score) the beats are tracked
+    (piano_ai.score) and the MIDI file gets their tempo map. Raises PianoAIError for bad input.
     """
     from piano_ai import midi_io
     from piano_ai.audio import decode
@@ -86,9 +93,21 @@ def convert_file(
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
     notes = transcribe(audio, model, params, clock)
-    writers = {"mid": midi_io.write_midi, "csv": midi_io.notes_to_csv, "json": midi_io.write_json}
+    tempo, musicxml = None, b""
+    if "musicxml" in formats:
+        from piano_ai.score.pipeline import score_audio
+
+        score = score_audio(audio, notes, title=source.stem)
+        clock("score", 1.0)
+        tempo, musicxml, result.score_note = score.tempo, score.musicxml, score.beats.note
+    writers = {
+        "mid": lambda path: midi_io.write_midi(notes, path, tempo),
+        "csv": lambda path: midi_io.notes_to_csv(notes, path),
+        "json": lambda path: midi_io.write_json(notes, path),
+        "musicxml": lambda path: path.write_bytes(musicxml) and path,
+    }
     for fmt in formats:
-        result.outputs.append(writers[fmt](notes, out_dir / f"{source.stem}.{fmt}"))
+        result.outputs.append(writers[fmt](out_dir / f"{source.stem}.{fmt}"))
     clock("writing", 1.0)
     result.note_count = len(notes)
     result.stage_s = clock.durations
@@ -120,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     except PianoAIError as exc:
         print(f"piano-ai convert: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    formats = ("mid",) + (("csv",) if args.csv else ()) + (("json",) if args.json else ())
+    formats = ("mid",) + tuple(fmt for fmt, wanted in (("csv", args.csv), ("json", args.json),
+                                                      ("musicxml", args.score)) if wanted)  # fmt: skip
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -187,6 +207,8 @@ def _convert_all(
         tqdm.write(
             f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
         )
+        if result.score_note:
+            tqdm.write(f"piano-ai: {source}: {result.score_note}", file=sys.stderr)
     stage_bar.close()
     files_bar.close()
     if failed:
