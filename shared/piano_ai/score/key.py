@@ -60,7 +60,7 @@ def estimate_key(notes: Iterable[QNote]) -> music21.key.Key:
     """The most likely key of ``notes`` (music21's Krumhansl-Schmuckler analysis, durations as weights)."""
     import music21
 
-    stream = music21.stream.Stream()
+    stream: music21.stream.Stream = music21.stream.Stream()
     for n in notes:
         stream.append(music21.note.Note(n.pitch, quarterLength=float(n.duration)))
     if not stream.notes:
