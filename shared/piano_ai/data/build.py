@@ -95,6 +95,19 @@ def _render_with_progress(specs: list[ClipSpec], args: argparse.Namespace) -> tu
     return shards, failed
 
 
+def _retry_failed(
+    specs: list[ClipSpec], failed: list[dict], shards: list[dict], args: argparse.Namespace
+) -> tuple[list[dict], list[dict]]:
+    """Render the failed clips once more, one at a time; returns (all entries in path order, still failed)."""
+    from piano_ai.data.clip import render_clip
+
+    by_path = {spec.shard_path: spec for spec in specs}
+    logger.info("retrying %d failed clips", len(failed))
+    retried = [render_clip((by_path[f["path"]], args.out, args.augment)) for f in failed]
+    shards = sorted(shards + [e for e in retried if "error" not in e], key=lambda e: e["path"])
+    return shards, [e for e in retried if "error" in e]
+
+
 def build(args: argparse.Namespace) -> dict:
     """Render every planned clip to ``args.out`` and write manifest.json there; returns the manifest."""
     sources = _csv(args.sources, ALL_SOURCES, "sources")
@@ -108,6 +121,8 @@ def build(args: argparse.Namespace) -> dict:
         *plan(args.seed, "val", args.hours_val, sources, chosen),
     ]
     shards, failed = _render_with_progress(specs, args)
+    if failed:  # a renderer that failed under load (sfizz's streaming) usually succeeds on a second try
+        shards, failed = _retry_failed(specs, failed, shards, args)
     if len(failed) > max(MAX_FAILED_CLIPS, MAX_FAILED_SHARE * len(specs)):
         raise SystemExit(
             f"{len(failed)} of {len(specs)} clips failed (first: {failed[0]['error']}); no manifest"

@@ -82,6 +82,25 @@ def test_a_failing_clip_is_skipped_and_recorded(tmp_path, monkeypatch):
     assert {s["split"] for s in manifest["shards"]} == {"train"}
 
 
+def test_a_clip_that_fails_once_is_rendered_again(tmp_path, monkeypatch):
+    import piano_ai.data.clip as clip
+
+    real, calls = clip.make_shard, []
+
+    def fails_first_time(spec, level):
+        calls.append(spec.shard_path)
+        if spec.split == "val" and calls.count(spec.shard_path) == 1:
+            raise RuntimeError("sfizz renders kept changing")
+        return real(spec, level)
+
+    monkeypatch.setattr(clip, "make_shard", fails_first_time)
+    out = tmp_path / "ds"
+    assert cli_main(["data", "build", "--out", str(out), *ARGS, "--instruments", "fluidr3"]) == 0
+    manifest = load_manifest(str(out))
+    paths = [s["path"] for s in manifest["shards"]]
+    assert manifest["failed"] == [] and "val/000000.npz" in paths and paths == sorted(paths)
+
+
 def test_many_failures_stop_the_build_without_a_manifest(tmp_path, monkeypatch):
     import piano_ai.data.clip as clip
 
