@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/piano_ai.db", validation_alias=AliasChoices("DATABASE_URL")
     )
+    # Seconds to wait for a Postgres connection before the request fails (503 database_unavailable).
+    database_connect_timeout_s: int = Field(default=5, ge=1)
     # Celery broker: Redis when set, else kombu's filesystem transport under broker_dir (no server).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
     broker_dir: Path = Path("var/broker")

@@ -6,6 +6,8 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piano_ai.errors import AudioTooLongError, InvalidAudioError, InvalidParametersError, PianoAIError
@@ -21,6 +23,7 @@ _DOMAIN_STATUS: dict[type[PianoAIError], int] = {
     InvalidAudioError: 415,
     AudioTooLongError: 413,
 }
+DATABASE_RETRY_AFTER_S = 5  # Retry-After of a 503 database_unavailable, seconds
 # Plain HTTP errors (routing, methods) -> code.
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}
 
@@ -72,7 +75,29 @@ def install_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not _connection_lost(exc):  # a statement the database rejected: a bug, not an outage
+            return _internal_error(request, exc)
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        detail = (
+            "the job store is unreachable; try again shortly (a submission with the same Idempotency-Key)"
+        )
+        return problem(503, "database_unavailable", detail, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "unexpected server error; it has been logged")
+        return _internal_error(request, exc)
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """No connection to the database (refused, timed out, dropped, pool exhausted), not a bad statement."""
+    return isinstance(exc, (OperationalError, PoolTimeoutError)) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal_error", "unexpected server error; it has been logged")

@@ -20,8 +20,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout so API and worker can share the file."""
+def make_engine(url: str, connect_timeout_s: int = 5) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout so API and worker can share the file.
+
+    Postgres connections give up after ``connect_timeout_s`` seconds (a hung server, a dropped network
+    path), so a request fails fast instead of waiting for the kernel's TCP timeout.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -39,7 +43,13 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": connect_timeout_s},
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -50,7 +60,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine."""
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, settings.database_connect_timeout_s)
 
 
 @lru_cache
