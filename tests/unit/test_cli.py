@@ -1,6 +1,7 @@
 """The `piano-ai` CLI: a fast --help, the command router, and convert's per-file error handling."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -150,3 +151,43 @@ def test_convert_with_the_shipped_model(tmp_path: Path) -> None:
     assert f"piano-ai: {tmp_path / 'gone.mp3'}: no such file" in result.stderr
     assert (out / "tone.mid").is_file() and (out / "tone.json").is_file()
     midi_to_notes(out / "tone.mid")  # a readable MIDI file, whatever the model heard
+
+
+def test_convert_help_states_the_note_params_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from piano_ai.types import NoteParams
+
+    with pytest.raises(SystemExit):
+        cli.main(["convert", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    default = NoteParams()
+    for option, value in (
+        ("--onset-threshold", default.onset_threshold),
+        ("--frame-threshold", default.frame_threshold),
+        ("--offset-threshold", default.offset_threshold),
+        ("--min-note-ms", default.min_note_ms),
+    ):
+        stated = re.search(re.escape(option) + r" \S+ [^(]*\(([\d.]+)\)", help_text)
+        assert stated and float(stated.group(1)) == value, option
+
+
+def test_inputs_sharing_a_stem_are_refused_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    wav, flac = write_tone(tmp_path / "a.wav"), write_tone(tmp_path / "a.flac")
+    assert cli.main(["convert", str(wav), str(flac), "-o", str(tmp_path / "out"), "-q"]) == 1
+    assert "--keep-extension keeps both" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mid"]
+
+
+def test_keep_extension_keeps_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    wav, flac = write_tone(tmp_path / "a.wav"), write_tone(tmp_path / "a.flac")
+    argv = ["convert", str(wav), str(flac), "-o", str(tmp_path / "out"), "--keep-extension", "--csv", "-q"]
+    assert cli.main(argv) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["a.flac.csv", "a.flac.mid", "a.wav.csv", "a.wav.mid"]

@@ -31,9 +31,17 @@ EXIT_USAGE = 2  # bad options or no usable model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("convert", help=HELP, description=HELP)
+    parser = subparsers.add_parser(
+        "convert", help=HELP, description=HELP, formatter_class=_KnobDefaultsFormatter
+    )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
     parser.add_argument("-o", "--out-dir", required=True, type=Path, help="writes DIR/<stem>.mid per input")
+    parser.add_argument(
+        "--keep-extension",
+        action="store_true",
+        help="name outputs after the whole file name (DIR/a.wav.mid, DIR/a.mp3.mid), so inputs that share a"
+        " stem do not collide; without it the second such input is refused",
+    )
     parser.add_argument("--csv", action="store_true", help="also write DIR/<stem>.csv note events")
     parser.add_argument("--json", action="store_true", help="also write DIR/<stem>.json note events")
     parser.add_argument(
@@ -48,11 +56,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runtime", choices=("auto", "onnx", "keras"), help="inference runtime (default: PIANO_AI_RUNTIME)"
     )
     knobs = parser.add_argument_group("note detection (defaults from piano_ai.types.NoteParams)")
-    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note (0.5)")
-    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding (0.3)")
-    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early (0.5)")
-    knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds (30)")
+    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note")
+    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
+    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
+    knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+class _KnobDefaultsFormatter(argparse.HelpFormatter):
+    """Appends NoteParams' default to each note-detection option's help, so the two cannot disagree.
+
+    NoteParams is imported only when the help is printed (it pulls in numpy): `piano-ai --help` stays fast.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        from dataclasses import fields
+
+        from piano_ai.types import NoteParams
+
+        text = super()._get_help_string(action)
+        if text and action.dest in {f.name for f in fields(NoteParams)}:
+            text = f"{text} ({getattr(NoteParams(), action.dest):g})"
+        return text
 
 
 @dataclass
@@ -74,8 +99,11 @@ def convert_file(
     out_dir: Path,
     formats: tuple[str, ...] = ("mid",),
     progress: ProgressCallback | None = None,
+    out_name: str | None = None,
 ) -> Result:
-    """Transcribe ``source`` with a loaded Transcriber and write out_dir/<stem>.<fmt> for each format.
+    """Transcribe ``source`` with a loaded Transcriber and write out_dir/<out_name>.<fmt> for each format.
+
+    out_name: the outputs' base name (default: the source's stem; --keep-extension passes its full name).
 
     formats: any of "mid", "csv", "json", "musicxml". With "musicxml" (--score) the beats are tracked
     (piano_ai.score) and the MIDI file gets their tempo map. Raises PianoAIError for bad input.
@@ -107,7 +135,7 @@ def convert_file(
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
     }
     for fmt in formats:
-        result.outputs.append(writers[fmt](out_dir / f"{source.stem}.{fmt}"))
+        result.outputs.append(writers[fmt](out_dir / f"{out_name or source.stem}.{fmt}"))
     clock("writing", 1.0)
     result.note_count = len(notes)
     result.stage_s = clock.durations
@@ -146,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"piano-ai convert: error: cannot create {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    failed = _convert_all([Path(f) for f in args.files], model, params, args.out_dir, formats, args.quiet)
+    sources = [Path(f) for f in args.files]
+    failed = _convert_all(sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension)
     return EXIT_FAILED_FILES if failed else 0
 
 
@@ -176,6 +205,7 @@ def _convert_all(
     out_dir: Path,
     formats: tuple[str, ...],
     quiet: bool,
+    keep_extension: bool = False,
 ) -> int:
     """Convert each file, reporting failures on stderr as they happen; returns how many failed."""
     from tqdm import tqdm
@@ -191,9 +221,11 @@ def _convert_all(
         stage_bar.reset()
         stage_bar.set_description_str(source.name[-16:])
         try:
-            if source.stem in claimed:
-                raise PianoAIError(f"output name {source.stem}.mid is already used by {claimed[source.stem]}")
-            result = convert_file(source, model, params, out_dir, formats, _bar_progress(stage_bar))
+            out_name = source.name if keep_extension else source.stem
+            if out_name in claimed:
+                hint = "" if keep_extension else " (--keep-extension keeps both: <name>.<ext>.mid)"
+                raise PianoAIError(f"output name {out_name}.mid is already used by {claimed[out_name]}{hint}")
+            result = convert_file(source, model, params, out_dir, formats, _bar_progress(stage_bar), out_name)
         except (PianoAIError, OSError) as exc:
             failed += 1
             tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=sys.stderr)
@@ -203,7 +235,7 @@ def _convert_all(
             log.debug("converting %s failed", source, exc_info=True)
             tqdm.write(f"piano-ai: {source}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
-        claimed[source.stem] = source
+        claimed[out_name] = source
         tqdm.write(
             f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
         )
