@@ -15,17 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
-    from tqdm import tqdm
+from piano_ai.commands import progress as display
 
+if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
     from piano_ai.inference import Transcriber
     from piano_ai.types import NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
 
 HELP = "transcribe piano recordings (wav, flac, mp3, ogg, m4a, ...) to MIDI files"
-# Share of a file's progress bar each stage fills (inference dominates).
-STAGE_WEIGHTS = {"decoding": 0.1, "features": 0.1, "inference": 0.75, "postprocessing": 0.05}
 EXIT_FAILED_FILES = 1  # some files could not be converted
 EXIT_USAGE = 2  # bad options or no usable model
 
@@ -117,7 +115,8 @@ def convert_file(
     clock = _StageClock(progress)
     # transcribe_file() without hiding the audio: the duration is reported per file.
     clock("decoding", 0.0)
-    audio = decode(source)
+    with display.decoder_chatter_to_log(str(source)):
+        audio = decode(source)
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
     notes = transcribe(audio, model, params, clock)
@@ -154,7 +153,7 @@ class _StageClock:
         now = time.perf_counter()
         self.durations[stage] = self.durations.get(stage, 0.0) + now - self.last
         self.last = now
-        if self.forward is not None and stage in STAGE_WEIGHTS:
+        if self.forward is not None and stage in display.STAGE_WEIGHTS:
             self.forward(stage, fraction)
 
 
@@ -215,17 +214,17 @@ def _convert_all(
     failed = 0
     claimed: dict[str, Path] = {}
     files_bar = tqdm(sources, desc="files", unit="file", file=sys.stderr, disable=quiet or None, position=0)
-    stage_bar = tqdm(total=100, bar_format="{desc:>16} {bar} {percentage:3.0f}% {postfix}", file=sys.stderr,
-                     disable=quiet or None, position=1, leave=False)  # fmt: skip
+    stage_bar = display.stage_bar(sys.stderr, disable=quiet or None)
     for source in files_bar:
         stage_bar.reset()
-        stage_bar.set_description_str(source.name[-16:])
+        stage_bar.set_description_str(display.short_name(source.name))
         try:
             out_name = source.name if keep_extension else source.stem
             if out_name in claimed:
                 hint = "" if keep_extension else " (--keep-extension keeps both: <name>.<ext>.mid)"
                 raise PianoAIError(f"output name {out_name}.mid is already used by {claimed[out_name]}{hint}")
-            result = convert_file(source, model, params, out_dir, formats, _bar_progress(stage_bar), out_name)
+            report = display.bar_progress(stage_bar)
+            result = convert_file(source, model, params, out_dir, formats, report, out_name)
         except (PianoAIError, OSError) as exc:
             failed += 1
             tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=sys.stderr)
@@ -246,19 +245,6 @@ def _convert_all(
     if failed:
         print(f"piano-ai: {failed} of {len(sources)} files failed", file=sys.stderr)
     return failed
-
-
-def _bar_progress(bar: tqdm) -> ProgressCallback:
-    """Map (stage, fraction) onto one 0..100 bar per file, labelled with the stage."""
-    stages = list(STAGE_WEIGHTS)
-
-    def report(stage: str, fraction: float) -> None:
-        done = sum(STAGE_WEIGHTS[s] for s in stages[: stages.index(stage)])
-        bar.n = round(100 * (done + STAGE_WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)))
-        bar.set_postfix_str(stage, refresh=False)
-        bar.refresh()
-
-    return report
 
 
 def _reason(exc: Exception, source: Path) -> str:

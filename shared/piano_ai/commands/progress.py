@@ -1,0 +1,97 @@
+"""The convert command's terminal display: a bar per file labelled with its stage, and decoders kept quiet.
+
+tqdm is imported inside the functions, so importing this module keeps `piano-ai --help` instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePath
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from piano_ai.types import ProgressCallback
+
+log = logging.getLogger(__name__)
+
+# Share of a file's progress bar each stage fills (inference dominates).
+STAGE_WEIGHTS = {"decoding": 0.1, "features": 0.1, "inference": 0.75, "postprocessing": 0.05}
+NAME_WIDTH = 16  # characters of the file name shown before the bar
+ELLIPSIS = "…"
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """``name`` in at most ``width`` characters: the middle gives way to an ellipsis, the extension stays."""
+    if len(name) <= width:
+        return name
+    suffix = PurePath(name).suffix
+    if len(suffix) > width // 2:  # an odd "extension" (a dot late in a long name) is not worth keeping
+        suffix = ""
+    head = width - len(ELLIPSIS) - len(suffix)
+    return f"{name[:head]}{ELLIPSIS}{suffix}"
+
+
+def stage_bar(file: TextIO, disable: bool | None) -> tqdm:
+    """The per-file bar: '<name> |####   | 45% inference' (0..100, name and stage set by the caller)."""
+    from tqdm import tqdm
+
+    # The stage goes in postfix[0]: with a string postfix tqdm itself prefixes ", " to it.
+    return tqdm(
+        total=100,
+        bar_format=f"{{desc:>{NAME_WIDTH}}} {{bar}} {{percentage:3.0f}}% {{postfix[0]}}",
+        postfix=[""],
+        file=file,
+        disable=disable,
+        position=1,
+        leave=False,
+    )
+
+
+def bar_progress(bar: tqdm) -> ProgressCallback:
+    """Map (stage, fraction) onto one 0..100 bar per file, labelled with the stage."""
+    stages = list(STAGE_WEIGHTS)
+    stage_label = getattr(bar, "postfix", None)  # a disabled bar has none
+    if isinstance(stage_label, list):
+        stage_label[0] = ""  # not the previous file's last stage
+
+    def report(stage: str, fraction: float) -> None:
+        done = sum(STAGE_WEIGHTS[s] for s in stages[: stages.index(stage)])
+        bar.n = round(100 * (done + STAGE_WEIGHTS[stage] * min(max(fraction, 0.0), 1.0)))
+        if isinstance(stage_label, list):
+            stage_label[0] = stage
+        bar.refresh()
+
+    return report
+
+
+@contextmanager
+def decoder_chatter_to_log(name: str) -> Iterator[None]:
+    """Send what C libraries print on file descriptor 2 to this module's log (DEBUG) instead of the terminal.
+
+    libmpg123 (inside libsndfile) writes notes like "Illegal Audio-MPEG-Header ... Trying to resync" straight
+    to fd 2 while decoding a damaged mp3; on a terminal they land over the progress bar.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 to redirect (a closed or replaced stderr)
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            chatter = sink.read().decode("utf-8", errors="replace").strip()
+            if chatter:
+                log.debug("decoding %s printed:\n%s", name, chatter)
