@@ -3,15 +3,16 @@
 Pure functions over pretty_midi objects; nothing here touches Streamlit.
 """
 
-import csv
 import io
-import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pretty_midi
+
+from piano_ai import midi_io
+from piano_ai.types import Note
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -116,17 +117,15 @@ def note_stats(rows: list[NoteRow]) -> dict[str, Any]:
     }
 
 
+def _notes(rows: list[NoteRow]) -> list[Note]:
+    return [Note(r.pitch, r.start, r.end, r.velocity) for r in rows]
+
+
 def notes_csv(rows: list[NoteRow]) -> bytes:
-    """CSV with a header: pitch,start,end,velocity (seconds), one note a line."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["pitch", "start", "end", "velocity"])
-    for r in rows:
-        writer.writerow([r.pitch, f"{r.start:.4f}", f"{r.end:.4f}", r.velocity])
-    return buffer.getvalue().encode()
+    """The CLI's and the API's CSV (piano_ai.midi_io): start_s,end_s,pitch,velocity,name, one note a line."""
+    return midi_io.notes_csv_text(_notes(rows)).encode()
 
 
 def notes_json(rows: list[NoteRow]) -> bytes:
-    """JSON {"notes": [{pitch, start, end, velocity}...]} (the API's notes shape, without job_id)."""
-    notes = [{k: v for k, v in asdict(r).items() if k != "track"} for r in rows]
-    return json.dumps({"notes": notes}, indent=1).encode()
+    """The API's notes JSON without job_id: {"notes": [{pitch, start, end, velocity}...]}, times to 0.1 ms."""
+    return midi_io.notes_to_json(_notes(rows)).encode()

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from piano_ai import midi_io
+from piano_ai.types import Note
 from piano_dashboard import midi_tools
 from piano_dashboard.midi_tools import NoteRow
 
@@ -42,16 +44,18 @@ def test_max_polyphony(spans, expected):
     assert midi_tools.max_polyphony(rows) == expected
 
 
-def test_csv_and_json_exports():
-    rows = [NoteRow(0, 60, 0.0, 0.5, 90), NoteRow(1, 64, 0.25, 1.0, 70)]
+def test_csv_and_json_exports_match_the_cli_and_the_api():
+    rows = [NoteRow(0, 60, 0.0, 0.5, 90), NoteRow(1, 64, 0.123456789, 1.0000001, 70)]
+    notes = [Note(60, 0.0, 0.5, 90), Note(64, 0.123456789, 1.0000001, 70)]
+    assert midi_tools.notes_csv(rows).decode() == midi_io.notes_csv_text(notes)
     assert midi_tools.notes_csv(rows).decode().splitlines() == [
-        "pitch,start,end,velocity",
-        "60,0.0000,0.5000,90",
-        "64,0.2500,1.0000,70",
+        "start_s,end_s,pitch,velocity,name",
+        "0.0000,0.5000,60,90,C4",
+        "0.1235,1.0000,64,70,E4",
     ]
     assert json.loads(midi_tools.notes_json(rows))["notes"][1] == {
         "pitch": 64,
-        "start": 0.25,
+        "start": 0.1235,
         "end": 1.0,
         "velocity": 70,
     }
