@@ -16,6 +16,7 @@ from piano_ai.types import FloatArray
 from piano_dashboard.midi_tools import NoteRow, pitch_name
 
 WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
+SILENT_PEAK = 1e-4  # amplitude (full scale = 1.0) below which a recording is drawn as silent (-80 dBFS)
 SPECTROGRAM_COLUMNS = 1_000  # spectrogram time columns drawn at most (32 ms each up to 32 s)
 TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 ROLL_HEIGHT_PX = 480
@@ -92,7 +93,11 @@ def piano_roll(
 
 
 def waveform(samples: FloatArray, sample_rate: int) -> go.Figure:
-    """Min/max envelope of mono audio over time (seconds)."""
+    """Min/max envelope of mono audio over time (seconds); the amplitude axis spans the recording's peak.
+
+    Scaled to the peak, not to full scale, so a quiet recording is not drawn as a flat line; the title
+    says how far below full scale that peak is.
+    """
     columns = max(1, min(WAVEFORM_POINTS, samples.size))
     usable = samples[: samples.size - samples.size % columns] if samples.size >= columns else samples
     blocks = usable.reshape(columns, -1)
@@ -111,8 +116,12 @@ def waveform(samples: FloatArray, sample_rate: int) -> go.Figure:
     )
     fig.update_layout(showlegend=False, hovermode="x")
     fig.update_xaxes(title="time (s)")
-    fig.update_yaxes(title="amplitude", range=[-1, 1])
-    return _layout(fig, "Waveform", 220)
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak < SILENT_PEAK:
+        fig.update_yaxes(title="amplitude", range=[-1, 1])
+        return _layout(fig, "Waveform (silent)", 220)
+    fig.update_yaxes(title="amplitude", range=[-peak * 1.05, peak * 1.05])
+    return _layout(fig, f"Waveform (peak {20 * math.log10(min(peak, 1.0)):.0f} dBFS)", 220)
 
 
 def spectrogram(mel: FloatArray) -> go.Figure:
@@ -145,9 +154,11 @@ def spectrogram(mel: FloatArray) -> go.Figure:
 
 
 def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
-    """Notes per pitch, labelled by pitch name."""
-    pitches = [r.pitch for r in rows]
-    values, counts = np.unique(pitches, return_counts=True) if pitches else (np.array([]), np.array([]))
+    """Notes per pitch from the lowest to the highest one played, pitches without notes included (0)."""
+    pitches = np.array([r.pitch for r in rows], dtype=np.int64)
+    low = int(pitches.min()) if pitches.size else LOWEST_KEY
+    values = np.arange(low, int(pitches.max()) + 1 if pitches.size else low)
+    counts = np.bincount(pitches - low, minlength=values.size) if pitches.size else np.array([], np.int64)
     fig = go.Figure(
         go.Bar(
             x=[pitch_name(int(p)) for p in values],
