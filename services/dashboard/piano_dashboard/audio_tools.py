@@ -16,8 +16,9 @@ import numpy as np
 import pretty_midi
 import soundfile as sf
 
-from piano_ai.constants import SAMPLE_RATE
+from piano_ai.constants import SAMPLE_RATE, SUPPORTED_FORMATS
 from piano_ai.errors import InvalidAudioError
+from piano_ai.formats import SNIFF_BYTES, ffmpeg_demuxer
 from piano_ai.types import FloatArray
 from piano_dashboard.midi_tools import load_midi
 
@@ -33,6 +34,32 @@ PEAK = 0.9  # normalise renderings to this peak amplitude (full scale = 1.0)
 # frames per write: libsndfile 1.2.2 segfaults on one big Vorbis write (seen from ~100 s at 22 kHz)
 OGG_BLOCK = 65_536
 TAIL_S = 1.0  # seconds kept after the last note ends (the release of the last notes)
+
+
+MIDI_SIGNATURE = b"MThd"  # a Standard MIDI File's first bytes
+TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}  # printable ASCII and whitespace
+
+
+def is_midi(content: bytes) -> bool:
+    """True when the bytes are a Standard MIDI File (whatever the name says)."""
+    return content.startswith(MIDI_SIGNATURE)
+
+
+def not_audio_reason(filename: str, content: bytes) -> str | None:
+    """A plain sentence when the bytes are no recording we decode (judged from the content, not the name),
+    else None. The same check as the API's upload check (piano_ai.formats), so both refuse the same files.
+    """
+    head = content[:SNIFF_BYTES]
+    if ffmpeg_demuxer(head) is not None:
+        return None
+    formats = ", ".join(SUPPORTED_FORMATS)
+    if is_midi(head):
+        what = "a MIDI file, not a recording"
+    elif head and sum(byte in TEXT_BYTES for byte in head[:4096]) >= 0.95 * len(head[:4096]):
+        what = "text, not a recording"
+    else:
+        what = "not a recording in a format we read"
+    return f"{filename} is {what} (whatever its name says). Upload a recording: {formats}."
 
 
 def decode_upload(filename: str, content: bytes) -> FloatArray:

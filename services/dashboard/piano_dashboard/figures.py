@@ -164,7 +164,7 @@ def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
             x=[pitch_name(int(p)) for p in values],
             y=counts,
             marker={"color": "#4C78A8"},
-            hovertemplate="%{x}: %{y} notes<extra></extra>",
+            hovertemplate="%{x}<br>notes: %{y}<extra></extra>",  # "1 notes" otherwise
         )
     )
     fig.update_xaxes(title="pitch", type="category")

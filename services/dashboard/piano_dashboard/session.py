@@ -8,7 +8,7 @@ from piano_dashboard.client import ApiClient, JobsApi
 CLIENT_KEY = "api_client"  # tests inject a fake JobsApi under this st.session_state key
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)  # instant; the default spinner would name this function
 def _shared_client(base_url: str) -> ApiClient:
     return ApiClient(base_url)
 

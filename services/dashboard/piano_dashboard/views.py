@@ -12,6 +12,13 @@ from piano_dashboard import audio_tools, figures, midi_tools, synthviz
 from piano_dashboard.client import ApiError
 
 PLOT_CONFIG = {"displaylogo": False, "scrollZoom": True}
+VISUALIZER_PAGE = "app_pages/visualizer.py"  # as app.py routes it
+NO_NOTES = "The MIDI file has no notes."
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 note', '2 notes', '0 notes'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def show_api_error(error: ApiError, what: str = "The API refused the request") -> None:
@@ -38,13 +45,21 @@ def _render(midi: bytes) -> tuple[bytes, bytes, str]:
     return audio_tools.encode_wav(samples, rate), audio_tools.encode_ogg(samples, rate), how
 
 
-@st.cache_data(max_entries=8)
+@st.cache_data(show_spinner="Preparing the recording for the player…", max_entries=8)
 def _ogg(samples: FloatArray) -> bytes:
     return audio_tools.encode_ogg(samples, SAMPLE_RATE)
 
 
 def audio_analysis(filename: str, content: bytes) -> FloatArray | None:
-    """Player, waveform and log-mel spectrogram of an upload; None (with an error shown) if undecodable."""
+    """Player, waveform and log-mel spectrogram of an upload; None (with a message shown) if undecodable."""
+    problem = audio_tools.not_audio_reason(filename, content)
+    if problem is not None and audio_tools.is_midi(content):
+        st.warning(problem, icon=":material/queue_music:")
+        st.page_link(VISUALIZER_PAGE, label="Open it in the MIDI visualizer", icon=":material/queue_music:")
+        return None
+    if problem is not None:
+        st.error(problem, icon=":material/error:")
+        return None
     try:
         samples = _decode(filename, content)
     except PianoAIError as exc:
@@ -64,10 +79,13 @@ def _mime(filename: str) -> str:
     )
 
 
-def midi_result(midi: bytes, name: str, original: FloatArray | None = None) -> None:
+def midi_result(
+    midi: bytes, name: str, original: FloatArray | None = None, no_notes: str | None = NO_NOTES
+) -> None:
     """Everything about one MIDI file: piano roll, instruments, statistics, listening, downloads.
 
     ``original``: the recording it was transcribed from (mono, SAMPLE_RATE), to listen side by side.
+    ``no_notes``: the warning shown when the file has no notes (None: the caller said it already).
     """
     try:
         parsed = midi_tools.load_midi(midi)
@@ -76,8 +94,8 @@ def midi_result(midi: bytes, name: str, original: FloatArray | None = None) -> N
         return
     rows = midi_tools.note_rows(parsed)
     names = [midi_tools.instrument_name(inst) for inst in parsed.instruments]
-    if not rows:
-        st.warning("The MIDI file has no notes.", icon=":material/music_off:")
+    if not rows and no_notes:
+        st.warning(no_notes, icon=":material/music_off:")
     stem = Path(name).stem
     downloads = st.columns(3)
     downloads[0].download_button(

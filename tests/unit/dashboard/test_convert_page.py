@@ -1,5 +1,9 @@
 """The Convert page, driven through AppTest against a fake API client."""
 
+import io
+
+import pretty_midi
+
 from piano_dashboard.client import ApiError, JobParams
 
 
@@ -81,6 +85,61 @@ def test_an_unreachable_api_is_a_message_not_a_stack_trace(dashboard, short_wav,
 def test_an_undecodable_file_is_refused_before_submitting(dashboard, fake_api):
     at = upload(dashboard(), "notes.wav", b"this is not audio")
     assert not at.exception
-    assert "invalid_audio" in at.error[0].value
+    assert "notes.wav is text, not a recording" in at.error[0].value
     assert at.button == []  # no Transcribe form
     assert fake_api.called("submit") == []
+
+
+def test_a_midi_file_points_to_the_visualizer(dashboard, small_midi, fake_api):
+    at = upload(dashboard(), "song.mid", small_midi)
+    assert not at.exception
+    assert at.error == []
+    assert "song.mid is a MIDI file, not a recording" in at.warning[0].value
+    (link,) = at.get("page_link")
+    assert link.proto.page.endswith("visualizer.py") or "visualizer" in link.proto.page
+    assert fake_api.called("submit") == []
+
+
+def test_a_text_file_named_mp3_gets_a_plain_message(dashboard, fake_api):
+    at = upload(dashboard(), "lyrics.mp3", b"Verse one, the piano enters softly\n" * 40)
+    assert not at.exception
+    (error,) = at.error
+    assert "lyrics.mp3 is text, not a recording" in error.value
+    assert "frame" not in error.value and "seek" not in error.value  # no decoder internals
+    assert at.button == [] and fake_api.called("submit") == []
+
+
+def empty_midi() -> bytes:
+    midi = pretty_midi.PrettyMIDI()
+    midi.instruments.append(pretty_midi.Instrument(program=0, name="Piano"))
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def test_silence_is_a_warning_without_a_success(dashboard, short_wav, fake_api, job):
+    fake_api.midi = empty_midi()
+    fake_api.job_states = [job("succeeded", note_count=0, audio_duration_s=1.0)]
+    at = transcribe(upload(dashboard(), "clip.wav", short_wav))
+    assert not at.exception
+    assert at.success == []
+    assert [w.value for w in at.warning] == [
+        "No notes were heard from 1.0 s of audio. Is the recording silent? A lower onset threshold finds"
+        " softer notes."
+    ]
+
+
+def test_one_note_is_singular(dashboard, short_wav, fake_api, job):
+    fake_api.job_states = [job("succeeded", note_count=1, audio_duration_s=1.0)]
+    at = transcribe(upload(dashboard(), "clip.wav", short_wav))
+    assert "Transcribed 1 note from" in at.success[0].value
+
+
+def test_after_a_cancel_the_transcribe_button_is_shown_again(dashboard, short_wav, fake_api, job):
+    fake_api.job_states = [job("canceled")]
+    at = transcribe(upload(dashboard(), "clip.wav", short_wav))
+    assert not at.exception
+    assert "canceled" in at.warning[0].value
+    settings = next(e for e in at.expander if e.label == "Transcription settings")
+    assert settings.proto.expanded
+    assert [b.label for b in settings.button] == ["Transcribe"]

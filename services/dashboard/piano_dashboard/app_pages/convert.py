@@ -90,7 +90,7 @@ def params_form() -> JobParams | None:
 st.title("Convert a piano recording to MIDI")
 upload = st.file_uploader(
     "Piano recording",
-    type=list(SUPPORTED_FORMATS),
+    type=[*SUPPORTED_FORMATS, "mid", "midi"],  # a MIDI file gets a pointer to the visualizer, not a refusal
     max_upload_size=max(1, math.ceil(get_settings().max_upload_mb)),
 )
 if upload is None:
@@ -105,7 +105,9 @@ with st.expander("The recording: waveform and spectrogram", expanded=digest not 
 if samples is None:
     st.stop()
 
-with st.expander("Transcription settings", expanded=digest not in jobs):
+# Open while there is nothing to show: no job yet, or one that failed or was canceled (run it again).
+last = fetch_job(jobs[digest]) if digest in jobs else None
+with st.expander("Transcription settings", expanded=last is None or last.status in ("failed", "canceled")):
     params = params_form()
 if params is not None:
     try:
@@ -117,7 +119,7 @@ if digest not in jobs:
     st.info("Choose the thresholds (the defaults suit most recordings) and press **Transcribe**.")
     st.stop()
 
-job = fetch_job(jobs[digest])
+job = last if params is None and last is not None else fetch_job(jobs[digest])
 if not job.is_terminal:
     live_status(job.id)
     st.stop()
@@ -139,8 +141,14 @@ if job.id not in midi_cache:
     except ApiError as error:
         views.show_api_error(error, "Could not download the MIDI")
         st.stop()
-notes = f"{job.note_count} notes" if job.note_count is not None else "the notes"
 heard = f" from {job.audio_duration_s:.1f} s of audio" if job.audio_duration_s is not None else ""
-took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
-st.success(f"Transcribed {notes}{heard}{took}.", icon=":material/check_circle:")
-views.midi_result(midi_cache[job.id], upload.name, original=samples)
+if job.note_count == 0:
+    st.warning(
+        f"No notes were heard{heard}. Is the recording silent? A lower onset threshold finds softer notes.",
+        icon=":material/music_off:",
+    )
+else:
+    count = views.plural(job.note_count, "note") if job.note_count is not None else "the notes"
+    took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
+    st.success(f"Transcribed {count}{heard}{took}.", icon=":material/check_circle:")
+views.midi_result(midi_cache[job.id], upload.name, original=samples, no_notes=None)
