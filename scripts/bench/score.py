@@ -26,9 +26,14 @@ from piano_ai.data.plan import asap_pieces, is_val_piece
 from piano_ai.data.render import instruments, render
 from piano_ai.midi_io import midi_notes
 from piano_ai.score.beats import Beats, fixed_beats, librosa_beats, track_beats
+from piano_ai.score.quantize import DIVISIONS, DUPLE, quantize
+from piano_ai.score.tempo import tempo_map
 from piano_ai.types import FloatArray, Note
 
 WINDOW_S = 0.07  # mir_eval's default F-measure window, seconds
+SCORE_GRID = 48  # score positions are compared on a 1/48-beat grid (sixteenths, triplets, 32nds)
+MATCH_BEATS = 0.5  # a performed note is matched to the score's same pitch within half a beat
+QUANTIZERS = {"sixteenths or triplets (chosen)": DIVISIONS, "sixteenths only": (DUPLE,)}
 START_FRACTION = 0.25  # excerpts start a quarter of the way into the performance
 
 Tracker = Callable[[FloatArray, list[Note]], Beats]
@@ -121,13 +126,66 @@ def table(results: dict[str, Scores], count: int, audio_s: float) -> str:
     return "\n".join(lines)
 
 
+def quantization(per_piece: int) -> dict[str, tuple[int, int]]:
+    """Quantizer name -> (performed notes matched to a score note, of those quantized onto its position).
+
+    The grid is ASAP's annotated beats of the performance (not tracked ones: this measures quantize.py alone);
+    ASAP's score annotations have the same beats in score time, so beat k of one is beat k of the other.
+    """
+    counts = dict.fromkeys(QUANTIZERS, (0, 0))
+    for piece, files in sorted(asap_pieces().items()):
+        if not is_val_piece(piece):
+            continue
+        score_path = Path(files[0]).with_name("midi_score.mid")
+        score_beats, _ = read_annotations(score_path.with_name("midi_score_annotations.txt"))
+        score_notes = midi_notes(pretty_midi.PrettyMIDI(str(score_path)))
+        positions: dict[int, np.ndarray] = {}
+        for n in score_notes:
+            position = np.interp(n.start, score_beats, np.arange(len(score_beats)))
+            positions.setdefault(n.pitch, np.array([]))
+            positions[n.pitch] = np.append(positions[n.pitch], round(position * SCORE_GRID) / SCORE_GRID)
+        for file in files[:per_piece]:
+            path = Path(file)
+            beats, _ = read_annotations(path.with_name(path.stem + "_annotations.txt"))
+            if len(beats) != len(score_beats):
+                continue
+            notes = [
+                n for n in midi_notes(pretty_midi.PrettyMIDI(file)) if beats[0] - 0.1 <= n.start <= beats[-1]
+            ]
+            grid = tempo_map(Beats(tuple(beats), (1,) * len(beats), 1, True), notes[-1].end)  # no bars needed
+            first = int(np.argmin(np.abs(np.array(grid.grid) - beats[0])))
+            for name, divisions in QUANTIZERS.items():
+                matched, exact = counts[name]
+                for q in quantize(notes, grid, divisions):
+                    candidates = positions.get(q.pitch, np.array([])) - float(q.onset - first)
+                    if candidates.size and np.min(np.abs(candidates)) <= MATCH_BEATS:
+                        matched += 1
+                        exact += int(np.min(np.abs(candidates)) < 1e-6)
+                counts[name] = (matched, exact)
+    return counts
+
+
+def quantization_table(counts: dict[str, tuple[int, int]]) -> str:
+    lines = [
+        "| quantization on ASAP's beats | notes matched | onset on the score's position |",
+        "|---|---|---|",
+    ]
+    for name, (matched, exact) in counts.items():
+        lines.append(f"| {name} | {matched} | {exact / max(matched, 1):.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-piece", type=int, default=1, help="performances per validation piece")
     parser.add_argument("--seconds", type=float, default=30.0, help="excerpt length")
     parser.add_argument("--instrument", default="fluidr3", help="a piano_ai.data.render instrument")
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
+    parser.add_argument("--quantization-only", action="store_true", help="skip beat tracking")
     args = parser.parse_args()
+    print(quantization_table(quantization(args.per_piece)), flush=True)
+    if args.quantization_only:
+        return
     items = excerpts(args.per_piece, args.seconds, args.instrument)
     results = score(items, args.trackers)
     print(table(results, len(items), sum(i.audio.size for i in items) / SAMPLE_RATE))

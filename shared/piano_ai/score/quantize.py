@@ -17,7 +17,11 @@ from piano_ai.types import Note
 DUPLE = 4  # sixteenths per beat
 TRIPLE = 3  # triplet eighths per beat
 DIVISIONS = (DUPLE, TRIPLE)
-TRIPLET_MARGIN = 0.6  # a beat goes triplet only when its onsets miss the triplet grid < 0.6 x the duple one
+# A beat goes triplet when its onsets miss the triplet grid by less than TRIPLET_MARGIN x the sixteenth grid
+# (summed over its onsets). On a quarter of ASAP's training pieces, quantized on their annotated beats, 1.0
+# put the most onsets on the score's positions (0.747 / 0.758 / 0.765 / 0.767 / 0.762 / 0.748 of them at
+# 0.4 / 0.6 / 0.8 / 1.0 / 1.2 / 1.5).
+TRIPLET_MARGIN = 1.0
 EARLY_FRACTION = 1 / 8  # an onset this close before a beat (in beats) belongs to that beat
 
 
@@ -45,14 +49,17 @@ class Chord:
     velocity: int  # the loudest note's
 
 
-def quantize(notes: Iterable[Note], tempo: TempoMap) -> list[QNote]:
-    """Quantize performed notes (seconds) to ``tempo``'s beat grid, sorted by (onset, pitch)."""
+def quantize(notes: Iterable[Note], tempo: TempoMap, divisions: tuple[int, ...] = DIVISIONS) -> list[QNote]:
+    """Quantize performed notes (seconds) to ``tempo``'s beat grid, sorted by (onset, pitch).
+
+    ``divisions``: the ways a beat may be divided (`make bench-score` also measures sixteenths alone).
+    """
     notes = list(notes)
     if not notes:
         return []
     onsets = tempo.beat_positions([n.start for n in notes])
     ends = tempo.beat_positions([n.end for n in notes])
-    division = beat_divisions(onsets)
+    division = beat_divisions(onsets, divisions)
     out = []
     for note, onset, end in zip(notes, onsets, ends, strict=True):
         q_onset = snap(onset, division.get(_beat_of(onset), DUPLE))
@@ -62,11 +69,11 @@ def quantize(notes: Iterable[Note], tempo: TempoMap) -> list[QNote]:
     return sorted(out, key=lambda q: (q.onset, q.pitch))
 
 
-def beat_divisions(onsets: Iterable[float]) -> dict[int, int]:
+def beat_divisions(onsets: Iterable[float], divisions: tuple[int, ...] = DIVISIONS) -> dict[int, int]:
     """beat index -> DUPLE or TRIPLE for every beat holding an onset (positions in beats).
 
-    A beat is divided in triplets when its onsets sit clearly closer to the triplet grid than to the
-    sixteenth grid; ties and single on-beat onsets stay duple, the common case.
+    A beat is divided in triplets when its onsets sit closer to the triplet grid than to the sixteenth
+    grid; ties (a single on-beat onset) stay duple, the common case.
     """
     by_beat: dict[int, list[float]] = {}
     for position in onsets:
@@ -74,8 +81,9 @@ def beat_divisions(onsets: Iterable[float]) -> dict[int, int]:
         by_beat.setdefault(beat, []).append(position - beat)
     out = {}
     for beat, offsets in by_beat.items():
-        miss = {d: sum(abs(f - round(f * d) / d) for f in offsets) for d in DIVISIONS}
-        out[beat] = TRIPLE if miss[TRIPLE] < TRIPLET_MARGIN * miss[DUPLE] else DUPLE
+        miss = {d: sum(abs(f - round(f * d) / d) for f in offsets) for d in divisions}
+        triple = TRIPLE in miss and (DUPLE not in miss or miss[TRIPLE] < TRIPLET_MARGIN * miss[DUPLE])
+        out[beat] = TRIPLE if triple else DUPLE
     return out
 
 

@@ -23,3 +23,9 @@ def test_table() -> None:
     assert text.splitlines()[0] == "2 excerpts, 1.0 min of audio; mean F-measure (70 ms)"
     assert "| madmom | 0.600 | 0.300 | 12.0 |" in text
     assert "| fixed-120 | 0.200 | 0.000 | 0.0 |" in text
+
+
+def test_quantization_table() -> None:
+    text = bench.quantization_table({"sixteenths or triplets (chosen)": (200, 150), "sixteenths only": (0, 0)})
+    assert "| sixteenths or triplets (chosen) | 200 | 0.750 |" in text
+    assert "| sixteenths only | 0 | 0.000 |" in text

@@ -19,7 +19,8 @@ from piano_ai.types import Note
         ([0.0, 0.5], {0: DUPLE}),  # eighths fit both grids' neighbourhoods: duple
         ([1.0, 1.36, 1.69, 2.01, 2.52], {1: TRIPLE, 2: DUPLE}),  # a triplet beat, then eighths
         ([0.93], {1: DUPLE}),  # a little early: belongs to the next beat
-        ([0.0, 0.3], {0: DUPLE}),  # between 1/4 and 1/3, nearer 1/4 by little: not clearly triplet
+        ([0.0, 0.28], {0: DUPLE}),  # between 1/4 and 1/3, nearer 1/4
+        ([0.0, 0.3], {0: TRIPLE}),  # between 1/4 and 1/3, nearer 1/3
     ],
 )
 def test_beat_divisions(onsets: list[float], expected: dict[int, int]) -> None:
@@ -103,3 +104,8 @@ def test_no_notes() -> None:
 )
 def test_chords(notes: list[QNote], expected: list[Chord]) -> None:
     assert chords(notes) == expected
+
+
+def test_sixteenths_only() -> None:
+    notes = [Note(60 + i, 1.0 + i / 6, 1.0 + (i + 1) / 6, 70) for i in range(3)]
+    assert [q.onset for q in quantize(notes, STEADY, divisions=(DUPLE,))] == [F(2), F(9, 4), F(11, 4)]
