@@ -26,7 +26,11 @@ def age(seconds: float | None) -> str:
 
 
 def job_rows(jobs: list[Job], statuses: Sequence[str], text: str = "") -> list[dict[str, Any]]:
-    """Table rows for the jobs in ``statuses`` whose filename or id contains ``text``."""
+    """Table rows for the jobs in ``statuses`` whose filename or id contains ``text``.
+
+    Stage and progress only while they mean something: a failed or canceled job shows neither (not the
+    "decoding, 10%" it stopped at). None is a missing value, for the page to show as an empty cell.
+    """
     needle = text.strip().lower()
     rows = []
     for job in jobs:
@@ -39,8 +43,8 @@ def job_rows(jobs: list[Job], statuses: Sequence[str], text: str = "") -> list[d
                 "id": job.id[:8],
                 "file": job.filename,
                 "status": job.status,
-                "stage": job.stage or "",
-                "progress": job.progress,
+                "stage": (job.stage or "starting") if job.status == "running" else "",
+                "progress": _progress(job),
                 "audio (s)": round(job.audio_duration_s, 1) if job.audio_duration_s is not None else None,
                 "took (s)": round(job.latency_s, 1) if job.latency_s is not None else None,
                 "notes": job.note_count,
@@ -50,6 +54,12 @@ def job_rows(jobs: list[Job], statuses: Sequence[str], text: str = "") -> list[d
             }
         )
     return rows
+
+
+def _progress(job: Job) -> float | None:
+    if job.status in ("failed", "canceled"):
+        return None
+    return 1.0 if job.status == "succeeded" else min(max(job.progress, 0.0), 1.0)
 
 
 def window_rows(stats: QueueStats) -> list[dict[str, Any]]:

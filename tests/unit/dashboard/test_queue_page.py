@@ -1,5 +1,9 @@
 """The Queue page against a fake API client."""
 
+import json
+
+import pandas as pd
+
 from piano_dashboard.client import ApiError, QueueStats
 
 QUEUE = "app_pages/queue.py"
@@ -84,3 +88,34 @@ def test_an_unreachable_api_is_an_error_message(dashboard, fake_api):
     at = dashboard(QUEUE)
     assert not at.exception
     assert "api_unreachable" in at.error[0].value
+
+
+def test_empty_cells_are_empty_not_none(dashboard, fake_api, job):
+    busy_queue(fake_api, job)
+    at = dashboard(QUEUE)
+    for frame in at.dataframe:
+        assert frame.proto.HasField("placeholder") and frame.proto.placeholder == ""
+    jobs = at.dataframe[-1].value
+    assert pd.isna(jobs["notes"][0]) and pd.isna(jobs["took (s)"][0])  # the queued job: missing, shown empty
+
+
+def test_stage_and_error_columns_are_wide_enough(dashboard, fake_api, job):
+    busy_queue(fake_api, job)
+    columns = json.loads(dashboard(QUEUE).dataframe[-1].proto.columns)
+    assert columns["stage"]["width"] == "medium"
+    assert columns["error"]["width"] == "large"
+
+
+def test_a_canceled_job_keeps_no_stage_or_progress(dashboard, fake_api, job):
+    fake_api.jobs = [job("canceled", id="c1" + "0" * 30, stage="decoding", progress=0.1)]
+    jobs = dashboard(QUEUE).dataframe[-1].value
+    assert jobs["stage"][0] == ""
+    assert pd.isna(jobs["progress"][0])
+
+
+def test_the_running_job_shows_its_progress_figure(dashboard, fake_api, job):
+    busy_queue(fake_api, job)
+    at = dashboard(QUEUE)
+    texts = [bar.proto.text for bar in at.get("progress")]
+    assert "running · inference · 50%" in texts
+    assert "queued · waiting for a worker" in texts

@@ -16,6 +16,7 @@ SHOWN_ACTIVE = 20  # queued/running jobs listed with a cancel button
 HISTORY_KEY = "queue_history"  # st.session_state: queue depth samples taken at each refresh
 HISTORY_POINTS = 720  # an hour of samples at REFRESH_S
 NOTICE_KEY = "queue_notice"  # st.session_state: outcome of the last cancel, shown once
+EMPTY_CELL = ""  # how tables show a missing value (Streamlit's default is "None")
 
 
 def cancel(job_id: str, filename: str) -> None:
@@ -46,7 +47,7 @@ def throughput_and_latency(stats: QueueStats, jobs: list[Job]) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Throughput and latency")
-        st.dataframe(queue_tables.window_rows(stats), hide_index=True)
+        st.dataframe(queue_tables.window_rows(stats), hide_index=True, placeholder=EMPTY_CELL)
     with right:
         points = queue_tables.latency_points(jobs)
         if points:
@@ -68,14 +69,16 @@ def workers_and_errors(stats: QueueStats) -> None:
     with left:
         st.subheader("Workers")
         if stats.workers:
-            st.dataframe(queue_tables.worker_rows(stats, datetime.now(UTC)), hide_index=True)
+            st.dataframe(
+                queue_tables.worker_rows(stats, datetime.now(UTC)), hide_index=True, placeholder=EMPTY_CELL
+            )
         else:
             st.warning("No worker has been seen: queued jobs will wait.", icon=":material/warning:")
     with right:
         st.subheader("Errors by code")
         if stats.errors_by_code:
             errors = [{"code": code, "jobs": n} for code, n in sorted(stats.errors_by_code.items())]
-            st.dataframe(errors, hide_index=True)
+            st.dataframe(errors, hide_index=True, placeholder=EMPTY_CELL)
         else:
             st.caption("No failed jobs.")
 
@@ -86,8 +89,13 @@ def jobs_table(jobs: list[Job]) -> None:
     statuses = left.multiselect("Status", STATUSES, default=list(STATUSES), key="status_filter")
     text = right.text_input("File name or id contains", key="text_filter")
     rows = queue_tables.job_rows(jobs, statuses, text)
-    progress = st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")
-    st.dataframe(rows, hide_index=True, column_config={"progress": progress})
+    columns = {
+        "file": st.column_config.TextColumn(width="medium"),
+        "stage": st.column_config.TextColumn(width="medium"),
+        "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+        "error": st.column_config.TextColumn(width="large", help="code: message"),
+    }
+    st.dataframe(rows, hide_index=True, column_config=columns, placeholder=EMPTY_CELL)
     st.caption(f"{len(rows)} of the {len(jobs)} most recent jobs.")
 
 
@@ -99,7 +107,11 @@ def active_jobs(jobs: list[Job]) -> None:
     for job in active:
         name, state, button = st.columns([3, 2, 1], vertical_alignment="center")
         name.write(f"`{job.id[:8]}` {job.filename}")
-        state.progress(min(max(job.progress, 0.0), 1.0), text=f"{job.status} · {job.stage or 'waiting'}")
+        done = min(max(job.progress, 0.0), 1.0)
+        doing = (
+            f"{job.stage or 'starting'} · {done:.0%}" if job.status == "running" else "waiting for a worker"
+        )
+        state.progress(done, text=f"{job.status} · {doing}")
         button.button(
             "Cancel",
             key=f"cancel-{job.id}",
