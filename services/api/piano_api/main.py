@@ -3,6 +3,7 @@
 import logging
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from piano_ai.settings import get_settings
 from piano_api.metrics import MetricsMiddleware
@@ -14,13 +15,18 @@ DESCRIPTION = """Convert piano recordings to MIDI asynchronously.
 
 Submit with `POST /v1/jobs`, poll `GET /v1/jobs/{id}` until `status` is `succeeded`, then download
 `GET /v1/jobs/{id}/midi`. Errors are `application/problem+json` with a stable `code`.
+Every endpoint, field, error code and setting, with curl examples: `docs/api.md` in the repository.
 """
+DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package
 
 
 def create_app() -> FastAPI:
     """Build the app from settings."""
     settings = get_settings()
-    app = FastAPI(title="piano-ai", version="0.1.0", description=DESCRIPTION)
+    # /docs and /redoc load their scripts from this server, not from a CDN: they work offline.
+    app = FastAPIOffline(
+        title="piano-ai", version="0.1.0", description=DESCRIPTION, static_url=DOCS_ASSETS_URL
+    )
     install_handlers(app)
     app.include_router(jobs.router)
     app.include_router(system.router)

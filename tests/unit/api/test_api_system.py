@@ -1,5 +1,6 @@
 """/v1/queue, /healthz, /readyz, /metrics; and the API's import boundary."""
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -72,3 +73,13 @@ def test_table_model_is_not_the_response_model() -> None:
     from piano_api.schemas import JobPublic
 
     assert not issubclass(JobPublic, Job)
+
+
+def test_swagger_ui_loads_nothing_from_the_internet(api: ApiHarness) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert assets and not [url for url in assets if "://" in url]  # no CDN
+    for url in assets:
+        assert api.client.get(url).status_code == 200, url
+    assert "docs/api.md" in api.client.get("/openapi.json").json()["info"]["description"]
