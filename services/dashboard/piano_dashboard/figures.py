@@ -18,6 +18,7 @@ from piano_dashboard.midi_tools import NoteRow, pitch_name
 WAVEFORM_POINTS = 2_000  # envelope columns drawn for any length of audio
 SILENT_PEAK = 1e-4  # amplitude (full scale = 1.0) below which a recording is drawn as silent (-80 dBFS)
 SPECTROGRAM_COLUMNS = 1_000  # spectrogram time columns drawn at most (32 ms each up to 32 s)
+VELOCITY_SCALE = "Viridis"  # piano-roll colours of a single-track file, velocity 1 -> 127
 TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D")
 ROLL_HEIGHT_PX = 480
 BLACK_KEYS = frozenset({1, 3, 6, 8, 10})  # pitch classes of the black keys (C = 0)
@@ -46,14 +47,10 @@ def piano_roll(
         notes = [r for r in rows if r.track == track]
         name = track_names[track] if track_names and track < len(track_names) else f"track {track}"
         by_velocity = len(tracks) == 1
+        # Velocity colours are computed here, not left to plotly.js: bars given numbers as colours make it
+        # log "Invalid color specifier" twice per note in the browser console (tens of thousands of lines).
         marker = (
-            {
-                "color": [r.velocity for r in notes],
-                "colorscale": "Viridis",
-                "cmin": 1,
-                "cmax": 127,
-                "colorbar": {"title": "velocity", "thickness": 12},
-            }
+            {"color": velocity_colors([r.velocity for r in notes])}
             if by_velocity
             else {"color": TRACK_COLORS[track % len(TRACK_COLORS)]}
         )
@@ -73,6 +70,8 @@ def piano_roll(
                 ),
             )
         )
+    if len(tracks) == 1:
+        fig.add_trace(_velocity_colorbar())
     low = min((r.pitch for r in rows), default=LOWEST_KEY) - 2
     high = max((r.pitch for r in rows), default=HIGHEST_KEY) + 2
     c_keys = [p for p in range(low, high + 1) if p % 12 == 0]
@@ -90,6 +89,31 @@ def piano_roll(
         title="pitch", range=[low, high], tickvals=c_keys, ticktext=[pitch_name(p) for p in c_keys]
     )
     return _layout(fig, "Piano roll", ROLL_HEIGHT_PX)
+
+
+def velocity_colors(velocities: list[int]) -> list[str]:
+    """One VELOCITY_SCALE colour per MIDI velocity (1..127), as 'rgb(r, g, b)' strings."""
+    positions = [(min(max(v, 1), 127) - 1) / 126 for v in velocities]
+    return list(plotly.colors.sample_colorscale(VELOCITY_SCALE, positions)) if positions else []
+
+
+def _velocity_colorbar() -> go.Scatter:
+    """An invisible trace that draws the velocity colour bar (the bars carry ready-made colours)."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        showlegend=False,
+        hoverinfo="skip",
+        marker={
+            "color": [1],
+            "colorscale": VELOCITY_SCALE,
+            "cmin": 1,
+            "cmax": 127,
+            "showscale": True,
+            "colorbar": {"title": "velocity", "thickness": 12},
+        },
+    )
 
 
 def waveform(samples: FloatArray, sample_rate: int) -> go.Figure:

@@ -32,3 +32,21 @@ def test_notes_per_pitch_keeps_the_pitches_without_notes():
 def test_notes_per_pitch_of_no_notes_is_empty():
     bar = figures.pitch_histogram([]).data[0]
     assert list(bar.x) == [] and list(bar.y) == []
+
+
+def test_piano_roll_bars_carry_colours_not_numbers():
+    """plotly.js logs 'Invalid color specifier' for each bar given a number as its colour."""
+    rows = [NoteRow(0, 60 + i % 12, i * 0.1, i * 0.1 + 0.3, 1 + i % 127) for i in range(300)]
+    fig = figures.piano_roll(rows, ["Piano"])
+    (bars,) = [trace for trace in fig.data if trace.type == "bar"]
+    assert len(bars.marker.color) == 300
+    assert all(isinstance(c, str) and c.startswith("rgb") for c in bars.marker.color)
+    assert bars.marker.color[0] != bars.marker.color[100]  # still coloured by velocity
+    (scale,) = [trace for trace in fig.data if trace.type == "scatter"]
+    assert scale.marker.showscale and scale.marker.colorbar.title.text == "velocity"
+
+
+def test_velocity_colors_span_the_scale():
+    low, high = figures.velocity_colors([1, 127])
+    assert (low, high) == ("rgb(68, 1, 84)", "rgb(253, 231, 37)")  # Viridis' ends
+    assert figures.velocity_colors([]) == []
