@@ -26,6 +26,7 @@ def test_table() -> None:
 
 
 def test_quantization_table() -> None:
-    text = bench.quantization_table({"sixteenths or triplets (chosen)": (200, 150), "sixteenths only": (0, 0)})
+    counts = {"sixteenths or triplets (chosen)": (200, 150), "sixteenths only": (0, 0)}
+    text = bench.quantization_table(counts)
     assert "| sixteenths or triplets (chosen) | 200 | 0.750 |" in text
     assert "| sixteenths only | 0 | 0.000 |" in text
