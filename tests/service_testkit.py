@@ -117,6 +117,70 @@ def create_bucket(emulator_url: str, name: str) -> None:
     client.create_bucket(name)
 
 
+@dataclass
+class RedisServer:
+    """A redis-server of a test's own, without persistence: a restart loses every message."""
+
+    port: int
+    root: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Kill -9 and start again on the same port: an empty Redis, as after a crash without AOF."""
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def redis_server(root: Path) -> Iterator[RedisServer]:
+    """Run a throwaway redis-server on a free port (no persistence) for one test module."""
+    server = RedisServer(port=_free_port(), root=root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
     """A long recording (cheap to make): a 4 s phrase repeated."""
     phrase = piano_clip(path, pitches=(48, 55, 60, 64, 67, 72), seconds=4.0, sr=sr)
@@ -132,6 +196,25 @@ MAX_AUDIO_S = 600  # the stack's longest recording, seconds (its longest test cl
 # The stack's workers re-queue a dead worker's job after 3 heartbeats of 2 s; Redis would redeliver it only
 # after this (tests that check Redis's own redelivery start workers with a short one and no re-queueing).
 VISIBILITY_TIMEOUT_S = 60
+
+
+def stack_env(root: Path, database_url: str, redis_url: str, queue: str) -> dict[str, str]:
+    """The environment of the worker-test stack (the fixtures add or override a few)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PIANO_AI_QUEUE": queue,
+        "PIANO_AI_STORAGE_BACKEND": "local",
+        "PIANO_AI_STORAGE_DIR": str(root / "storage"),
+        "PIANO_AI_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+        "PIANO_AI_TASK_TIME_LIMIT_S": "120",
+        "PIANO_AI_WORKER_HEARTBEAT_S": "2",
+        # Under load (20 submissions on 2 busy cores) the API took over 3 s from the insert to recording the
+        # send, and the sweep sent such a job a second time: harmless, but then it runs twice.
+        "PIANO_AI_RESEND_UNSENT_AFTER_S": "10",
+        "PIANO_AI_MAX_UPLOAD_MB": "16",
+        "PIANO_AI_MAX_AUDIO_S": str(MAX_AUDIO_S),
+    }
 
 
 def clear_service_caches() -> None:
@@ -238,3 +321,43 @@ class Stack:
     def rows(self) -> list[Any]:
         with db_session.get_session_factory()() as session:
             return job_store.list_jobs(session, limit=10_000)[0]
+
+
+@contextmanager
+def running_stack(
+    root: Path, redis_url: str, workers: tuple[str, ...] = ("w1", "w2"), **overrides: str
+) -> Iterator[Stack]:
+    """A throwaway Postgres database, a queue of its own on ``redis_url``, local storage under ``root``,
+    the API in-process and ``workers`` started and ready; the environment is ``stack_env`` + ``overrides``."""
+    import pytest
+    import redis
+    from fastapi.testclient import TestClient
+
+    from piano_ai.db.migrate import upgrade
+    from piano_ai.storage import get_storage
+
+    queue = f"transcribe_test_{uuid.uuid4().hex[:8]}"
+    with throwaway_postgres() as database_url, pytest.MonkeyPatch.context() as patch:
+        for key, value in {**stack_env(root, database_url, redis_url, queue), **overrides}.items():
+            patch.setenv(key, value)
+        clear_service_caches()
+        upgrade()
+        from piano_api.main import create_app
+
+        client = TestClient(create_app())
+        stack = Stack(env={**os.environ}, root=root, client=client, storage=get_storage())  # type: ignore[arg-type]
+        try:
+            with client:
+                for name in workers:
+                    stack.start_worker(name)
+                stack.wait_workers_ready(list(workers))
+                yield stack
+        finally:
+            for name in list(stack.workers):
+                stack.kill_worker(name)
+            try:
+                redis.Redis.from_url(redis_url).delete(queue)
+            except redis.ConnectionError:  # a test's own Redis, already stopped
+                pass
+            db_session.get_engine().dispose()
+            clear_service_caches()

@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     visibility_timeout_s: int | None = None
     # Seconds between a worker's "I am alive" rows (GET /v1/queue lists workers seen recently).
     worker_heartbeat_s: float = 10.0
-    # Live workers re-queue the jobs of a worker silent for 3 heartbeats (sooner than the broker would).
+    # Live workers hand a running job to another worker once its lease lapses (sooner than the broker would).
     requeue_orphans: bool = True
+    # A running job's lease, seconds (the database's clock): the process running it renews it with every
+    # progress write and heartbeat. None: 3 heartbeats + 5 s.
+    job_lease_s: float | None = Field(default=None, gt=0)
+    # Live workers send again a job queued this long since its last send whose message the broker no longer
+    # holds (Redis restarted without persistence, FLUSHDB, a failover), seconds; 0 turns it off.
+    resend_lost_after_s: float = Field(default=120.0, ge=0)
     # Live workers send the queued jobs whose message never reached the queue after this many seconds
     # (the API died between the insert and the enqueue); 0 turns it off.
     resend_unsent_after_s: float = 60.0
@@ -79,6 +85,11 @@ class Settings(BaseSettings):
     def broker_url(self) -> str:
         """The Celery broker URL: Redis when REDIS_URL is set, else the filesystem transport."""
         return self.redis_url or "filesystem://"
+
+    @property
+    def effective_job_lease_s(self) -> float:
+        """Seconds a running job's lease lasts after each renewal."""
+        return self.job_lease_s or 3 * self.worker_heartbeat_s + 5
 
     @property
     def effective_visibility_timeout_s(self) -> int:

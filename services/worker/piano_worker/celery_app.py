@@ -62,44 +62,24 @@ def _shutdown_process(**_: Any) -> None:
     _stop.set()
 
 
-def _resend_unsent(session: Any, older_than_s: float) -> None:
-    """Send the queued jobs whose message the queue never accepted (the API died after the insert)."""
-    from piano_ai.db import jobs as job_store
-    from piano_worker.tasks import TRANSCRIBE_TASK
-
-    for job_id in job_store.claim_unsent(session, older_than_s):
-        try:
-            app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue)
-            logger.warning("job %s: its message never reached the queue; sent now", job_id)
-        except Exception:
-            job_store.unmark_enqueued(session, job_id)
-            raise
-
-
 def _heartbeat_loop() -> None:
-    """Say this process is alive, re-queue the jobs of workers that stopped saying so, and send the jobs
-    whose message never reached the queue (``PIANO_AI_RESEND_UNSENT_AFTER_S``; 0 turns that off).
+    """Say this process is alive, then run the reconciler's sweep (piano_worker.reconciler): renew the
+    lease of the job in progress here, hand the jobs of lapsed leases to the queue again, and send the
+    queued jobs whose message never reached the queue or was lost by the broker.
 
     The filesystem broker never redelivers a dead worker's message, and Redis does only after the
-    visibility timeout (longer than the longest job); this brings such a job back within
-    3 heartbeats. A late redelivery of the original message then finds the job finished and skips it.
+    visibility timeout (longer than the longest job); the lease brings such a job back within
+    ``PIANO_AI_JOB_LEASE_S``. A late redelivery of the original message then finds the job finished and
+    skips it.
     """
     from piano_ai.db import jobs as job_store
-    from piano_worker.tasks import TRANSCRIBE_TASK
+    from piano_worker import reconciler
 
-    interval = settings.worker_heartbeat_s
     while not _stop.is_set():
         try:
             with runtime.context().sessions() as session:
                 job_store.heartbeat(session, runtime.worker_name())
-                orphans = (
-                    job_store.requeue_orphans(session, 3 * interval + 5) if settings.requeue_orphans else []
-                )
-                for job_id in orphans:
-                    logger.warning("job %s: its worker stopped; queued again", job_id)
-                    app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=settings.queue)
-                if settings.resend_unsent_after_s > 0:
-                    _resend_unsent(session, settings.resend_unsent_after_s)
+                reconciler.sweep(app, session, settings)
         except Exception:
             logger.exception("worker heartbeat failed")
-        _stop.wait(interval)
+        _stop.wait(settings.worker_heartbeat_s)

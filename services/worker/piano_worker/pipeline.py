@@ -46,6 +46,7 @@ class WorkerContext:
     model_loader: Callable[[], Any]  # returns the loaded Transcriber (cached by the caller)
     name: str  # this worker's name, recorded on the job
     max_audio_s: float | None = None  # longer recordings fail with audio_too_long (settings.max_audio_s)
+    lease_s: float = job_store.DEFAULT_LEASE_S  # a run's lease after each renewal (settings.job_lease_s)
 
 
 class ProgressWriter:
@@ -55,8 +56,10 @@ class ProgressWriter:
     effect at the next progress report.
     """
 
-    def __init__(self, session: Session, job_id: str, attempt: int) -> None:
-        self.session, self.job_id, self.attempt = session, job_id, attempt
+    def __init__(
+        self, session: Session, job_id: str, attempt: int, lease_s: float = job_store.DEFAULT_LEASE_S
+    ) -> None:
+        self.session, self.job_id, self.attempt, self.lease_s = session, job_id, attempt, lease_s
         self.stage: str | None = None
         self.last_write = 0.0
 
@@ -68,7 +71,10 @@ class ProgressWriter:
         if since < (STAGE_CHANGE_INTERVAL_S if stage != self.stage else PROGRESS_INTERVAL_S):
             return
         self.stage, self.last_write = stage, now
-        if not job_store.report_progress(self.session, self.job_id, self.attempt, stage, round(overall, 4)):
+        reported = job_store.report_progress(
+            self.session, self.job_id, self.attempt, stage, round(overall, 4), self.lease_s
+        )
+        if not reported:
             raise RunSuperseded(f"job {self.job_id}: attempt {self.attempt} no longer owns the job")
 
 
@@ -88,7 +94,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
     state = state if state is not None else RunState()
     # One session (one pooled connection) for the whole run: claim, progress reports, result.
     with ctx.sessions() as session:
-        attempt = state.attempt = job_store.claim(session, job_id, ctx.name)
+        attempt = state.attempt = job_store.claim(session, job_id, ctx.name, ctx.lease_s)
         job = job_store.get_job(session, job_id) if attempt is not None else None
         if attempt is None or job is None:
             logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
@@ -103,7 +109,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
         try:
             with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
-                progress = ProgressWriter(session, job_id, attempt)
+                progress = ProgressWriter(session, job_id, attempt, ctx.lease_s)
                 results = _transcribe_and_store(
                     ctx, job_id, job.input_key, job.filename, job.params, Path(tmp), progress
                 )

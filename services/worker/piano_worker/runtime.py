@@ -10,13 +10,15 @@ from typing import Any
 from piano_ai.db.session import get_engine, get_session_factory
 from piano_ai.settings import Settings, get_settings
 from piano_ai.storage import get_storage
-from piano_worker.pipeline import WorkerContext
+from piano_worker.pipeline import RunState, WorkerContext
 
 logger = logging.getLogger(__name__)
 
 _model: Any = None
 _model_lock = threading.Lock()
 _node_name: str = socket.gethostname()
+# The run in progress in this process (job id, its RunState): the heartbeat thread renews its lease.
+_current_run: tuple[str, RunState] | None = None
 
 
 def settings() -> Settings:
@@ -33,6 +35,17 @@ def set_node_name(name: str) -> None:
 def worker_name() -> str:
     """This pool process: "<celery node>/<pid>"."""
     return f"{_node_name}/{os.getpid()}"
+
+
+def set_current_run(job_id: str | None, state: RunState | None = None) -> None:
+    """Record the run this process is doing (None: none), whose lease the heartbeat thread renews."""
+    global _current_run
+    _current_run = (job_id, state) if job_id is not None and state is not None else None
+
+
+def current_run() -> tuple[str, RunState] | None:
+    """(job id, RunState) of the run in progress in this process, or None."""
+    return _current_run
 
 
 def load_model() -> Any:
@@ -64,4 +77,5 @@ def context() -> WorkerContext:
         model_loader=load_model,
         name=worker_name(),
         max_audio_s=settings().max_audio_s,
+        lease_s=settings().effective_job_lease_s,
     )

@@ -1,8 +1,9 @@
 """The one Celery task: transcribe a job by id. Thin: the work is in piano_worker.pipeline.
 
 Failure policy: bad input (a PianoAIError such as invalid_audio) fails the job at once and is never
-retried; transient storage/database errors hand the job back to the queue and retry with backoff; a
-time limit fails the job with ``timeout``; anything else fails it with ``internal_error``.
+retried; transient storage/database errors hand the job back to the queue and retry with backoff (a
+database still failing after the retries leaves the job to the reconciler, never fails it); a time limit
+fails the job with ``timeout``; anything else fails it with ``internal_error``.
 """
 
 import logging
@@ -46,6 +47,7 @@ def _run(self: Task, job_id: str) -> str:
     """run_job with the failure policy applied; returns the outcome."""
     ctx = runtime.context()
     state = RunState()
+    runtime.set_current_run(job_id, state)  # the heartbeat thread renews this run's lease
     try:
         return run_job(job_id, ctx, state)
     except RunSuperseded as exc:
@@ -78,6 +80,8 @@ def _run(self: Task, job_id: str) -> str:
         logger.exception("job %s: unexpected error", job_id)
         _fail(job_id, state.attempt, "internal_error", f"unexpected error: {type(exc).__name__}: {exc}")
         return "failed"
+    finally:
+        runtime.set_current_run(None)
 
 
 def _fail(job_id: str, attempt: int | None, code: str, message: str) -> None:
@@ -95,16 +99,30 @@ def _fail(job_id: str, attempt: int | None, code: str, message: str) -> None:
 
 def _retry_or_fail(task: Task, job_id: str, attempt: int | None, exc: Exception) -> Any:
     retries = task.request.retries
+    if retries >= MAX_RETRIES and isinstance(exc, DBAPIError):
+        # The job store itself kept failing: an outage, not a bad job. Leave the job to the reconciler
+        # (piano_worker.reconciler), which sends it again once the database is back: a lapsed lease if it
+        # is still running, a queued job with no message otherwise.
+        logger.error(
+            "job %s: the database kept failing after %d retries; left to the reconciler", job_id, retries
+        )
+        _requeue(job_id, attempt)
+        return "requeued"
     if retries >= MAX_RETRIES:
         logger.error("job %s: giving up after %d retries: %s", job_id, retries, exc)
-        _fail(job_id, attempt, "retries_exhausted", f"storage or database kept failing: {exc}")
+        _fail(job_id, attempt, "retries_exhausted", f"storage kept failing: {exc}")
         return "failed"
     countdown = min(2 ** (retries + 1), 60)
     logger.warning("job %s: transient error (%s); retry %d in %d s", job_id, exc, retries + 1, countdown)
+    _requeue(job_id, attempt)
+    raise task.retry(exc=exc, countdown=countdown)
+
+
+def _requeue(job_id: str, attempt: int | None) -> None:
+    """Mark the run's job queued again, if the database lets us."""
     try:
         if attempt is not None:
             with runtime.context().sessions() as session:
                 job_store.requeue(session, job_id, attempt)
     except Exception:  # the database may be the thing that is down; the retry claims the job anyway
         logger.warning("job %s: could not mark the job queued again", job_id)
-    raise task.retry(exc=exc, countdown=countdown)

@@ -2,19 +2,37 @@
 select-then-update: SQLite ignores FOR UPDATE, and a re-delivered task must not corrupt a finished job.
 
 A worker's run is fenced by ``attempt`` (the value of ``attempts`` its claim produced): progress and
-results of a run are written only while the row is still ``running`` with that attempt.
+results of a run are written only while the row is still ``running`` with that attempt. A running row holds
+a lease (``lease_expires_at``) that its worker process renews; leases and send times are on the database's
+clock (Postgres ``now()``), so a worker whose clock is off can neither keep a dead run alive nor cut a live
+one short.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from piano_ai.db.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus, WorkerHeartbeat, utcnow
 
 RUNNING = JobStatus.RUNNING.value
+QUEUED = JobStatus.QUEUED.value
+DEFAULT_LEASE_S = 35.0  # a running row's lease when the caller names none, seconds
+
+
+def db_now(session: Session) -> Any:
+    """Now on the database's clock: Postgres ``now()`` (the transaction's start) as a SQL expression.
+    SQLite (the embedded default, one host) uses this process's clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.now()
+    return utcnow()
+
+
+def db_in(session: Session, seconds: float) -> Any:
+    """``seconds`` from now on the database's clock (negative: ago)."""
+    return db_now(session) + timedelta(seconds=seconds)
 
 
 def create_job(session: Session, **fields: Any) -> Job:
@@ -59,7 +77,8 @@ def list_jobs(
     return jobs, None
 
 
-def _update(session: Session, job_id: str, where: list[Any], durable: bool = True, **values: Any) -> bool:
+def update_if(session: Session, job_id: str, where: list[Any], durable: bool = True, **values: Any) -> bool:
+    """Set ``values`` on the job if ``where`` holds, and commit; True when the row changed."""
     if not durable and session.get_bind().dialect.name == "postgresql":
         # Progress may be lost in a database crash (the next report rewrites it): skip the WAL flush wait.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
@@ -70,10 +89,10 @@ def _update(session: Session, job_id: str, where: list[Any], durable: bool = Tru
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def claim(session: Session, job_id: str, worker: str) -> int | None:
-    """Mark the job running for this run; returns the run's attempt number, or None if the job is
-    already terminal (succeeded, failed, canceled or deleted). A job left ``running`` by a dead worker
-    is claimed again, and the higher attempt fences off the old run."""
+def claim(session: Session, job_id: str, worker: str, lease_s: float = DEFAULT_LEASE_S) -> int | None:
+    """Mark the job running for this run, leased for ``lease_s`` seconds; returns the run's attempt number,
+    or None if the job is already terminal (succeeded, failed, canceled or deleted). A job left
+    ``running`` by a dead worker is claimed again, and the higher attempt fences off the old run."""
     now = utcnow()
     attempt = session.execute(
         update(Job)
@@ -86,6 +105,7 @@ def claim(session: Session, job_id: str, worker: str) -> int | None:
             progress=0.0,
             started_at=now,
             updated_at=now,
+            lease_expires_at=db_in(session, lease_s),
         )
         .returning(Job.attempts)
     ).scalar_one_or_none()
@@ -93,22 +113,40 @@ def claim(session: Session, job_id: str, worker: str) -> int | None:
     return attempt
 
 
-def _is_current_run(attempt: int) -> list[Any]:
+def current_run(attempt: int) -> list[Any]:
+    """The condition that the job is still running under run ``attempt``."""
     return [Job.status == RUNNING, Job.attempts == attempt]
 
 
-def report_progress(session: Session, job_id: str, attempt: int, stage: str, progress: float) -> bool:
-    """Record stage and overall progress; False when this run no longer owns the job (canceled,
-    superseded by a newer attempt, deleted): the run should stop."""
-    return _update(session, job_id, _is_current_run(attempt), durable=False, stage=stage, progress=progress)
+def report_progress(
+    session: Session, job_id: str, attempt: int, stage: str, progress: float, lease_s: float = DEFAULT_LEASE_S
+) -> bool:
+    """Record stage and overall progress and renew the run's lease; False when this run no longer owns
+    the job (canceled, superseded by a newer attempt, deleted): the run should stop."""
+    return update_if(
+        session,
+        job_id,
+        current_run(attempt),
+        durable=False,
+        stage=stage,
+        progress=progress,
+        lease_expires_at=db_in(session, lease_s),
+    )
+
+
+def renew_lease(session: Session, job_id: str, attempt: int, lease_s: float = DEFAULT_LEASE_S) -> bool:
+    """Extend the run's lease to ``lease_s`` seconds from now (its process is alive, whatever the stage)."""
+    return update_if(
+        session, job_id, current_run(attempt), durable=False, lease_expires_at=db_in(session, lease_s)
+    )
 
 
 def succeed(session: Session, job_id: str, attempt: int, **results: Any) -> bool:
     """Mark the run's job succeeded with ``results`` (midi_key, notes_key, note_count, audio_duration_s)."""
-    return _update(
+    return update_if(
         session,
         job_id,
-        _is_current_run(attempt),
+        current_run(attempt),
         status=JobStatus.SUCCEEDED.value,
         stage=None,
         progress=1.0,
@@ -121,8 +159,8 @@ def succeed(session: Session, job_id: str, attempt: int, **results: Any) -> bool
 
 def fail(session: Session, job_id: str, attempt: int | None, code: str, message: str) -> bool:
     """Mark the job failed. ``attempt`` None fails a job no worker has claimed (it must be queued)."""
-    where = _is_current_run(attempt) if attempt is not None else [Job.status == JobStatus.QUEUED.value]
-    return _update(
+    where = current_run(attempt) if attempt is not None else [Job.status == JobStatus.QUEUED.value]
+    return update_if(
         session,
         job_id,
         where,
@@ -134,13 +172,21 @@ def fail(session: Session, job_id: str, attempt: int | None, code: str, message:
 
 
 def requeue(session: Session, job_id: str, attempt: int) -> bool:
-    """Hand a running job back to the queue (a transient error; the task retries later)."""
-    return _update(session, job_id, _is_current_run(attempt), status=JobStatus.QUEUED.value, stage=None)
+    """Hand a running job back to the queue (a transient error; the task retries later, which sends it)."""
+    return update_if(
+        session,
+        job_id,
+        current_run(attempt),
+        status=QUEUED,
+        stage=None,
+        lease_expires_at=None,
+        enqueued_at=db_now(session),
+    )
 
 
 def cancel(session: Session, job_id: str) -> bool:
     """Cancel a queued or running job; a running worker stops at its next stage boundary."""
-    return _update(
+    return update_if(
         session,
         job_id,
         [Job.status.in_([s.value for s in ACTIVE_STATUSES])],
@@ -158,12 +204,6 @@ def delete_job(session: Session, job_id: str) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def stale_running(session: Session, older_than: datetime) -> list[str]:
-    """Ids of running jobs whose row has not changed since ``older_than`` (their worker likely died)."""
-    query = select(Job.id).where(Job.status == RUNNING, Job.updated_at < older_than)
-    return list(session.scalars(query))
-
-
 def heartbeat(session: Session, name: str, busy: bool = False) -> None:
     """Record that worker ``name`` is alive now."""
     now = utcnow()
@@ -179,8 +219,8 @@ def heartbeat(session: Session, name: str, busy: bool = False) -> None:
 
 
 def mark_enqueued(session: Session, job_id: str) -> bool:
-    """Record that the queue accepted the job's message."""
-    return _update(session, job_id, [Job.enqueued_at.is_(None)], enqueued_at=utcnow())
+    """Record that the queue accepted the job's message (the database's clock)."""
+    return update_if(session, job_id, [Job.enqueued_at.is_(None)], enqueued_at=db_now(session))
 
 
 def claim_unsent(session: Session, older_than_s: float) -> list[str]:
@@ -200,32 +240,4 @@ def claim_unsent(session: Session, older_than_s: float) -> list[str]:
 
 def unmark_enqueued(session: Session, job_id: str) -> bool:
     """Undo ``claim_unsent`` for a job whose message could not be sent: the next sweep tries again."""
-    return _update(session, job_id, [Job.status == JobStatus.QUEUED.value], enqueued_at=None)
-
-
-def requeue_orphans(session: Session, dead_after_s: float) -> list[str]:
-    """Put back to ``queued`` the running jobs whose worker has not sent a heartbeat for
-    ``dead_after_s`` seconds; returns their ids (the caller sends them to the queue again).
-
-    For brokers that do not redeliver unacknowledged messages themselves (the filesystem transport).
-    """
-    alive_since = utcnow() - timedelta(seconds=dead_after_s)
-    alive = select(WorkerHeartbeat.name).where(WorkerHeartbeat.last_seen >= alive_since)
-    candidates = session.execute(
-        select(Job.id, Job.worker).where(
-            Job.status == RUNNING, Job.updated_at < alive_since, Job.worker.not_in(alive)
-        )
-    ).all()
-    requeued = []
-    for job_id, worker in candidates:
-        # Conditional on the same dead worker, so two reapers cannot both re-queue it.
-        if _update(
-            session,
-            job_id,
-            [Job.status == RUNNING, Job.worker == worker],
-            status=JobStatus.QUEUED.value,
-            worker=None,
-            stage=None,
-        ):
-            requeued.append(job_id)
-    return requeued
+    return update_if(session, job_id, [Job.status == JobStatus.QUEUED.value], enqueued_at=None)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from service_testkit import throwaway_postgres
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from piano_ai.db import jobs as job_store
+from piano_ai.db import recovery
 from piano_ai.db.migrate import downgrade, upgrade
 from piano_ai.db.models import Job, utcnow
 from piano_ai.db.session import make_engine, make_session_factory
@@ -136,26 +137,97 @@ def test_idempotency_key_is_unique(sessions: sessionmaker[Session]) -> None:
         assert job is not None and job.id == "i1"
 
 
-def test_orphans_of_dead_workers_are_requeued_once(sessions: sessionmaker[Session]) -> None:
-    _create(sessions, "o1")
-    _create(sessions, "o2")
-    with sessions() as session:
-        job_store.heartbeat(session, "dead")
-        job_store.heartbeat(session, "alive")
-        job_store.claim(session, "o1", "dead")
-        job_store.claim(session, "o2", "alive")
-        past = utcnow() - timedelta(minutes=5)
-        session.query(Job).update({Job.updated_at: past})
-        from piano_ai.db.models import WorkerHeartbeat
+def _lapse(session: Session, *job_ids: str) -> None:
+    past = utcnow() - timedelta(minutes=5)
+    session.query(Job).filter(Job.id.in_(job_ids)).update({Job.lease_expires_at: past})
+    session.commit()
 
-        session.query(WorkerHeartbeat).filter(WorkerHeartbeat.name == "dead").update(
-            {WorkerHeartbeat.last_seen: past}
-        )
+
+def test_lapsed_leases_are_requeued_once_or_failed_after_max_attempts(
+    sessions: sessionmaker[Session],
+) -> None:
+    for job_id in ("dead", "alive", "doomed"):
+        _create(sessions, job_id)
+    with sessions() as session:
+        for job_id in ("dead", "alive", "doomed"):
+            job_store.claim(session, job_id, "w@host/7", lease_s=30)
+        session.query(Job).filter(Job.id == "doomed").update({Job.attempts: 8})
         session.commit()
-        assert job_store.requeue_orphans(session, dead_after_s=60) == ["o1"]
-        assert job_store.requeue_orphans(session, dead_after_s=60) == []
-        job = job_store.get_job(session, "o1")
-        assert job is not None and (job.status, job.worker) == ("queued", None)
+        _lapse(session, "dead", "doomed")
+        assert sorted(job_id for job_id, _ in recovery.stale_running(session)) == ["dead", "doomed"]
+        assert recovery.release_stale(session, max_attempts=8) == (["dead"], ["doomed"])
+        assert recovery.release_stale(session, max_attempts=8) == ([], [])  # a second sweeper gets nothing
+        dead, alive, doomed = (job_store.get_job(session, i) for i in ("dead", "alive", "doomed"))
+        assert dead is not None and (dead.status, dead.worker, dead.lease_expires_at) == (
+            "queued",
+            None,
+            None,
+        )
+        assert dead.enqueued_at is not None  # sent now by the caller: the lost-message sweep waits again
+        assert alive is not None and alive.status == "running"  # the same worker name, its lease is fresh
+        assert doomed is not None and (doomed.status, doomed.error_code) == ("failed", "worker_lost")
+
+
+def test_progress_and_renewal_keep_the_lease_of_the_current_run_only(sessions: sessionmaker[Session]) -> None:
+    _create(sessions, "p1")
+    with sessions() as session:
+        old = job_store.claim(session, "p1", "w", lease_s=30)
+        _lapse(session, "p1")
+        assert old is not None and job_store.report_progress(session, "p1", old, "inference", 0.5, lease_s=30)
+        assert recovery.stale_running(session) == []
+        _lapse(session, "p1")
+        assert job_store.renew_lease(session, "p1", old, lease_s=30)
+        assert recovery.stale_running(session) == []
+        new = job_store.claim(session, "p1", "w2", lease_s=30)
+        _lapse(session, "p1")
+        assert not job_store.renew_lease(session, "p1", old, lease_s=30)  # a superseded run renews nothing
+        assert recovery.stale_running(session) == [("p1", new)]
+
+
+def test_leases_and_send_times_use_the_database_clock(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose clock runs an hour fast neither keeps a dead run alive for an hour nor makes a
+    fresh send look old: the lease and enqueued_at come from Postgres' now()."""
+    downgrade(postgres_url)
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    sessions = make_session_factory(engine)
+    _create(sessions, "c1")
+    _create(sessions, "c2")
+    skewed = utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(job_store, "utcnow", lambda: skewed)
+    with sessions() as session:
+        assert job_store.mark_enqueued(session, "c2")
+        attempt = job_store.claim(session, "c1", "fast-clock", lease_s=30)
+        assert attempt == 1
+        db_now = session.execute(text("SELECT now()")).scalar_one()
+        job = job_store.get_job(session, "c1")
+        assert job is not None and job.lease_expires_at is not None
+        assert abs((job.lease_expires_at - db_now).total_seconds() - 30) < 5
+        sent = job_store.get_job(session, "c2")
+        assert sent is not None and sent.enqueued_at is not None
+        assert abs((sent.enqueued_at - db_now).total_seconds()) < 5
+        assert recovery.queued_unsent_since(session, older_than_s=60) == []
+    engine.dispose()
+
+
+def test_queued_jobs_sent_long_ago_are_resent_once(sessions: sessionmaker[Session]) -> None:
+    for job_id in ("old", "fresh", "unsent", "running"):
+        _create(sessions, job_id)
+    with sessions() as session:
+        for job_id in ("old", "fresh", "running"):
+            assert job_store.mark_enqueued(session, job_id)
+        job_store.claim(session, "running", "w")
+        past = utcnow() - timedelta(minutes=5)
+        session.query(Job).filter(Job.id.in_(["old", "running"])).update({Job.enqueued_at: past})
+        session.commit()
+        candidates = recovery.queued_unsent_since(session, older_than_s=60)
+        assert [job_id for job_id, _ in candidates] == ["old"]  # never-sent jobs are claim_unsent's
+        sent_at = candidates[0][1]
+        assert recovery.mark_resent(session, "old", sent_at)
+        assert not recovery.mark_resent(session, "old", sent_at)  # a second sweeper must not send it
+        assert recovery.queued_unsent_since(session, older_than_s=60) == []
 
 
 def test_delete_only_terminal(sessions: sessionmaker[Session]) -> None:

@@ -180,7 +180,7 @@ def test_kill_9_redelivered_by_redis_alone(stack: Stack, tmp_path: Path) -> None
 
 def test_a_job_never_enqueued_is_sent_by_a_worker(stack: Stack, tmp_path: Path) -> None:
     """The API stored the upload and committed the row, then died before enqueueing: a live worker's
-    sweep (PIANO_AI_RESEND_UNSENT_AFTER_S, 3 s here) sends it. Jobs the API did enqueue are left alone."""
+    sweep (PIANO_AI_RESEND_UNSENT_AFTER_S, 10 s here) sends it. Jobs the API did enqueue are left alone."""
     sent = _submit(stack, piano_clip(tmp_path / "sent.wav"))["id"]
     clip = piano_clip(tmp_path / "lost.wav", pitches=(55, 62))
     job_id = str(uuid.uuid4())

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hostile_uploads import silent_flac
 from service_testkit import piano_clip
+from sqlalchemy.exc import OperationalError
 
 import piano_ai.audio
 import piano_ai.transcribe
@@ -265,6 +266,24 @@ def test_transient_storage_errors_retry_then_succeed_or_give_up(
     if status == "failed":
         assert job.error_code == "retries_exhausted"
         assert flaky.storage.list() == [job_keys(job_id, "wav").input]  # the half-written result is gone
+
+
+class DatabaseDownStorage(LocalStorage):
+    """Every result upload meets a dropped database connection (an outage longer than the retries)."""
+
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        raise OperationalError("SELECT 1", None, ConnectionError("server closed the connection"))
+
+
+def test_a_database_failing_past_the_retries_leaves_the_job_queued_for_the_reconciler(
+    ctx: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_model: list
+) -> None:
+    down = WorkerContext(ctx.sessions, DatabaseDownStorage(ctx.storage.root), ctx.model_loader, ctx.name)
+    monkeypatch.setattr(runtime, "context", lambda: down)
+    job_id = _new_job(down, tmp_path)
+    tasks.transcribe_job.apply(args=[job_id])
+    job = _job(down, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("queued", None, 6)  # never failed for an outage
 
 
 def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(ctx: WorkerContext, tmp_path: Path) -> None:

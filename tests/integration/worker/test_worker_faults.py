@@ -1,0 +1,161 @@
+"""No job stays non-terminal (issue 13, faults): a run whose worker stopped renewing its lease is handed to
+another worker, and a queued job whose message the broker lost is sent again. Real Postgres, real worker
+processes, and a redis-server of this module's own, without persistence, that a test restarts.
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from service_testkit import (
+    PG_ADMIN_URL,
+    VISIBILITY_TIMEOUT_S,
+    RedisServer,
+    Stack,
+    long_clip,
+    piano_clip,
+    redis_server,
+    running_stack,
+)
+from sqlalchemy import create_engine, text
+
+from piano_ai.db import jobs as job_store
+from piano_ai.db import session as db_session
+from piano_ai.db.models import Job
+from piano_ai.settings import get_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+LEASE_S = 6  # PIANO_AI_JOB_LEASE_S here (3 heartbeats of 2 s)
+RESEND_LOST_AFTER_S = 3  # PIANO_AI_RESEND_LOST_AFTER_S here
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, RedisServer]]:
+    root = tmp_path_factory.mktemp("faults")
+    with redis_server(root) as server:
+        overrides = {
+            "PIANO_AI_JOB_LEASE_S": str(LEASE_S),
+            "PIANO_AI_RESEND_LOST_AFTER_S": str(RESEND_LOST_AFTER_S),
+        }
+        with running_stack(root, server.url, workers=(), **overrides) as stack:
+            yield stack, server
+
+
+def _submit(stack: Stack, path: Path) -> str:
+    with path.open("rb") as audio:
+        response = stack.client.post("/v1/jobs", files={"file": (path.name, audio)})
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+def _row(job_id: str) -> Job:
+    with db_session.get_session_factory()() as session:
+        job = job_store.get_job(session, job_id)
+    assert job is not None
+    return job
+
+
+def _ensure_workers(stack: Stack, names: tuple[str, ...]) -> None:
+    for name in set(stack.workers) - set(names):
+        stack.kill_worker(name)
+    for name in set(names) - set(stack.workers):
+        stack.start_worker(name)
+    stack.wait_workers_ready(list(names))
+
+
+def test_a_dead_run_whose_worker_name_lives_on_is_handed_over_by_its_lease(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """A worker container restarted in place comes back with the same host name and pool pid, so a
+    heartbeat row under the dead process's name says "alive" while its job lies dead: the run's own lease,
+    renewed only by the process running it, lapses, and another worker finishes the job long before
+    Redis's visibility timeout would redeliver it."""
+    stack, _ = faults
+    _ensure_workers(stack, ("w1", "w2"))
+    job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200))
+    stack.wait_for(job_id, ("running",), timeout_s=60)
+    dead_name = _row(job_id).worker
+    assert dead_name is not None
+    stack.kill_worker(dead_name.split("@")[0])
+    stop = threading.Event()
+
+    def namesake() -> None:  # the restarted process under the same name, running nothing
+        while not stop.is_set():
+            with db_session.get_session_factory()() as session:
+                job_store.heartbeat(session, dead_name)
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=namesake, daemon=True)
+    thread.start()
+    try:
+        done = stack.wait_for(job_id, timeout_s=VISIBILITY_TIMEOUT_S - 15)
+    finally:
+        stop.set()
+        thread.join()
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    assert _row(job_id).worker != dead_name
+
+
+def test_a_message_lost_by_a_redis_restart_is_sent_again(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """Redis restarted without persistence loses the queue: the job stays queued with no message. A live
+    worker's sweep sends it again once it has been queued for PIANO_AI_RESEND_LOST_AFTER_S with no message
+    in the broker; a job whose message still waits in the queue is left alone however old."""
+    from piano_api.queue import get_client
+    from piano_worker import reconciler
+
+    stack, server = faults
+    _ensure_workers(stack, ())  # nobody consumes: the messages wait in Redis
+    queue = get_settings().queue
+    job_id = _submit(stack, piano_clip(tmp_path / "lost.wav", pitches=(55, 62)))
+    with db_session.get_session_factory()() as session:  # as if it had waited in a long backlog
+        old = _row(job_id).enqueued_at
+        assert old is not None
+        session.query(Job).filter(Job.id == job_id).update({Job.enqueued_at: old - timedelta(minutes=10)})
+        session.commit()
+        assert job_id in (reconciler.live_job_ids(get_client(), queue) or set())
+        assert reconciler.resend_lost(get_client(), session, RESEND_LOST_AFTER_S, queue) == []
+    assert redis.Redis.from_url(server.url).llen(queue) == 1  # not sent twice
+    server.restart()  # the message is gone; the row still says queued
+    assert redis.Redis.from_url(server.url).llen(queue) == 0
+    _ensure_workers(stack, ("w1",))
+    done = stack.wait_for(job_id, timeout_s=60)
+    assert done["status"] == "succeeded" and done["attempts"] == 1, done
+    time.sleep(3 * RESEND_LOST_AFTER_S)  # later sweeps find nothing to send: it ran once
+    assert stack.job(job_id)["attempts"] == 1
+    log = (stack.root / "w1.log").read_text()
+    assert log.count(f"job {job_id}: queued since") == 1
+
+
+def test_a_two_minute_database_outage_leaves_no_job_unfinished(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """Postgres refuses every connection for 120 s while one job runs and three wait: the workers give up
+    retrying after about a minute and acknowledge the messages, leaving a `running` row without a live run
+    and `queued` rows without a message. Once the database is back, the lapsed lease and the lost-message
+    sweep send them again, and every job finishes."""
+    stack, _ = faults
+    _ensure_workers(stack, ("w1",))
+    running = _submit(stack, long_clip(tmp_path / "long.wav", seconds=200))
+    stack.wait_for(running, ("running",), timeout_s=60)
+    waiting = [_submit(stack, piano_clip(tmp_path / f"w{i}.wav", pitches=(50 + i, 57 + i))) for i in range(3)]
+    name = get_settings().database_url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+            )
+        time.sleep(120)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    done = [stack.wait_for(job_id, timeout_s=120) for job_id in [running, *waiting]]
+    assert [job["status"] for job in done] == ["succeeded"] * 4, done
