@@ -182,6 +182,8 @@ def _screenshot_path(tmp_path: Path) -> Path:
 def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
     clip = piano_clip(tmp_path / "little_lamb.wav")
     page = browser.new_page(viewport=VIEWPORT)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     with explained(page, stack, tmp_path):
         page.goto(stack["dashboard"])
         page.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
@@ -206,4 +208,25 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
         page.get_by_text("Succeeded", exact=True).wait_for(timeout=30_000)  # the count metric
         page.get_by_text("Updated", exact=False).wait_for(timeout=30_000)  # the panel's last line
         assert page.locator(ERRORS).all_inner_texts() == []
+    page.close()
+    assert [line for line in console if "Invalid color specifier" in line] == []  # plotly.js, per bad colour
+
+
+def test_swagger_ui_works_offline(stack, browser):
+    """/docs draws the API's operations with every request outside this machine refused."""
+    page = browser.new_page(viewport=VIEWPORT)
+    outside: list[str] = []
+
+    def local_only(route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.goto(f"{stack['api']}/docs")
+    page.locator(".swagger-ui .info .title", has_text="piano-ai").wait_for(timeout=30_000)
+    page.get_by_text("/v1/jobs/{job_id}/midi", exact=True).first.wait_for(timeout=30_000)
+    assert outside == []
     page.close()
