@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def recording_shards(job: tuple[str, str, int, int, str]) -> list[dict]:
     storage, entries = open_location(out), []
     for i, (start, end) in enumerate(clip_bounds(len(audio) / SAMPLE_RATE, rng)):
         clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-        ratio, applied = 1.0, {}
+        ratio, applied = 1.0, dict[str, object]()
         if config is not None and rng is not None:
             ratio = detune_ratio(rng, config)
             clip, applied = augment(clip, rng, config)
@@ -116,6 +117,7 @@ def build(src: Path, out: str, copies: int, seed: int, workers: int) -> dict:
     jobs = [(str(p), out, seed, c, "train") for c in range(copies) for p in train]
     jobs += [(str(p), out, seed, -1, "val") for p in val]
     shards: list[dict] = []
+    results: Iterable[list[dict]]
     if workers <= 1:
         results = map(recording_shards, jobs)
     else:
