@@ -25,11 +25,12 @@ START_S, LENGTH_S = 20.0, 8.0
 def render_clip() -> None:
     """Cut the excerpt from the performance and render it to clip.flac (done once; the clip is committed)."""
     from piano_ai.data.excerpt import excerpt
+    from piano_ai.data.plan import asap_performances
     from piano_ai.data.render import TRAINING_DATA
     from piano_ai.data.targets import pedal_extended_notes
     from piano_ai.midi_io import write_midi
 
-    performance = sorted((TRAINING_DATA / "performance-midi" / "asap" / SOURCE).glob("*.mid"))[0]
+    performance = asap_performances(TRAINING_DATA / "performance-midi" / "asap" / SOURCE)[0]
     midi = excerpt(pretty_midi.PrettyMIDI(str(performance)), START_S, LENGTH_S - 1.0, LENGTH_S, 1.0)
     with tempfile.TemporaryDirectory() as tmp:
         mid, wav = Path(tmp) / "clip.mid", Path(tmp) / "clip.wav"
