@@ -2,9 +2,9 @@
 
 Writes data/maps/<instrument>/<stem>.flac + <stem>.mid (key-release note ends, CC64 rebuilt from the
 pedal-release note list of the repository's first MAPS commit) and data/maps/inventory.json (files per
-instrument, which were missing from the snapshot, the pieces left out of training). ENSTDkAm, the held-out
-set, is never read: its files are only counted by name. Data only, git-ignored, never committed; licence
-CC BY-NC-SA (MAPS, Emiya et al.).
+instrument, which were missing from the snapshot, the pieces left out of training). Only the instruments in
+piano_ai.data.maps.EXTRACTED are read; every other recording is only counted by name. Data only, git-ignored,
+never committed; licence CC BY-NC-SA (MAPS, Emiya et al.).
 
 --git-dir takes a bare snapshot (the search tool's fetch puts one under /work/.mirror); without one the
 repository is cloned from GitHub (about 1 GB).
@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from piano_ai.data.maps import ENSTDK, HELD_OUT_INSTRUMENTS, maps_midi, parse_tsv, pedal_intervals, split_stem
+from piano_ai.data.maps import EXTRACTED, TRAIN_INSTRUMENTS, maps_midi, parse_tsv, pedal_intervals, split_stem
 
 URL = "https://github.com/jongwook/onsets-and-frames"
 MIRROR = Path("/work/.mirror/jongwook+onsets-and-frames/repo")
@@ -47,18 +47,18 @@ def snapshot(git_dir: Path | None, out: Path) -> Path:
 
 
 def fetch(git_dir: Path, out: Path, pedal_commit: str = FIRST_MAPS_COMMIT) -> dict:
-    """Extract every available recording but the held-out ones; returns the inventory."""
+    """Extract the available recordings of EXTRACTED instruments; returns the inventory."""
     listing = git(git_dir, "ls-tree", "-r", "HEAD", FLAC_DIR).decode().splitlines()
-    inventory: dict = {"source": URL, "licence": "CC BY-NC-SA", "written": {}, "missing": [], "held_out": 0}
-    enstdk_pieces = set()
+    inventory: dict = {"source": URL, "licence": "CC BY-NC-SA", "written": {}, "missing": [], "not_read": 0}
+    untrained_pieces = set()
     for row in listing:
         meta, path = row.split("\t")
         sha, stem = meta.split()[2], Path(path).stem
         piece, instrument = split_stem(stem)
-        if instrument in ENSTDK:
-            enstdk_pieces.add(piece)
-        if instrument in HELD_OUT_INSTRUMENTS:
-            inventory["held_out"] += 1
+        if instrument not in TRAIN_INSTRUMENTS:
+            untrained_pieces.add(piece)
+        if instrument not in EXTRACTED:
+            inventory["not_read"] += 1
             continue
         if not has_blob(git_dir, sha):
             inventory["missing"].append(stem)
@@ -71,7 +71,7 @@ def fetch(git_dir: Path, out: Path, pedal_commit: str = FIRST_MAPS_COMMIT) -> di
         maps_midi(key_notes, pedal_intervals(key_notes, pedal_notes)).write(str(folder / f"{stem}.mid"))
         (folder / f"{stem}.flac").write_bytes(git(git_dir, "cat-file", "blob", sha))
         inventory["written"][instrument] = inventory["written"].get(instrument, 0) + 1
-    inventory["enstdk_pieces"] = sorted(enstdk_pieces)  # left out of training on every instrument
+    inventory["untrained_pieces"] = sorted(untrained_pieces)  # left out of training on every instrument
     (out / "inventory.json").write_text(json.dumps(inventory, indent=1) + "\n")
     return inventory
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     inventory = fetch(snapshot(args.git_dir, args.out), args.out, args.pedal_commit)
-    print(json.dumps({k: inventory[k] for k in ("written", "held_out")}, indent=1))
+    print(json.dumps({k: inventory[k] for k in ("written", "not_read")}, indent=1))
     print(f"{len(inventory['missing'])} files missing from the snapshot (4 MiB and over)", file=sys.stderr)
     return 0
 

@@ -5,9 +5,9 @@ scripts/fetch_maps.py brings the recordings in from jongwook/onsets-and-frames (
 pedal, rebuilt from that repository's two note lists (key-release ends at its head, pedal-release ends in
 its first commit). Pure functions here; the folder walk and shard writing are in maps_build.py.
 
-Roles, fixed by the project: ENSTDkCl (Disklavier, close mics) is the development set, never trained on;
-ENSTDkAm (the same piano, ambient mics) is held out and never read at all; every other instrument trains,
-minus each piece that also appears in an ENSTDk recording.
+Roles, fixed by the project and kept by an allowlist: the seven TRAIN_INSTRUMENTS train; ENSTDkCl (Disklavier,
+close mics) is the development set, never trained on; any other recording in the snapshot is never read.
+Training leaves out every piece that a recording outside TRAIN_INSTRUMENTS also plays.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from piano_ai.midi_io import MIDI_RESOLUTION, PIANO_PROGRAM
 
 TRAIN_INSTRUMENTS = ("AkPnBcht", "AkPnBsdf", "AkPnCGdD", "AkPnStgb", "SptkBGAm", "SptkBGCl", "StbgTGd2")
 DEV_INSTRUMENT = "ENSTDkCl"  # real Disklavier, close microphones: the development set
-HELD_OUT_INSTRUMENTS = ("ENSTDkAm",)  # never fetched, trained, tuned or evaluated on
-ENSTDK = (DEV_INSTRUMENT, *HELD_OUT_INSTRUMENTS)
+EXTRACTED = (*TRAIN_INSTRUMENTS, DEV_INSTRUMENT)  # the only recordings ever read from the snapshot
 PEDAL_GAP_S = 0.01  # a pedal-release end later than the key release by more than this means the pedal held it
 
 

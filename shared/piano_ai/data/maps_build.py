@@ -1,7 +1,7 @@
 """Shards from MAPS recordings: `piano-ai data maps --src data/maps --out data/rendered/maps`.
 
-Train: every training instrument's recordings (data.maps.TRAIN_INSTRUMENTS) minus the pieces that also
-appear in an ENSTDk recording, cut into 12-30 s clips from a random phase, ``copies`` times with different
+Train: every training instrument's recordings (data.maps.TRAIN_INSTRUMENTS) minus the pieces that a
+recording outside them also plays, cut into 12-30 s clips from a random phase, ``copies`` times with different
 seeds: copy 0 lightly augmented, the rest fully (room, EQ, noise, level, codecs, detuning). Val: ENSTDkCl,
 the real-recording development set, cut into consecutive clips without augmentation. The manifest has the
 same layout as `piano-ai data build`'s, so `piano-ai train --data A,B` mixes both.
@@ -32,9 +32,9 @@ MIN_CLIP_S = 4.0  # a shorter tail of a recording is dropped
 
 
 def recordings(root: Path) -> tuple[list[Path], list[Path]]:
-    """(train, val) audio paths: val is ENSTDkCl; train leaves out every piece an ENSTDk recording plays."""
+    """(train, val) audio paths: val is ENSTDkCl; train skips every piece an untrained recording plays."""
     inventory = json.loads((root / "inventory.json").read_text())
-    excluded = set(inventory["enstdk_pieces"])
+    excluded = set(inventory["untrained_pieces"])
     train = [
         path
         for instrument in TRAIN_INSTRUMENTS

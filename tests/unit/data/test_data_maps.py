@@ -80,7 +80,7 @@ def snapshot(tmp_path_factory):
     flac, tsv = repo / "data/MAPS/flac", repo / "data/MAPS/tsv/matched"
     flac.mkdir(parents=True)
     tsv.mkdir(parents=True)
-    stems = ["MAPS_MUS-a_AkPnBcht", "MAPS_MUS-b_AkPnBcht", "MAPS_MUS-b_ENSTDkCl", "MAPS_MUS-c_ENSTDkAm"]
+    stems = ["MAPS_MUS-a_AkPnBcht", "MAPS_MUS-b_AkPnBcht", "MAPS_MUS-b_ENSTDkCl", "MAPS_MUS-c_OtherPno"]
     for stem in stems:
         _tone_flac(flac / f"{stem}.flac")
         (tsv / f"{stem}.tsv").write_text(PEDAL_TSV)
@@ -94,13 +94,13 @@ def snapshot(tmp_path_factory):
     return repo / ".git", first
 
 
-def test_fetch_never_reads_the_held_out_piano_and_records_the_enstdk_pieces(snapshot, tmp_path):
+def test_fetch_reads_only_allowed_pianos_and_records_the_untrained_pieces(snapshot, tmp_path):
     git_dir, first = snapshot
     fetch = load_script(FETCH)
     inventory = fetch.fetch(git_dir, tmp_path, pedal_commit=first)
-    assert inventory["written"] == {"AkPnBcht": 2, "ENSTDkCl": 1} and inventory["held_out"] == 1
-    assert not (tmp_path / "ENSTDkAm").exists()
-    assert inventory["enstdk_pieces"] == ["b", "c"]
+    assert inventory["written"] == {"AkPnBcht": 2, "ENSTDkCl": 1} and inventory["not_read"] == 1
+    assert not (tmp_path / "OtherPno").exists()
+    assert inventory["untrained_pieces"] == ["b", "c"]
     midi = pretty_midi.PrettyMIDI(str(tmp_path / "AkPnBcht" / "MAPS_MUS-a_AkPnBcht.mid"))
     assert [(c.number, c.value, round(c.time, 3)) for c in midi.instruments[0].control_changes] == [
         (64, 127, 1.0),
@@ -119,7 +119,7 @@ def test_maps_shards_train_on_other_pieces_and_validate_on_the_disklavier(snapsh
     manifest = json.loads((out / "manifest.json").read_text())
     train = [s for s in manifest["shards"] if s["split"] == "train"]
     val = [s for s in manifest["shards"] if s["split"] == "val"]
-    assert {s["piece"] for s in train} == {"maps/a"}  # piece b is played by an ENSTDk recording
+    assert {s["piece"] for s in train} == {"maps/a"}  # piece b is played by the dev recording
     assert {s["copy"] for s in train} == {0, 1} and manifest["recordings"] == {"train": 1, "val": 1}
     assert [s["instrument"] for s in val] == ["maps-ENSTDkCl"] and val[0]["start_s"] == 0.0
     with np.load(out / val[0]["path"]) as shard:  # unaugmented: onsets exactly where the note list says
