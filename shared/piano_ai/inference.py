@@ -13,7 +13,7 @@ import numpy as np
 
 from piano_ai.constants import HOP_LENGTH, N_KEYS, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
-from piano_ai.model import HEADS, ModelConfig
+from piano_ai.model import ModelConfig, heads
 from piano_ai.types import Activations, FloatArray
 
 log = logging.getLogger(__name__)
@@ -39,16 +39,18 @@ class Transcriber:
         """Activations for a (frames, N_MELS) log-mel; progress(fraction) after each batch."""
         frames = mel.shape[0]
         chunks, spans = _chunk(mel)
-        out = {head: np.zeros((frames, N_KEYS), np.float32) for head in HEADS}
+        names = heads(self.config)
+        out = {head: np.zeros((frames, 1 if head == "pedal" else N_KEYS), np.float32) for head in names}
         for first in range(0, len(chunks), BATCH_SIZE):
             batch = np.stack(chunks[first : first + BATCH_SIZE])  # (batch, CHUNK_FRAMES, N_MELS)
             result = self._run(batch)
             for i, (dst, src) in enumerate(spans[first : first + BATCH_SIZE]):
-                for head in HEADS:
+                for head in names:
                     out[head][dst] = result[head][i][src]
             if progress:
                 progress(min(1.0, (first + BATCH_SIZE) / len(chunks)))
-        return Activations(**out)
+        pedal = out.pop("pedal", None)
+        return Activations(**out, pedal=None if pedal is None else pedal[:, 0])
 
 
 def _chunk(mel: FloatArray) -> tuple[list[FloatArray], list[tuple[slice, slice]]]:
@@ -111,7 +113,7 @@ def _onnx_runner(onnx_path: Path) -> RunFn:
 
 def _head_of(output_name: str) -> str:
     """ONNX output names carry the Keras layer name, sometimes with a suffix."""
-    for head in HEADS:
+    for head in heads(ModelConfig(pedal_head=True)):
         if output_name.startswith(head):
             return head
     raise ModelNotFoundError(f"unexpected model output {output_name!r}")

@@ -2,7 +2,8 @@
 
 Pure Keras 3 layers, no tf.* ops, so the model exports cleanly to ONNX.
 Input: log-mel (batch, frames, N_MELS). Outputs, each (batch, frames, N_KEYS) in 0..1:
-onset, frame, offset and velocity (MIDI velocity / 127).
+onset, frame, offset and velocity (MIDI velocity / 127); with ``pedal_head``, also pedal (batch, frames, 1):
+the probability that the sustain pedal is down.
 """
 
 import json
@@ -30,6 +31,7 @@ class ModelConfig:
     # head reads the first BiLSTM). It sees the CNN embedding, the first BiLSTM and the onset head.
     head_lstm_units: int = 0
     dropout: float = 0.25  # after the CNN and the dense layer (training only)
+    pedal_head: bool = False  # a sustain-pedal output (frames, 1) read from the same features as the notes
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (training run, date)
 
     def save(self, path: Path) -> None:
@@ -41,6 +43,11 @@ class ModelConfig:
         raw["conv_channels"] = tuple(raw["conv_channels"])
         known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def heads(config: ModelConfig) -> tuple[str, ...]:
+    """Names of the model's outputs."""
+    return HEADS + (("pedal",) if config.pedal_head else ())
 
 
 def build_model(config: ModelConfig):  # -> keras.Model
@@ -76,4 +83,6 @@ def build_model(config: ModelConfig):  # -> keras.Model
     frame_in = layers.Concatenate()([x, onset, offset])
     frame = layers.Dense(config.n_keys, activation="sigmoid", name="frame")(frame_in)
     outputs = {"onset": onset, "frame": frame, "offset": offset, "velocity": velocity}
+    if config.pedal_head:
+        outputs["pedal"] = layers.Dense(1, activation="sigmoid", name="pedal")(x)
     return keras.Model(inputs=mel, outputs=outputs, name="piano_ai_cnn_bilstm")

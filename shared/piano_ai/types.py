@@ -28,13 +28,15 @@ class Activations:
     """Model outputs for one recording; every array is (frames, 88) float32 in 0..1.
 
     Column k is MIDI pitch LOWEST_KEY + k; row t covers t * SECONDS_PER_FRAME seconds.
-    ``velocity`` is the predicted MIDI velocity / 127 (meaningful where an onset is).
+    ``velocity`` is the predicted MIDI velocity / 127 (meaningful where an onset is). ``pedal`` is (frames,):
+    the probability that the sustain pedal is down, from models with a pedal head (None otherwise).
     """
 
     onset: FloatArray
     frame: FloatArray
     offset: FloatArray
     velocity: FloatArray
+    pedal: FloatArray | None = None
 
 
 @dataclass(frozen=True)

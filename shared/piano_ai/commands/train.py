@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a new run's second BiLSTM for the frame/offset/velocity heads, per direction (default: none)",
     )
     parser.add_argument(
+        "--pedal-head",
+        action="store_true",
+        help="give the model a sustain-pedal head (trained from the shards' CC64; warm starts keep the rest)",
+    )
+    parser.add_argument(
         "--export-to", help="after training, write the servable model here (e.g. a weights dir)"
     )
 
@@ -43,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     model_config = run_model_config(run_dir, init)
     if args.head_lstm_units is not None:
         model_config = replace(model_config, head_lstm_units=args.head_lstm_units)
+    if args.pedal_head:
+        model_config = replace(model_config, pedal_head=True)
     train(cfg, model_config, init)
     if args.export_to:
         export(run_dir, Path(args.export_to))

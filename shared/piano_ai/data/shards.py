@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from piano_ai.storage.base import Storage
 
 MANIFEST = "manifest.json"
-Shard = dict[str, npt.NDArray]  # mel (frames, N_MELS) float16; onset/frame/offset/velocity (frames, 88) uint8
+# mel (frames, N_MELS) float16; onset/frame/offset/velocity (frames, 88) uint8; pedal (frames,) uint8 0/1
+# (sustain down; absent in shards built before the pedal head: training masks it there)
+Shard = dict[str, npt.NDArray]
 
 
 def is_gcs(location: str) -> bool:
@@ -50,6 +52,9 @@ def encode_shard(shard: Shard) -> bytes:
     for name in ("onset", "frame", "offset", "velocity"):
         if shard[name].shape != (frames, N_KEYS) or shard[name].dtype != np.uint8:
             raise ValueError(f"{name} must be ({frames}, {N_KEYS}) uint8, got {shard[name].shape}")
+    pedal = shard.get("pedal")
+    if pedal is not None and (pedal.shape != (frames,) or pedal.dtype != np.uint8):
+        raise ValueError(f"pedal must be ({frames},) uint8, got {pedal.shape} {pedal.dtype}")
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **shard)  # type: ignore[arg-type]  # numpy stubs mistype **kwds
     return buffer.getvalue()

@@ -114,3 +114,27 @@ def notes_to_targets(notes: list[Note], frames: int, offset_s: float = 0.0) -> T
         if off < frames:
             targets["offset"][off, key] = 1
     return targets
+
+
+def midi_sustain(midi: pretty_midi.PrettyMIDI, time_scale: float = 1.0) -> list[tuple[float, float]]:
+    """Sustain intervals of the first non-drum track that has any CC64 (piano MIDI has one track)."""
+    for instrument in midi.instruments:
+        if not instrument.is_drum and any(c.number == SUSTAIN_CC for c in instrument.control_changes):
+            return sustain_intervals(instrument.control_changes, time_scale)
+    return []
+
+
+def pedal_target(
+    intervals: list[tuple[float, float]], frames: int, offset_s: float = 0.0
+) -> npt.NDArray[np.uint8]:
+    """(frames,) uint8: 1 where the sustain pedal is down; row t is offset_s + t / FRAMES_PER_SECOND.
+
+    A frame counts as down from round(down * fps) up to, not including, round(up * fps).
+    """
+    target = np.zeros(frames, dtype=np.uint8)
+    for down, up in intervals:
+        on = max(int(round((down - offset_s) * FRAMES_PER_SECOND)), 0)
+        off = frames if up == float("inf") else min(int(round((up - offset_s) * FRAMES_PER_SECOND)), frames)
+        if off > on:
+            target[on:off] = 1
+    return target

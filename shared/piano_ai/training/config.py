@@ -21,6 +21,7 @@ class TrainConfig:
     onset_pos_weight: float = 8.0  # weight of positive onset frames in the BCE: onsets are ~1% of frames
     offset_pos_weight: float = 4.0  # likewise for offsets
     velocity_loss_weight: float = 1.0  # masked MSE on velocity at true onsets
+    pedal_loss_weight: float = 0.5  # masked BCE of the sustain-pedal head (models that have one)
     seed: int = 1234  # window sampling and weight init
     max_hours: float = 0.0  # stop after this much wall time (0 = no limit); resumable afterwards
 

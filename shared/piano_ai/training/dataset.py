@@ -26,6 +26,7 @@ class Clip:
     frame: npt.NDArray[np.uint8]
     offset: npt.NDArray[np.uint8]
     velocity: npt.NDArray[np.uint8]  # MIDI velocity at onset frames, 0 elsewhere
+    pedal: npt.NDArray[np.uint8] | None = None  # (frames,) sustain down 0/1; None: not labelled (old shards)
 
 
 def load_manifest(location: str) -> dict:
@@ -54,11 +55,15 @@ def _load_clip(location: str, path: str) -> Clip:
         data = np.load(open_shard(location, path))
     else:
         data = np.load(Path(location) / path)
-    return Clip(*(data[k] for k in ("mel", "onset", "frame", "offset", "velocity")))
+    pedal = data["pedal"] if "pedal" in data.files else None
+    return Clip(*(data[k] for k in ("mel", "onset", "frame", "offset", "velocity")), pedal=pedal)
 
 
 def window(clip: Clip, start: int, length: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Frames [start, start + length) of a clip, padded with silence; velocity target is -1 off onsets."""
+    """Frames [start, start + length) of a clip, padded with silence; velocity target is -1 off onsets.
+
+    The pedal target is (length, 1): 0/1 where the clip is labelled, -1 (no loss) where it is not.
+    """
     end = min(start + length, clip.mel.shape[0])
     n = end - start
     mel = np.full((length, clip.mel.shape[1]), MEL_PAD, np.float32)
@@ -69,6 +74,10 @@ def window(clip: Clip, start: int, length: int) -> tuple[np.ndarray, dict[str, n
         t[:n] = getattr(clip, name)[start:end]
         targets[name] = t
     targets["velocity"] = velocity_target(clip.onset[start:end], clip.velocity[start:end], length)
+    pedal = np.full((length, 1), -1.0 if clip.pedal is None else 0.0, np.float32)
+    if clip.pedal is not None:
+        pedal[:n, 0] = clip.pedal[start:end]
+    targets["pedal"] = pedal
     return mel, targets
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from piano_ai.model import ModelConfig, build_model
+from piano_ai.model import ModelConfig, build_model, heads
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
 from piano_ai.training.losses import head_losses
@@ -34,13 +34,13 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     model = build_model(model_config)
     if init_weights:
         warm_start(model, init_weights)
-    losses, weights = head_losses(cfg)
+    losses, weights = head_losses(cfg, heads(model_config))
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0), loss=losses, loss_weights=weights
     )
     model.fit(
-        _RandomWindows(train_clips, cfg),
-        validation_data=_FixedWindows(val_clips, cfg),
+        _RandomWindows(train_clips, cfg, heads(model_config)),
+        validation_data=_FixedWindows(val_clips, cfg, heads(model_config)),
         epochs=cfg.epochs,
         callbacks=_callbacks(cfg, run_dir),
         verbose=2,
@@ -105,16 +105,17 @@ def _dataset_base():
 class _RandomWindows(_dataset_base()):  # type: ignore[misc]
     """cfg.steps_per_epoch random batches, drawn afresh every epoch."""
 
-    def __init__(self, clips: list[Clip], cfg: TrainConfig) -> None:
+    def __init__(self, clips: list[Clip], cfg: TrainConfig, heads: tuple[str, ...]) -> None:
         super().__init__()
-        self.clips, self.cfg, self.epoch = clips, cfg, 0
+        self.clips, self.cfg, self.heads, self.epoch = clips, cfg, heads, 0
 
     def __len__(self) -> int:
         return self.cfg.steps_per_epoch
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.cfg.seed, self.epoch, index])
-        return batches_random(self.clips, self.cfg.window_frames, self.cfg.batch_size, rng)
+        mel, targets = batches_random(self.clips, self.cfg.window_frames, self.cfg.batch_size, rng)
+        return mel, {h: targets[h] for h in self.heads}
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -123,9 +124,10 @@ class _RandomWindows(_dataset_base()):  # type: ignore[misc]
 class _FixedWindows(_dataset_base()):  # type: ignore[misc]
     """The validation clips cut into consecutive windows, in a fixed order."""
 
-    def __init__(self, clips: list[Clip], cfg: TrainConfig) -> None:
+    def __init__(self, clips: list[Clip], cfg: TrainConfig, heads: tuple[str, ...]) -> None:
         super().__init__()
         self.items, self.batch = fixed_windows(clips, cfg.window_frames), cfg.batch_size
+        self.heads = heads
 
     def __len__(self) -> int:
         return (len(self.items) + self.batch - 1) // self.batch
@@ -133,7 +135,7 @@ class _FixedWindows(_dataset_base()):  # type: ignore[misc]
     def __getitem__(self, index: int):
         chunk = self.items[index * self.batch : (index + 1) * self.batch]
         mel = np.stack([m for m, _ in chunk])
-        return mel, {k: np.stack([t[k] for _, t in chunk]) for k in chunk[0][1]}
+        return mel, {k: np.stack([t[k] for _, t in chunk]) for k in self.heads}
 
 
 def _time_limit_callback(max_hours: float):

@@ -33,12 +33,26 @@ def masked_velocity_mse(y_true: Any, y_pred: Any) -> Any:
     return ops.sum(error) / (ops.sum(mask) + 1.0)
 
 
-def head_losses(cfg: TrainConfig) -> tuple[dict[str, Loss], dict[str, float]]:
-    """The loss of each head and its weight in the total, as `piano-ai train` compiles the model."""
+def masked_bce(y_true: Any, y_pred: Any) -> Any:
+    """Binary cross-entropy over the cells whose target is 0 or 1; targets of -1 (unlabelled) are skipped."""
+    from keras import ops
+
+    y_true = ops.cast(y_true, "float32")
+    mask = ops.cast(ops.greater_equal(y_true, 0.0), "float32")
+    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    per_cell = -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p)) * mask
+    return ops.sum(per_cell) / (ops.sum(mask) + 1.0)
+
+
+def head_losses(cfg: TrainConfig, heads: tuple[str, ...] = ("onset", "frame", "offset", "velocity")):
+    """The loss of each of the model's ``heads`` and its weight in the total, as `piano-ai train` compiles."""
     losses = {
         "onset": weighted_bce(cfg.onset_pos_weight),
         "frame": weighted_bce(1.0),
         "offset": weighted_bce(cfg.offset_pos_weight),
         "velocity": masked_velocity_mse,
+        "pedal": masked_bce,
     }
-    return losses, {"onset": 1.0, "frame": 1.0, "offset": 0.5, "velocity": cfg.velocity_loss_weight}
+    weights = {"onset": 1.0, "frame": 1.0, "offset": 0.5, "velocity": cfg.velocity_loss_weight,
+               "pedal": cfg.pedal_loss_weight}  # fmt: skip
+    return {h: losses[h] for h in heads}, {h: weights[h] for h in heads}

@@ -5,7 +5,13 @@ import pretty_midi
 import pytest
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS
-from piano_ai.data.targets import notes_to_targets, pedal_extended_notes, sustain_intervals
+from piano_ai.data.targets import (
+    midi_sustain,
+    notes_to_targets,
+    pedal_extended_notes,
+    pedal_target,
+    sustain_intervals,
+)
 from piano_ai.types import Note
 
 
@@ -115,3 +121,30 @@ def test_targets_window_offset_and_louder_velocity_wins():
     t = notes_to_targets(notes, 40, offset_s=9.0)
     assert t["onset"][31, 0] == 1 and t["velocity"][31, 0] == 100
     assert t["onset"][:, N_KEYS - 1].sum() == 0 and t["frame"][:, N_KEYS - 1].sum() == 0  # outside the window
+
+
+PEDAL_TARGET_CASES = [
+    # (id, intervals (down, up) s, frames, offset_s, frames expected down)
+    ("none", [], 10, 0.0, []),
+    ("one interval", [(0.064, 0.16)], 10, 0.0, [2, 3, 4]),
+    ("still down at the end", [(0.224, float("inf"))], 10, 0.0, [7, 8, 9]),
+    ("window offset", [(1.0, 1.096)], 10, 0.968, [1, 2, 3]),
+    ("before the window", [(0.0, 0.5)], 10, 1.0, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("intervals", "frames", "offset_s", "down"),
+    [c[1:] for c in PEDAL_TARGET_CASES],
+    ids=[c[0] for c in PEDAL_TARGET_CASES],
+)
+def test_pedal_target_marks_frames_while_the_pedal_is_down(intervals, frames, offset_s, down):
+    target = pedal_target(intervals, frames, offset_s)
+    assert target.dtype == np.uint8 and target.shape == (frames,)
+    assert list(np.nonzero(target)[0]) == down
+
+
+def test_midi_sustain_reads_the_piano_track():
+    midi = midi_of([(60, 0.0, 0.5)], [(0.2, 127), (1.5, 0)])
+    assert midi_sustain(midi) == [(0.2, 1.5)]
+    assert midi_sustain(midi_of([(60, 0.0, 0.5)])) == []

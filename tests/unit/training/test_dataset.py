@@ -42,3 +42,13 @@ def test_random_batches_are_reproducible() -> None:
 
 def test_fixed_windows_cover_each_clip() -> None:
     assert len(fixed_windows([_clip(100), _clip(10)], 64)) == 3
+
+
+def test_pedal_target_is_labelled_where_the_shard_has_a_pedal_and_masked_where_not() -> None:
+    unlabelled = _clip(5)
+    assert (window(unlabelled, 0, 8)[1]["pedal"] == -1).all()
+    pedal = np.array([0, 1, 1, 0, 1], np.uint8)
+    labelled = Clip(*(getattr(unlabelled, f) for f in ("mel", "onset", "frame", "offset", "velocity")), pedal)
+    target = window(labelled, 1, 8)[1]["pedal"]
+    assert target.shape == (8, 1)
+    np.testing.assert_array_equal(target[:, 0], [1, 1, 0, 1, 0, 0, 0, 0])  # padding: pedal up

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from piano_ai.training.losses import masked_velocity_mse, weighted_bce
+from piano_ai.training.losses import masked_bce, masked_velocity_mse, weighted_bce
 
 
 def _value(x) -> float:  # noqa: ANN001
@@ -31,3 +31,12 @@ def test_velocity_loss_ignores_cells_without_onset() -> None:
     bad = np.array([[0.5, 0.0, 0.5]], np.float32)
     assert _value(masked_velocity_mse(y, good)) == pytest.approx(0.0, abs=1e-7)
     assert _value(masked_velocity_mse(y, bad)) == pytest.approx(0.25 / 2, rel=1e-5)
+
+
+def test_masked_bce_skips_unlabelled_cells() -> None:
+    y = np.array([[[1.0], [0.0], [-1.0]]], np.float32)
+    p = np.array([[[0.9], [0.2], [0.99]]], np.float32)
+    expected = -(np.log(0.9) + np.log(0.8)) / (2 + 1)  # sum over labelled cells / (count + 1)
+    assert _value(masked_bce(y, p)) == pytest.approx(expected, rel=1e-5)
+    all_masked = np.full_like(y, -1.0)
+    assert _value(masked_bce(all_masked, p)) == pytest.approx(0.0, abs=1e-7)
