@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,11 @@ from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY
 from piano_ai.types import Note
 
 if TYPE_CHECKING:
+    from piano_ai.pedal import Intervals
     from piano_ai.score.tempo import TempoMap
 
 PIANO_PROGRAM = 0  # General MIDI program 0: Acoustic Grand Piano
+SUSTAIN_CC = 64  # MIDI controller of the sustain (damper) pedal
 CSV_COLUMNS = ("start_s", "end_s", "pitch", "velocity", "name")
 TIME_DECIMALS = 4  # seconds in CSV/JSON are rounded to 0.1 ms
 MIDI_RESOLUTION = 960  # ticks per beat; at the default 120 bpm one tick is 0.52 ms
@@ -40,43 +42,58 @@ def notes_to_midi(notes: Iterable[Note]) -> pretty_midi.PrettyMIDI:
     return midi
 
 
-def write_midi(notes: Iterable[Note], path: str | Path, tempo_map: "TempoMap | None" = None) -> Path:
-    """Write ``notes`` as a standard MIDI file; returns the path."""
+def write_midi(
+    notes: Iterable[Note],
+    path: str | Path,
+    tempo_map: "TempoMap | None" = None,
+    sustain: "Intervals | None" = None,
+) -> Path:
+    """Write ``notes`` (and the sustain pedal, if given) as a standard MIDI file; returns the path."""
     path = Path(path)
-    path.write_bytes(midi_bytes(notes, tempo_map))
+    path.write_bytes(midi_bytes(notes, tempo_map, sustain))
     return path
 
 
-def midi_bytes(notes: Iterable[Note], tempo_map: "TempoMap | None" = None) -> bytes:
+def midi_bytes(
+    notes: Iterable[Note], tempo_map: "TempoMap | None" = None, sustain: "Intervals | None" = None
+) -> bytes:
     """A standard MIDI file (format 1: a tempo track and one Acoustic Grand Piano track on channel 1).
 
     Times are kept to 1 / TICKS_PER_SECOND s; a note shorter than a tick lasts one tick. At equal
     ticks note-offs come before note-ons, so a key struck again right at its release sounds again.
     Without ``tempo_map`` the file is 120 bpm 4/4; with one (piano_ai.score.tempo) its beats and bars are
-    the tracked ones and every note still sounds at its time in seconds.
+    the tracked ones and every note still sounds at its time in seconds. ``sustain`` (down, up) seconds
+    become CC64 127 / 0 events on the piano track.
     """
     notes = list(notes)
-    if tempo_map is None:
-        starts = [round(n.start * TICKS_PER_SECOND) for n in notes]
-        ends = [round(n.end * TICKS_PER_SECOND) for n in notes]
-    else:
-        starts = tempo_map.ticks([n.start for n in notes]).tolist()
-        ends = tempo_map.ticks([n.end for n in notes]).tolist()
-    events = []  # (tick, 0 = off / 1 = on, pitch, velocity)
+    to_ticks = _tick_function(tempo_map)
+    starts, ends = to_ticks([n.start for n in notes]), to_ticks([n.end for n in notes])
+    events = []  # (tick, order, status, data1, data2): at equal ticks pedal ups, note-offs, pedal downs, ons
     for n, start, end in zip(notes, starts, ends, strict=True):
         end = max(end, start + 1)
-        events += [(start, 1, int(n.pitch), int(n.velocity)), (end, 0, int(n.pitch), 0)]
+        events += [(start, 3, 0x90, int(n.pitch), int(n.velocity)), (end, 1, 0x80, int(n.pitch), 0)]
+    pedal = sustain or []
+    downs, ups = to_ticks([down for down, _ in pedal]), to_ticks([up for _, up in pedal])
+    for down, up in zip(downs, ups, strict=True):
+        events += [(down, 2, 0xB0, SUSTAIN_CC, 127), (max(up, down + 1), 0, 0xB0, SUSTAIN_CC, 0)]
     events.sort()
     body = bytearray()
     body += _meta(0x03, b"Acoustic Grand Piano") + bytes([0x00, 0xC0, PIANO_PROGRAM])
     tick = 0
-    for at, on, pitch, velocity in events:
-        body += _varlen(at - tick) + bytes([0x90 if on else 0x80, pitch, velocity])
+    for at, _, status, data1, data2 in events:
+        body += _varlen(at - tick) + bytes([status, data1, data2])
         tick = at
     body += _meta(0x2F, b"")
     tempo = _tempo_track(tempo_map)
     header = b"MThd" + struct.pack(">IHHH", 6, 1, 2, MIDI_RESOLUTION)
     return header + _chunk(tempo) + _chunk(bytes(body))
+
+
+def _tick_function(tempo_map: "TempoMap | None") -> Callable[[list[float]], list[int]]:
+    """Seconds to ticks: at the fixed 120 bpm, or through ``tempo_map``."""
+    if tempo_map is None:
+        return lambda times: [round(t * TICKS_PER_SECOND) for t in times]
+    return lambda times: tempo_map.ticks(times).tolist() if times else []
 
 
 def _tempo_track(tempo_map: "TempoMap | None") -> bytes:
