@@ -11,6 +11,7 @@ FloatArray = npt.NDArray[np.float32]
 # progress(stage, fraction): stage is one of STAGES, fraction in 0..1 within that stage.
 ProgressCallback = Callable[[str, float], None]
 STAGES = ("decoding", "features", "inference", "postprocessing")
+PEDAL_MODES = ("cc64", "extend")  # NoteParams.pedal
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class NoteParams:
     frame_threshold: float = 0.3  # frame probability that keeps a note sounding
     offset_threshold: float = 0.8  # offset probability that ends a note early
     min_note_ms: float = 30.0  # notes shorter than this are dropped (milliseconds)
+    # "cc64": the sustain pedal is written as CC64 events beside the notes (models with a pedal head);
+    # "extend": notes are lengthened by the pedal instead and no CC64 is written (for tools that ignore it)
+    pedal: str = "cc64"
 
     def validate(self) -> "NoteParams":
         """Raise InvalidParametersError when a knob is out of range; return self."""
@@ -60,4 +64,6 @@ class NoteParams:
                 raise InvalidParametersError(f"{name} must be between 0 and 1 (exclusive), got {value}")
         if not 0.0 <= self.min_note_ms <= 5000.0:
             raise InvalidParametersError(f"min_note_ms must be between 0 and 5000, got {self.min_note_ms}")
+        if self.pedal not in PEDAL_MODES:
+            raise InvalidParametersError(f"pedal must be one of {', '.join(PEDAL_MODES)}, got {self.pedal!r}")
         return self

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-prediction-pedal",
         action="store_true",
-        help="with --predictions: do not extend predicted notes by their own sustain pedal (CC64), if any",
+        help="do not extend predicted notes by their own sustain pedal (CC64 or the pedal head), if any",
     )
     parser.add_argument(
         "--pedal-metrics",
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         if args.frame_threshold is not None:
             params = replace(params, frame_threshold=args.frame_threshold)
         model = load_transcriber(args.model)
-        estimate, name = model_estimator(model, params.validate()), f"piano-ai ({model.model_dir.name})"
+        estimate = model_estimator(model, params.validate(), pedal=not args.no_prediction_pedal)
+        name = f"piano-ai ({model.model_dir.name})"
     report = evaluate(
         folder, estimate, pedal=not args.no_pedal, limit=args.limit, pedal_metrics=args.pedal_metrics
     )

@@ -128,11 +128,26 @@ def evaluate(
     return Report(per_file, total)
 
 
-def model_estimator(model, params=None) -> Estimator:  # noqa: ANN001 - a piano_ai.inference.Transcriber
-    """Estimates from our model."""
-    from piano_ai.transcribe import transcribe_file
+def model_estimator(model, params=None, pedal: bool = True) -> Estimator:  # noqa: ANN001 - a Transcriber
+    """Estimates from our model. With a pedal head, its notes are extended by its own pedal (as
+    folder_estimator does with another system's CC64) unless ``pedal`` is off, and the pedal is scored."""
+    from dataclasses import replace
 
-    return lambda audio: transcribe_file(audio, model, params)
+    from piano_ai.audio import decode
+    from piano_ai.pedal import extend_notes
+    from piano_ai.transcribe import transcript
+    from piano_ai.types import NoteParams
+
+    params = replace(params or NoteParams(), pedal="cc64")
+
+    def estimate(audio: Path) -> Transcription:
+        result = transcript(decode(audio), model, params)
+        if result.activations.pedal is None:
+            return Transcription(result.notes)
+        notes = extend_notes(result.notes, result.sustain) if pedal else result.notes
+        return Transcription(notes, result.notes, result.sustain)
+
+    return estimate
 
 
 def folder_estimator(predictions: Path, pedal: bool = True) -> Estimator:

@@ -56,7 +56,8 @@ def _load_clip(location: str, path: str) -> Clip:
     else:
         data = np.load(Path(location) / path)
     pedal = data["pedal"] if "pedal" in data.files else None
-    return Clip(*(data[k] for k in ("mel", "onset", "frame", "offset", "velocity")), pedal=pedal)
+    mel, onset, frame, offset, velocity = (data[k] for k in ("mel", "onset", "frame", "offset", "velocity"))
+    return Clip(mel, onset, frame, offset, velocity, pedal)
 
 
 def window(clip: Clip, start: int, length: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
