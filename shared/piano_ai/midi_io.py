@@ -172,14 +172,24 @@ def notes_from_dicts(items: Iterable[dict[str, Any]]) -> list[Note]:
     return [Note(int(d["pitch"]), float(d["start"]), float(d["end"]), int(d["velocity"])) for d in items]
 
 
-def notes_to_json(notes: Iterable[Note]) -> str:
-    """JSON text {"notes": [{"pitch", "start", "end", "velocity"}, ...]}."""
-    return json.dumps({"notes": [note_to_dict(n) for n in notes]}, indent=1)
+def notes_to_json(notes: Iterable[Note], sustain: "Intervals | None" = None, pedal: str | None = None) -> str:
+    """JSON text {"notes": [{"pitch", "start", "end", "velocity"}, ...]}; with ``pedal`` (the NoteParams.pedal
+    mode that made the notes) also "pedal": mode and "sustain": [{"down", "up"}, ...] seconds, the presses
+    written as CC64 ("cc64") or already folded into the note ends ("extend", then empty)."""
+    body: dict[str, Any] = {"notes": [note_to_dict(n) for n in notes]}
+    if pedal is not None:
+        body["pedal"] = pedal
+        body["sustain"] = [
+            {"down": round(down, TIME_DECIMALS), "up": round(up, TIME_DECIMALS)} for down, up in sustain or []
+        ]
+    return json.dumps(body, indent=1)
 
 
-def write_json(notes: Iterable[Note], path: str | Path) -> Path:
+def write_json(
+    notes: Iterable[Note], path: str | Path, sustain: "Intervals | None" = None, pedal: str | None = None
+) -> Path:
     path = Path(path)
-    path.write_text(notes_to_json(notes) + "\n", encoding="utf-8")
+    path.write_text(notes_to_json(notes, sustain, pedal) + "\n", encoding="utf-8")
     return path
 
 

@@ -24,6 +24,7 @@ class JobParams(BaseModel):
     frame_threshold: float
     offset_threshold: float
     min_note_ms: float
+    pedal: Literal["cc64", "extend"] = "cc64"  # jobs stored before the pedal mode existed are "cc64"
 
 
 class JobError(BaseModel):
@@ -100,9 +101,20 @@ class NoteOut(BaseModel):
     velocity: int = Field(description="MIDI velocity, 1..127")
 
 
+class PressOut(BaseModel):
+    down: float = Field(description="seconds")
+    up: float = Field(description="seconds")
+
+
 class JobNotes(BaseModel):
     job_id: str
     notes: list[NoteOut]
+    pedal: Literal["cc64", "extend"] | None = Field(
+        None, description="cc64: the MIDI writes `sustain` as CC64; extend: the notes already last through it"
+    )
+    sustain: list[PressOut] = Field(
+        default_factory=list, description="sustain-pedal presses (empty with pedal=extend)"
+    )
 
 
 class WindowOut(BaseModel):

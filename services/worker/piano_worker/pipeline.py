@@ -134,7 +134,7 @@ def _transcribe_and_store(
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.midi_io import notes_to_json, write_midi
-    from piano_ai.transcribe import transcribe
+    from piano_ai.transcribe import transcript
 
     keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
     progress("decoding", 0.0)
@@ -143,12 +143,15 @@ def _transcribe_and_store(
     )
     audio = decode(source, name=filename, max_s=ctx.max_audio_s)
     progress("decoding", 1.0)
-    notes = transcribe(audio, ctx.model_loader(), NoteParams(**params), progress)
+    note_params = NoteParams(**params)
+    transcribed = transcript(audio, ctx.model_loader(), note_params, progress)
+    notes, sustain = transcribed.notes, transcribed.sustain
     progress("uploading", 0.0)
-    midi_path = write_midi(notes, tmp / "output.mid")
+    midi_path = write_midi(notes, tmp / "output.mid", sustain=sustain)
     ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
     progress("uploading", 0.5)
-    ctx.storage.put_bytes(keys.notes, notes_to_json(notes).encode(), "application/json")
+    notes_json = notes_to_json(notes, sustain, note_params.pedal)
+    ctx.storage.put_bytes(keys.notes, notes_json.encode(), "application/json")
     progress("uploading", 1.0)
     return {
         "midi_key": keys.midi,

@@ -58,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
     knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
     knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
+    knobs.add_argument(
+        "--pedal",
+        choices=("cc64", "extend"),
+        help="cc64: the MIDI carries the sustain pedal (CC64); extend: notes lengthened by it, no CC64",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -74,7 +79,8 @@ class _KnobDefaultsFormatter(argparse.HelpFormatter):
 
         text = super()._get_help_string(action)
         if text and action.dest in {f.name for f in fields(NoteParams)}:
-            text = f"{text} ({getattr(NoteParams(), action.dest):g})"
+            default = getattr(NoteParams(), action.dest)
+            text = f"{text} ({default:g})" if isinstance(default, float) else f"{text} ({default})"
         return text
 
 
@@ -109,7 +115,7 @@ def convert_file(
     from piano_ai import midi_io
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
-    from piano_ai.transcribe import transcribe
+    from piano_ai.transcribe import transcript
 
     result = Result(source)
     clock = _StageClock(progress)
@@ -119,7 +125,8 @@ def convert_file(
         audio = decode(source)
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
-    notes = transcribe(audio, model, params, clock)
+    transcribed = transcript(audio, model, params, clock)
+    notes, sustain = transcribed.notes, transcribed.sustain
     tempo, musicxml = None, b""
     if "musicxml" in formats:
         from piano_ai.score.pipeline import score_audio
@@ -128,9 +135,9 @@ def convert_file(
         clock("score", 1.0)
         tempo, musicxml, result.score_note = score.tempo, score.musicxml, score.beats.note
     writers = {
-        "mid": lambda path: midi_io.write_midi(notes, path, tempo),
+        "mid": lambda path: midi_io.write_midi(notes, path, tempo, sustain),
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
-        "json": lambda path: midi_io.write_json(notes, path),
+        "json": lambda path: midi_io.write_json(notes, path, sustain, params.pedal),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
     }
     for fmt in formats:
@@ -183,7 +190,7 @@ def _params(args: argparse.Namespace) -> NoteParams:
 
     given = {
         name: getattr(args, name)
-        for name in ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms")
+        for name in ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms", "pedal")
         if getattr(args, name) is not None
     }
     return NoteParams(**given).validate()

@@ -3,7 +3,7 @@
 import json
 import logging
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
@@ -58,10 +58,14 @@ def create_job(
     frame_threshold: Annotated[float, Form()] = _DEFAULTS.frame_threshold,
     offset_threshold: Annotated[float, Form()] = _DEFAULTS.offset_threshold,
     min_note_ms: Annotated[float, Form()] = _DEFAULTS.min_note_ms,
+    pedal: Annotated[
+        Literal["cc64", "extend"],
+        Form(description="cc64: the MIDI carries the sustain pedal; extend: notes lengthened by it, no CC64"),
+    ] = "cc64",
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
-    params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms).validate()
+    params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms, pedal).validate()
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
     job, replayed = submit(session, storage, enqueue, file.file, name, upload, params, idempotency_key)
@@ -113,6 +117,12 @@ def get_midi(session: SessionDep, storage: StorageDep, settings: SettingsDep, jo
 
 
 def _stored_notes(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, list[dict[str, Any]]]:
+    job, stored = _stored_result(session, storage, job_id)
+    return job, stored["notes"]
+
+
+def _stored_result(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, dict[str, Any]]:
+    """The job and its notes file: {"notes": [...]} and, for jobs made since the pedal head, pedal/sustain."""
     job = _job_or_404(session, job_id)
     _succeeded_or_409(job)
     assert job.notes_key is not None
@@ -120,14 +130,14 @@ def _stored_notes(session: SessionDep, storage: StorageDep, job_id: str) -> tupl
         stored: Any = json.loads(storage.get_bytes(job.notes_key))
     except ObjectNotFoundError as exc:
         raise ApiError(410, "result_missing", "the notes file is gone from storage") from exc
-    return job, stored["notes"] if isinstance(stored, dict) else stored
+    return job, stored if isinstance(stored, dict) else {"notes": stored}
 
 
 @router.get("/{job_id}/notes", response_model=JobNotes)
 def get_notes(session: SessionDep, storage: StorageDep, job_id: str) -> JobNotes:
     """The transcribed notes as JSON (pitch, start and end in seconds, velocity), for piano rolls."""
-    job, notes = _stored_notes(session, storage, job_id)
-    return JobNotes(job_id=job.id, notes=notes)
+    job, stored = _stored_result(session, storage, job_id)
+    return JobNotes(job_id=job.id, **stored)
 
 
 @router.get("/{job_id}/notes.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
