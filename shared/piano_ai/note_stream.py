@@ -76,13 +76,17 @@ class NoteStream:
 
     def _join(self) -> dict[str, FloatArray]:
         parts = [self._window, *self._pending] if self._window else self._pending
-        self._window = {head: np.concatenate([p[head] for p in parts]) for head in NOTE_HEADS} if parts else {}
+        self._window = (
+            {head: np.concatenate([p[head] for p in parts]) for head in NOTE_HEADS} if parts else {}
+        )
         self._pending, self._new_frames = [], 0
         return self._window
 
     def _slide(self, window: dict[str, FloatArray], open_onsets: np.ndarray, frames: int) -> None:
         """Drop the frames no unsettled note needs: keep from the frame before the earliest open onset."""
-        keep_from = min(int(open_onsets.min()) if open_onsets.size else frames, frames - 1 - SETTLE_FRAMES) - 1
+        keep_from = (
+            min(int(open_onsets.min()) if open_onsets.size else frames, frames - 1 - SETTLE_FRAMES) - 1
+        )
         keep_from = max(keep_from, 0)
         self._window = {head: window[head][keep_from:].copy() for head in NOTE_HEADS}
         self._origin += keep_from

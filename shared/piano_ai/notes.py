@@ -83,7 +83,7 @@ def find_notes(
     params: NoteParams,
     origin: int = 0,
 ) -> FoundNotes:
-    """The notes of a run of frames (each array (frames, N_KEYS)) that starts at frame ``origin`` of the audio.
+    """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
 
     A note needs only the frames from the one before its onset to two after its end, so a run that holds
     those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
