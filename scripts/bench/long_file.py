@@ -95,7 +95,9 @@ def convert(path: Path, label: str, hours: float, pythonpath: str | None) -> Run
 
 
 def text(runs: list[Run]) -> str:
-    lines = [f"{'code':<10} {'length':>7} {'audio s':>9} {'wall s':>8} {'x real time':>12} {'peak RSS':>10} notes"]
+    lines = [
+        f"{'code':<10} {'length':>7} {'audio s':>9} {'wall s':>8} {'x real time':>12} {'peak RSS':>10} notes"
+    ]
     for run in runs:
         speed = run.audio_s / run.wall_s if run.wall_s else 0.0
         lines.append(
@@ -135,7 +137,11 @@ def write_section(doc: Path, section: str) -> None:
     """Replace this benchmark's section of ``doc`` (or append it), leaving the rest alone."""
     old = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    new = pattern.sub(lambda _: section + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
+    new = (
+        pattern.sub(lambda _: section + "\n", old)
+        if pattern.search(old)
+        else old.rstrip("\n") + "\n\n" + section
+    )
     doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -143,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, nargs="+", default=[1.0, 3.0], help="lengths (default 1 3)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench", help="audio cache")
-    parser.add_argument("--asap-dir", type=Path, default=Path("/work/shared/training-data/performance-midi/asap"))
+    parser.add_argument(
+        "--asap-dir", type=Path, default=Path("/work/shared/training-data/performance-midi/asap")
+    )
     parser.add_argument("--label", default="this tree", help="the code's name in the table")
     parser.add_argument("--pythonpath", help="put another checkout's package first (e.g. the code before)")
     parser.add_argument("--markdown", action="store_true", help="print the docs table instead of text")

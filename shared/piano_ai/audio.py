@@ -96,6 +96,15 @@ def duration_s(path: str | Path, name: str | None = None) -> float:
     return declared if declared is not None else decode(path, name).size / SAMPLE_RATE
 
 
+def declared_s(path: str | Path) -> float | None:
+    """Seconds the file's header declares, without decoding; None when it does not say (or cannot be read)."""
+    try:
+        with Path(path).open("rb") as stream:
+            return declared_duration_s(stream, sniff_format(stream.read(SNIFF_BYTES)))
+    except OSError:
+        return None
+
+
 def _decode_any(
     path: Path, name: str, demuxer: str | None, max_s: float | None, declared_s: float | None
 ) -> Iterator[FloatArray]:

@@ -99,7 +99,9 @@ class Transcriber:
             spans.append(slice(start - lo, keep_end - lo))
         result = self._run(np.stack(windows))  # (batch, CHUNK_FRAMES, N_MELS) in
         return {
-            head: np.concatenate([values[i][src] for i, src in enumerate(spans)])
+            head: np.concatenate([values[i][src] for i, src in enumerate(spans)]).astype(
+                np.float32, copy=False
+            )
             for head, values in result.items()
         }
 
