@@ -55,10 +55,12 @@ class NoteStream:
 
     def _search(self, last: bool) -> None:
         window = self._join()
-        frames = len(window["onset"])
+        frames = len(window["onset"]) if window else 0
         if frames == 0:
             return
-        found = find_notes(*(window[h] for h in NOTE_HEADS), self.params, origin=self._origin)
+        found = find_notes(
+            window["onset"], window["frame"], window["offset"], window["velocity"], self.params, self._origin
+        )
         first_onset = 1 if self._origin > 0 else 0  # the window's first frame has no frame before it here
         settled = found.times >= first_onset
         if not last:

@@ -19,6 +19,7 @@ from piano_ai.commands import progress as display
 
 if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
     from piano_ai.inference import Transcriber
+    from piano_ai.score.tempo import TempoMap
     from piano_ai.types import Note, NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def _transcribe_streaming(
 
 def _transcribe_with_score(
     source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
-) -> tuple[list[Note], object, bytes, str]:
+) -> tuple[list[Note], TempoMap, bytes, str]:
     """The whole recording in memory (the beat tracker needs it): notes, tempo map, MusicXML, beat note."""
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
