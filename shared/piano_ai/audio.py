@@ -10,6 +10,7 @@ refused from its header before decoding when the header tells the length.
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +25,31 @@ from piano_ai.types import FloatArray
 log = logging.getLogger(__name__)
 
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
-BLOCK_FRAMES = 1 << 18  # source frames read per block (~6 s at 44.1 kHz): bounds peak memory
+BLOCK_SAMPLES = 1 << 17  # samples at SAMPLE_RATE per decoded block (8.2 s, 512 KB): bounds peak memory
 TRUNCATION_TOLERANCE = 0.01  # decoded length may fall this fraction short of the declared length
 
 
 def decode(path: str | Path, name: str | None = None, max_s: float | None = None) -> FloatArray:
     """Decode an audio file to mono float32 samples at SAMPLE_RATE.
 
-    Returns an array of shape (samples,) in -1..1 (channels are averaged). ``name`` is how errors
-    refer to the file (default: the path as given). Raises AudioFileNotFoundError for a missing file,
-    InvalidAudioError for an empty, truncated or undecodable one, and AudioTooLongError for one that
-    lasts longer than ``max_s`` seconds (from its header, else as soon as decoding passes it).
+    Returns an array of shape (samples,) in -1..1 (channels are averaged): decode_blocks joined, with the
+    same checks and errors.
+    """
+    pieces = list(decode_blocks(path, name, max_s))
+    return np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
+
+
+def decode_blocks(
+    path: str | Path, name: str | None = None, max_s: float | None = None
+) -> Iterator[FloatArray]:
+    """Decode an audio file block by block: mono float32 at SAMPLE_RATE, (samples,) per block.
+
+    No block is longer than BLOCK_SAMPLES (plus the resampler's few samples of delay at the end), so memory
+    does not grow with the recording. ``name`` is how errors refer to the file (default: the path as given).
+    Raises AudioFileNotFoundError for a missing file, InvalidAudioError for an empty, truncated or
+    undecodable one, and AudioTooLongError for one longer than ``max_s`` seconds (from its header before
+    any block, else as soon as decoding passes it). A truncation shows only at the end: the error comes
+    after the blocks already given, so a caller must not trust its work until the iterator is exhausted.
     """
     path = Path(path)
     name = name or str(path)
@@ -50,15 +65,18 @@ def decode(path: str | Path, name: str | None = None, max_s: float | None = None
     if max_s is not None and declared is not None and declared > max_s:
         raise AudioTooLongError(name, max_s, declared)
     demuxer = ffmpeg_demuxer(head)  # from the content: the name may lie
-    audio = _decode_any(path, name, demuxer, max_s, declared)
-    if audio.size == 0:
+    samples = 0
+    for block in _decode_any(path, name, demuxer, max_s, declared):
+        samples += block.size
+        if not np.all(np.isfinite(block)):
+            block = np.nan_to_num(block, nan=0.0, posinf=1.0, neginf=-1.0)
+        if block.size:
+            yield block
+    if samples == 0:
         raise InvalidAudioError(name, "no audio samples (the file is empty or cut short)")
     if demuxer == "mp3" and mp3.ends_inside_a_frame(path):  # no Xing/LAME header says it was cut
-        decoded = f"{audio.size / SAMPLE_RATE:.2f} s"
+        decoded = f"{samples / SAMPLE_RATE:.2f} s"
         raise InvalidAudioError(name, f"truncated: it ends inside an mp3 frame, after {decoded} of audio")
-    if not np.all(np.isfinite(audio)):
-        audio = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
-    return audio
 
 
 def decode_bytes(data: bytes, name: str) -> FloatArray:
@@ -78,9 +96,18 @@ def duration_s(path: str | Path, name: str | None = None) -> float:
     return declared if declared is not None else decode(path, name).size / SAMPLE_RATE
 
 
+def declared_s(path: str | Path) -> float | None:
+    """Seconds the file's header declares, without decoding; None when it does not say (or cannot be read)."""
+    try:
+        with Path(path).open("rb") as stream:
+            return declared_duration_s(stream, sniff_format(stream.read(SNIFF_BYTES)))
+    except OSError:
+        return None
+
+
 def _decode_any(
     path: Path, name: str, demuxer: str | None, max_s: float | None, declared_s: float | None
-) -> FloatArray:
+) -> Iterator[FloatArray]:
     """libsndfile for the formats it owns, ffmpeg for the rest (and as a fallback).
 
     ``declared_s``: the length the header declares, if any; decoding to much less is a truncation.
@@ -97,37 +124,37 @@ def _decode_any(
             with handle:
                 # libsndfile fails at the end of a file whose header leaves the length out; ffmpeg does not.
                 if handle.frames < UNKNOWN_FRAMES or not have_ffmpeg:
-                    return _read_soundfile(handle, name, max_s, declared_s)
-    return _read_ffmpeg(path, name, demuxer, max_s, declared_s)
+                    yield from _read_soundfile(handle, name, max_s, declared_s)
+                    return
+    yield from _read_ffmpeg(path, name, demuxer, max_s, declared_s)
 
 
 def _read_soundfile(
     handle: sf.SoundFile, name: str, max_s: float | None, declared_s: float | None
-) -> FloatArray:
-    """Read an open file block by block, mix to mono and resample as we go (bounded memory)."""
+) -> Iterator[FloatArray]:
+    """Read an open file block by block, mixing to mono and resampling as we go (soxr's streaming mode)."""
     import soxr
 
     source_rate = handle.samplerate
     limit_s = max_s if max_s is not None else float("inf")
     resampler = None if source_rate == SAMPLE_RATE else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1)
-    pieces: list[FloatArray] = []
+    frames_per_read = max(1, BLOCK_SAMPLES * source_rate // SAMPLE_RATE)
     read = 0
     try:
         # read() trims a short read; blocks() would hand back uninitialised frames past a cut.
-        while (block := handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)).shape[0] > 0:
+        while (block := handle.read(frames_per_read, dtype="float32", always_2d=True)).shape[0] > 0:
             read += block.shape[0]
             if read > limit_s * source_rate:  # a header that under-declares: stop at the limit
                 raise AudioTooLongError(name, limit_s)
             mono = block.mean(axis=1, dtype=np.float32)
-            pieces.append(resampler.resample_chunk(mono) if resampler else mono)
+            yield resampler.resample_chunk(mono) if resampler else mono
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise InvalidAudioError(name, f"corrupt or truncated {handle.format} data: {exc}") from exc
     if resampler is not None:
-        pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
     # Not handle.frames: for an mp3 without a Xing/LAME header that is a guess, too long for VBR.
     if declared_s is not None and read / source_rate < declared_s * (1.0 - TRUNCATION_TOLERANCE):
         raise InvalidAudioError(name, _truncated(read / source_rate, declared_s))
-    return np.concatenate(pieces).astype(np.float32, copy=False) if pieces else np.zeros(0, np.float32)
 
 
 def _truncated(decoded_s: float, declared_s: float) -> str:
@@ -141,14 +168,22 @@ def _libsndfile_reason(exc: Exception) -> str:
 
 def _read_ffmpeg(
     path: Path, name: str, demuxer: str | None, max_s: float | None, declared_s: float | None
-) -> FloatArray:
-    """Decode with ffmpeg, then refuse what runs past ``max_s`` or falls short of its declared length."""
-    audio, container_s = ffmpeg.decode(path, name, demuxer, max_s)
+) -> Iterator[FloatArray]:
+    """Decode with ffmpeg, refusing what runs past ``max_s`` or falls short of its declared length."""
+    decoder = ffmpeg.Decoder(path, name, demuxer, max_s)
+    limit = max_s * SAMPLE_RATE if max_s is not None else float("inf")
+    samples = 0
+    with decoder:
+        for block in decoder.blocks(BLOCK_SAMPLES):
+            samples += block.size
+            if max_s is not None and samples > limit:
+                container_s = decoder.declared_duration()
+                raise AudioTooLongError(
+                    name, max_s, container_s if container_s and container_s > max_s else None
+                )
+            yield block
     # A container we do not parse ourselves: trust ffmpeg's reading of its header.
-    declared = container_s if demuxer is None else declared_s
-    decoded = audio.size / SAMPLE_RATE
-    if max_s is not None and decoded > max_s:
-        raise AudioTooLongError(name, max_s, declared if declared and declared > max_s else None)
+    declared = decoder.declared_duration() if demuxer is None else declared_s
+    decoded = samples / SAMPLE_RATE
     if declared is not None and decoded < declared * (1.0 - TRUNCATION_TOLERANCE) - 0.05:
         raise InvalidAudioError(name, _truncated(decoded, declared))
-    return audio

@@ -6,8 +6,12 @@ allowed, the demuxer is forced when we know the format, and otherwise limited to
 self-contained audio files.
 """
 
+import os
 import re
+import select
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,8 @@ from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import InvalidAudioError
 from piano_ai.types import FloatArray
 
-TIMEOUT_S = 600  # a decode that takes longer than this is treated as a hang
+TIMEOUT_S = 600  # ffmpeg sending no samples for this long is treated as a hang
+BYTES_PER_SAMPLE = 4  # f32le
 # Demuxers that read nothing but their input file (no playlists, image sequences or network streams).
 SELF_CONTAINED_DEMUXERS = ("aac", "aiff", "caf", "flac", "matroska", "mov", "mp3", "ogg", "w64", "wav")
 
@@ -32,28 +37,78 @@ def input_args(path: Path, demuxer: str | None) -> list[str]:
     ]  # fmt: skip
 
 
-def decode(
-    path: Path, name: str, demuxer: str | None, max_s: float | None
-) -> tuple[FloatArray, float | None]:
-    """Decode to mono float32 at SAMPLE_RATE; returns (samples, the duration the container declares).
+class Decoder:
+    """One ffmpeg process decoding a file to mono float32 at SAMPLE_RATE, read from its pipe block by block.
 
-    With ``max_s``, ffmpeg stops a second past it, so a longer file costs no more than that.
+    Use as a context manager: leaving it (also early, on an error downstream) stops the process. With
+    ``max_s``, ffmpeg stops a second past it, so a longer file costs no more than that.
     """
-    command = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", *input_args(path, demuxer)]
-    command += ["-vn", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE)]
-    if max_s is not None:
-        command += ["-t", f"{max_s + 1:g}"]
-    command.append("pipe:1")
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=TIMEOUT_S, check=False)
-    except FileNotFoundError as exc:
-        raise InvalidAudioError(name, "ffmpeg is needed for this format but is not installed") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise InvalidAudioError(name, f"decoding took longer than {TIMEOUT_S} s") from exc
-    stderr = result.stderr.decode("utf-8", errors="replace")
-    if result.returncode != 0:
-        raise InvalidAudioError(name, _reason(stderr, path))
-    return np.frombuffer(result.stdout, dtype=np.float32), _declared_duration(stderr)
+
+    def __init__(self, path: Path, name: str, demuxer: str | None, max_s: float | None) -> None:
+        self.path, self.name = path, name
+        self.command = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", *input_args(path, demuxer)]
+        self.command += ["-vn", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE)]
+        if max_s is not None:
+            self.command += ["-t", f"{max_s + 1:g}"]
+        self.command.append("pipe:1")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Decoder":
+        self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: ffmpeg never blocks on its chatter
+        try:
+            self._process = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
+            )
+        except FileNotFoundError as exc:
+            self._stderr.close()
+            raise InvalidAudioError(
+                self.name, "ffmpeg is needed for this format but is not installed"
+            ) from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            assert self._process.stdout is not None
+            self._process.stdout.close()
+        self._stderr.close()
+
+    def blocks(self, samples: int) -> Iterator[FloatArray]:
+        """(samples,) float32 blocks (the last one shorter) until ffmpeg ends; raises InvalidAudioError when
+        it fails or sends nothing for TIMEOUT_S seconds."""
+        assert self._process is not None and self._process.stdout is not None, (
+            "use Decoder as a context manager"
+        )
+        pipe = self._process.stdout.fileno()
+        want = samples * BYTES_PER_SAMPLE
+        pending = bytearray()
+        while chunk := self._read(pipe, want - len(pending)):
+            pending += chunk
+            if len(pending) >= want:
+                yield np.frombuffer(bytes(pending), np.float32)
+                pending.clear()
+        if self._process.wait() != 0:
+            raise InvalidAudioError(self.name, _reason(self._stderr_text(), self.path))
+        whole = len(pending) - len(pending) % BYTES_PER_SAMPLE
+        if whole:
+            yield np.frombuffer(bytes(pending[:whole]), np.float32)
+
+    def declared_duration(self) -> float | None:
+        """The duration the container declares, as ffmpeg reported it (None when it did not)."""
+        return _declared_duration(self._stderr_text())
+
+    def _read(self, pipe: int, size: int) -> bytes:
+        ready, _, _ = select.select([pipe], [], [], TIMEOUT_S)
+        if not ready:
+            raise InvalidAudioError(self.name, f"ffmpeg sent nothing for {TIMEOUT_S} s")
+        return os.read(pipe, size)
+
+    def _stderr_text(self) -> str:
+        # pread: ffmpeg shares the file's offset while it runs, so seeking would move where it writes.
+        fd = self._stderr.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", errors="replace")
 
 
 def _declared_duration(stderr: str) -> float | None:

@@ -1,19 +1,21 @@
 """Run a trained model over a whole recording in bounded memory.
 
 The log-mel is cut into overlapping chunks, run in batches, and the chunks' centres are stitched back,
-so memory depends on CHUNK_FRAMES and BATCH_SIZE, not on the recording's length.
+so the model's working memory depends on CHUNK_FRAMES and BATCH_SIZE, not on the recording's length.
+Transcriber.stream takes the log-mel block by block as it is computed, and gives activations back as
+each batch is run, so a caller that consumes them as they come holds no whole-recording array.
 """
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from piano_ai.constants import HOP_LENGTH, N_KEYS, N_MELS, SAMPLE_RATE
+from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
-from piano_ai.model import ModelConfig, heads
+from piano_ai.model import HEADS, ModelConfig, heads
 from piano_ai.types import Activations, FloatArray
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "weights" / "default"
 CHUNK_FRAMES = 512  # frames per chunk (16.4 s): long enough for the BiLSTM's context
 OVERLAP_FRAMES = 32  # frames of context dropped at each inner chunk edge (1 s)
 BATCH_SIZE = 8  # chunks per model call
+STEP_FRAMES = CHUNK_FRAMES - 2 * OVERLAP_FRAMES  # frames each chunk keeps (14.3 s)
 
 RunFn = Callable[[FloatArray], dict[str, FloatArray]]
 
@@ -38,37 +41,77 @@ class Transcriber:
     def predict(self, mel: FloatArray, progress: Callable[[float], None] | None = None) -> Activations:
         """Activations for a (frames, N_MELS) log-mel; progress(fraction) after each batch."""
         frames = mel.shape[0]
-        chunks, spans = _chunk(mel)
-        names = heads(self.config)
-        out = {head: np.zeros((frames, 1 if head == "pedal" else N_KEYS), np.float32) for head in names}
-        for first in range(0, len(chunks), BATCH_SIZE):
-            batch = np.stack(chunks[first : first + BATCH_SIZE])  # (batch, CHUNK_FRAMES, N_MELS)
-            result = self._run(batch)
-            for i, (dst, src) in enumerate(spans[first : first + BATCH_SIZE]):
-                for head in names:
-                    out[head][dst] = result[head][i][src]
+        batches = -(-len(range(0, max(frames, 1), STEP_FRAMES)) // BATCH_SIZE)
+        out: dict[str, FloatArray] = {}
+        done = 0
+        for count, block in enumerate(self.stream([mel]), start=1):
+            for head, values in block.items():
+                if head not in out:
+                    out[head] = np.empty((frames, *values.shape[1:]), np.float32)
+                out[head][done : done + len(values)] = values
+            done += len(next(iter(block.values())))
             if progress:
-                progress(min(1.0, (first + BATCH_SIZE) / len(chunks)))
-        pedal = out.pop("pedal", None)
-        return Activations(**out, pedal=None if pedal is None else pedal[:, 0])
+                progress(count / batches)
+        pedal = out.get("pedal")
+        return Activations(
+            **{head: out[head] for head in HEADS}, pedal=None if pedal is None else pedal[:, 0]
+        )
+
+    def stream(self, mel_blocks: Iterable[FloatArray]) -> Iterator[dict[str, FloatArray]]:
+        """Activations of a log-mel that arrives in blocks of (frames, N_MELS), in bounded memory.
+
+        Yields {output: (frames, ...) float32}, one per model call, covering consecutive frames from the
+        first; every output the model has is passed on. Joined, they equal predict() on the joined log-mel:
+        the chunks and batches are the same, and only the last (padded) batches wait for the end.
+        """
+        held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
+        held_from, received, batch = 0, 0, 0
+        lowest = np.inf  # the whole log-mel's minimum pads the last chunk, as in predict
+        for block in mel_blocks:
+            held = block if held.size == 0 else np.concatenate([held, block])
+            received += len(block)
+            lowest = min(lowest, float(block.min())) if len(block) else lowest
+            while _window_start((batch + 1) * BATCH_SIZE - 1) + CHUNK_FRAMES <= received:
+                yield self._run_batch(held, held_from, range(batch * BATCH_SIZE, (batch + 1) * BATCH_SIZE))
+                batch += 1
+                keep_from = _window_start(batch * BATCH_SIZE)
+                held, held_from = held[keep_from - held_from :], keep_from
+        chunks = len(range(0, max(received, 1), STEP_FRAMES))
+        pad = lowest if received else 0.0
+        for first in range(batch * BATCH_SIZE, chunks, BATCH_SIZE):
+            indices = range(first, min(first + BATCH_SIZE, chunks))
+            yield self._run_batch(held, held_from, indices, received, pad)
+
+    def _run_batch(
+        self, held: FloatArray, held_from: int, chunks: range, frames: int | None = None, pad: float = 0.0
+    ) -> dict[str, FloatArray]:
+        """Run the chunks numbered ``chunks`` (from ``held``, which starts at frame held_from); keep centres.
+
+        frames: the recording's length, once known (the last chunks are padded with ``pad`` to full length).
+        """
+        windows, spans = [], []
+        for index in chunks:
+            start = index * STEP_FRAMES
+            lo = _window_start(index)
+            window = held[lo - held_from : lo - held_from + CHUNK_FRAMES]
+            if window.shape[0] < CHUNK_FRAMES:
+                filler = np.full((CHUNK_FRAMES - window.shape[0], N_MELS), pad, np.float32)
+                window = np.concatenate([window, filler])
+            keep_end = start + STEP_FRAMES if frames is None else min(start + STEP_FRAMES, frames)
+            windows.append(window.astype(np.float32))
+            spans.append(slice(start - lo, keep_end - lo))
+        result = self._run(np.stack(windows))  # (batch, CHUNK_FRAMES, N_MELS) in
+        return {
+            head: np.concatenate([values[i][src] for i, src in enumerate(spans)]).astype(
+                np.float32, copy=False
+            )
+            for head, values in result.items()
+        }
 
 
-def _chunk(mel: FloatArray) -> tuple[list[FloatArray], list[tuple[slice, slice]]]:
-    """Cut (frames, bins) into CHUNK_FRAMES windows; spans map each window's kept part back to the whole."""
-    frames = mel.shape[0]
-    step = CHUNK_FRAMES - 2 * OVERLAP_FRAMES
-    pad_value = float(mel.min()) if frames else 0.0
-    chunks, spans = [], []
-    for start in range(0, max(frames, 1), step):
-        lo = max(0, start - OVERLAP_FRAMES)
-        window = mel[lo : lo + CHUNK_FRAMES]
-        if window.shape[0] < CHUNK_FRAMES:
-            pad = np.full((CHUNK_FRAMES - window.shape[0], mel.shape[1]), pad_value, np.float32)
-            window = np.concatenate([window, pad])
-        keep_end = min(start + step, frames)
-        chunks.append(window.astype(np.float32))
-        spans.append((slice(start, keep_end), slice(start - lo, keep_end - lo)))
-    return chunks, spans
+def _window_start(chunk: int) -> int:
+    """The first frame of chunk ``chunk``'s window: OVERLAP_FRAMES of context before the frames it keeps."""
+    return max(0, chunk * STEP_FRAMES - OVERLAP_FRAMES)
 
 
 def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto") -> Transcriber:

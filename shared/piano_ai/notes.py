@@ -17,6 +17,8 @@ through its last frame, offset on its last frame):
   head over the onset frame and its neighbours, times 127.
 """
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import numpy.typing as npt
 
@@ -40,13 +42,55 @@ def notes_from_activations(act: Activations, params: NoteParams | None = None) -
     """
     params = params or NoteParams()
     onset, frame, offset, velocity = _checked(act)
+    found = find_notes(onset, frame, offset, velocity, params)
+    notes = [note for i, note in enumerate(found.to_notes()) if found.keep[i]]
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+@dataclass(frozen=True)
+class FoundNotes:
+    """Every note found in a run of frames, unsorted; each array is (notes,).
+
+    ``times`` and ``end`` are frame indices within the run (onset frame, last frame); ``start_s``/``end_s``
+    are seconds from the start of the audio (the run's first frame is frame ``origin`` of the audio).
+    """
+
+    times: IntArray
+    keys: IntArray
+    end: IntArray
+    start_s: npt.NDArray[np.float64]
+    end_s: npt.NDArray[np.float64]
+    velocity: IntArray
+    keep: BoolArray  # at least min_note_ms long
+
+    def subset(self, index: IntArray) -> "FoundNotes":
+        """The notes at ``index``."""
+        return FoundNotes(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    def to_notes(self) -> list[Note]:
+        return [
+            Note(int(k) + LOWEST_KEY, float(s), float(e), int(v))
+            for k, s, e, v in zip(self.keys, self.start_s, self.end_s, self.velocity, strict=True)
+        ]
+
+
+def find_notes(
+    onset: FloatArray,
+    frame: FloatArray,
+    offset: FloatArray,
+    velocity: FloatArray,
+    params: NoteParams,
+    origin: int = 0,
+) -> FoundNotes:
+    """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
+
+    A note needs only the frames from the one before its onset to two after its end, so a run that holds
+    those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
+    """
     frames = onset.shape[0]
-    if frames == 0:
-        return []
-    peaks = onset_peaks(onset, params.onset_threshold)  # (frames, keys) bool
+    peaks = onset_peaks(onset, params.onset_threshold) if frames else np.zeros(onset.shape, bool)
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
-    if times.size == 0:
-        return []
 
     reach = next_true(frame >= params.frame_threshold, times, keys)
     anchor = np.where((reach <= times + ONSET_GRACE_FRAMES) & (reach < frames), reach, times)  # sounds here
@@ -57,22 +101,16 @@ def notes_from_activations(act: Activations, params: NoteParams | None = None) -
     end = np.minimum(np.minimum(np.maximum(last_sounding, times + 1), offset_frame), reonset)
     end = np.minimum(end, frames - 1)
 
-    start_f = refined_peaks(onset, times, keys)
+    start_f = refined_peaks(onset, times, keys, origin)
     start_s = start_f * SECONDS_PER_FRAME
     cut = (end == reonset) & (reonset < frames)  # ends where the same key is struck again
     # Snapping never shortens a note below one frame (below min_note_ms it would be dropped).
-    end_f = np.maximum(refined_offsets(offset, end, keys), np.minimum(end, start_f + 1))
-    end_f[cut] = refined_peaks(onset, reonset[cut], keys[cut])
+    end_f = np.maximum(refined_offsets(offset, end, keys, origin), np.minimum(end + origin, start_f + 1))
+    end_f[cut] = refined_peaks(onset, reonset[cut], keys[cut], origin)
     end_s = end_f * SECONDS_PER_FRAME
     vel = onset_velocities(onset, velocity, times, keys)
-
     keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
-    notes = [
-        Note(int(k) + LOWEST_KEY, float(s), float(e), int(v))
-        for k, s, e, v in zip(keys[keep], start_s[keep], end_s[keep], vel[keep], strict=True)
-    ]
-    notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes
+    return FoundNotes(times, keys, end, start_s, end_s, vel, keep)
 
 
 def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:
@@ -82,9 +120,12 @@ def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:
     return (onset >= threshold) & (onset > before) & (onset >= after)
 
 
-def refined_peaks(head: FloatArray, times: IntArray, keys: IntArray) -> npt.NDArray[np.float64]:
+def refined_peaks(
+    head: FloatArray, times: IntArray, keys: IntArray, origin: int = 0
+) -> npt.NDArray[np.float64]:
     """Sub-frame positions (notes,) of the peaks of ``head`` (onset or offset) at (times, keys): the vertex
     of a parabola through frames t-1, t, t+1. The shift is clipped to half a frame and is 0 at the edges.
+    Positions count from frame ``origin`` (head's first row) of the audio.
     """
     frames = head.shape[0]
     inner = (times > 0) & (times < frames - 1)
@@ -94,10 +135,12 @@ def refined_peaks(head: FloatArray, times: IntArray, keys: IntArray) -> npt.NDAr
     curvature = left - 2.0 * mid + right
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(inner & (curvature < 0), 0.5 * (left - right) / curvature, 0.0)
-    return times + np.clip(shift, -0.5, 0.5)
+    return (times + origin) + np.clip(shift, -0.5, 0.5)
 
 
-def refined_offsets(offset: FloatArray, end: IntArray, keys: IntArray) -> npt.NDArray[np.float64]:
+def refined_offsets(
+    offset: FloatArray, end: IntArray, keys: IntArray, origin: int = 0
+) -> npt.NDArray[np.float64]:
     """Sub-frame end positions (notes,): the offset head's peak within OFFSET_SNAP_FRAMES of each end
     frame, refined by a parabola, where that peak reaches OFFSET_SNAP_FLOOR; else the end frame itself.
 
@@ -106,12 +149,12 @@ def refined_offsets(offset: FloatArray, end: IntArray, keys: IntArray) -> npt.ND
     """
     frames = offset.shape[0]
     if end.size == 0:
-        return end.astype(np.float64)
+        return (end + origin).astype(np.float64)
     window = np.clip(end[:, None] + np.arange(-OFFSET_SNAP_FRAMES, OFFSET_SNAP_FRAMES + 1), 0, frames - 1)
     values = offset[window, keys[:, None]]
     best = window[np.arange(end.size), values.argmax(axis=1)]
     strong = values.max(axis=1) >= OFFSET_SNAP_FLOOR
-    return np.where(strong, refined_peaks(offset, best, keys), end.astype(np.float64))
+    return np.where(strong, refined_peaks(offset, best, keys, origin), (end + origin).astype(np.float64))
 
 
 def next_true(mask: BoolArray, times: IntArray, keys: IntArray) -> IntArray:

@@ -1,13 +1,21 @@
 """The whole path from audio to notes, composed from the pure stages.
 
 decode -> features -> model -> notes. I/O (storage, DB, HTTP) stays with the callers.
+transcribe() takes the whole recording; transcribe_blocks() takes it block by block as it is decoded and
+runs every stage on each block as it arrives, so memory does not grow with the recording. Both give the
+same notes.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from piano_ai.types import Activations, FloatArray, Note, NoteParams, ProgressCallback
+
+PREFETCH_BLOCKS = 2  # decoded blocks (8 s each) made ahead while the model runs
 
 if TYPE_CHECKING:  # the model module imports TensorFlow lazily; only its type is needed here
     from piano_ai.inference import Transcriber
@@ -50,13 +58,9 @@ def transcript(
 def decode_activations(activations: Activations, params: NoteParams | None = None) -> Transcript:
     """Notes and sustain pedal from a model's activations (pure numpy: no model needed)."""
     from piano_ai.notes import notes_from_activations
-    from piano_ai.pedal import extend_notes, sustain_intervals
 
     params = (params or NoteParams()).validate()
-    notes = notes_from_activations(activations, params)
-    sustain = sustain_intervals(activations.pedal) if activations.pedal is not None else []
-    if params.pedal == "extend":
-        return Transcript(extend_notes(notes, sustain), [], activations)
+    notes, sustain = _with_pedal(notes_from_activations(activations, params), activations.pedal, params)
     return Transcript(notes, sustain, activations)
 
 
@@ -70,17 +74,79 @@ def transcribe(
     return transcript(audio, model, params, progress).notes
 
 
+class Transcribed(NamedTuple):
+    """What transcribe_blocks found, and how long the audio it read was."""
+
+    notes: list[Note]  # with pedal "extend", lengthened by the sustain pedal
+    audio_s: float  # seconds of audio at SAMPLE_RATE
+    sustain: list[tuple[float, float]] = []  # (down, up) s of the pedal to write as CC64; [] in "extend" mode
+
+
+def transcribe_blocks(
+    blocks: Iterable[FloatArray],
+    model: "Transcriber",
+    params: NoteParams | None = None,
+    progress: ProgressCallback | None = None,
+    expected_s: float | None = None,
+) -> Transcribed:
+    """Transcribe mono float32 audio at SAMPLE_RATE that arrives in blocks of shape (samples,).
+
+    Each block goes through features, model and notes as it arrives (the next is decoded meanwhile, in a
+    thread), and nothing the size of the recording is kept. ``expected_s`` (the length a header declares)
+    lets progress report "inference" fractions as the audio is read. The notes equal transcribe()'s.
+    """
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.features import LogMelStream
+    from piano_ai.note_stream import NoteStream
+    from piano_ai.prefetch import prefetch
+
+    notes = NoteStream(params)
+    report = progress or _noop
+    samples = 0
+
+    def mel_blocks() -> Iterator[FloatArray]:
+        nonlocal samples
+        features = LogMelStream()
+        report("decoding", 0.0)
+        for audio in prefetch(blocks, PREFETCH_BLOCKS):
+            samples += audio.size
+            yield from features.push(audio)
+            if expected_s:
+                report("inference", min(samples / SAMPLE_RATE / expected_s, 1.0))
+        yield from features.finish()
+
+    pedal: list[FloatArray] = []  # (frames,) per block: small enough to keep whole (1.3 MB for 3 h)
+    for activations in model.stream(mel_blocks()):
+        notes.push(activations)
+        if activations.get("pedal") is not None:
+            pedal.append(activations["pedal"][:, 0])
+    report("postprocessing", 0.0)
+    found, sustain = _with_pedal(notes.finish(), np.concatenate(pedal) if pedal else None, params)
+    report("postprocessing", 1.0)
+    return Transcribed(found, samples / SAMPLE_RATE, sustain)
+
+
+def _with_pedal(
+    notes: list[Note], pedal: FloatArray | None, params: NoteParams | None
+) -> tuple[list[Note], list[tuple[float, float]]]:
+    """(notes, sustain to write as CC64): NoteParams.pedal "extend" folds the pedal into the notes instead."""
+    from piano_ai.pedal import extend_notes, sustain_intervals
+
+    sustain = sustain_intervals(pedal) if pedal is not None else []
+    if (params or NoteParams()).pedal == "extend":
+        return extend_notes(notes, sustain), []
+    return notes, sustain
+
+
 def transcribe_file(
     path: str | Path,
     model: "Transcriber",
     params: NoteParams | None = None,
     progress: ProgressCallback | None = None,
+    max_s: float | None = None,
 ) -> list[Note]:
-    """Decode an audio file (any format ffmpeg reads) and transcribe it."""
-    from piano_ai.audio import decode
+    """Decode an audio file (any format ffmpeg reads) and transcribe it, block by block."""
+    from piano_ai.audio import declared_s, decode_blocks
 
-    report = progress or _noop
-    report("decoding", 0.0)
-    audio = decode(path)
-    report("decoding", 1.0)
-    return transcribe(audio, model, params, progress)
+    blocks = decode_blocks(path, max_s=max_s)
+    return transcribe_blocks(blocks, model, params, progress, declared_s(path)).notes

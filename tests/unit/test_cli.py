@@ -1,10 +1,12 @@
 """The `piano-ai` CLI: a fast --help, the command router, and convert's per-file error handling."""
 
+import dataclasses
 import json
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,10 @@ class OneNoteModel:
         heads["onset"][10, 39] = 0.9
         heads["frame"][10:21, 39] = 0.9
         return Activations(**heads, velocity=np.full((mel.shape[0], N_KEYS), 0.5, np.float32))
+
+    def stream(self, mel_blocks: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+        """The same activations in one block, as Transcriber.stream gives them (convert streams)."""
+        yield dataclasses.asdict(self.predict(np.concatenate(list(mel_blocks))))
 
 
 def write_tone(path: Path, seconds: float = 1.0) -> Path:

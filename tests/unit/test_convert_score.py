@@ -36,7 +36,8 @@ def stand_in(monkeypatch: pytest.MonkeyPatch, notes: list[Note]) -> None:
     import piano_ai.transcribe
 
     monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: object())
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", lambda *a, **k: notes)
+    transcript = piano_ai.transcribe.Transcript(notes, [], None)  # type: ignore[arg-type]  # no activations
+    monkeypatch.setattr(piano_ai.transcribe, "transcript", lambda *a, **k: transcript)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from piano_ai.constants import HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE
-from piano_ai.features import LOG_FLOOR, frame_count, log_mel
+from piano_ai.features import BLOCK_FRAMES, LOG_FLOOR, LogMelStream, frame_count, log_mel
 
 
 def _librosa_log_mel(audio: np.ndarray) -> np.ndarray:
@@ -48,3 +48,14 @@ def test_a440_lands_in_the_right_band() -> None:
 def test_rejects_stereo() -> None:
     with pytest.raises(ValueError, match="mono"):
         log_mel(np.zeros((100, 2), np.float32))
+
+
+@pytest.mark.parametrize("samples", [0, 1, HOP_LENGTH, 16_000 * 3 + 123, 4096 * HOP_LENGTH, 16_000 * 140 + 7])
+@pytest.mark.parametrize("block", [1000, 16_000 * 8])
+def test_log_mel_stream_equals_log_mel_to_the_bit(samples: int, block: int) -> None:
+    audio = np.random.default_rng(samples).normal(0, 0.1, samples).astype(np.float32)
+    stream = LogMelStream()
+    parts = [mel for i in range(0, samples, block) for mel in stream.push(audio[i : i + block])]
+    parts += stream.finish()
+    assert all(len(part) <= BLOCK_FRAMES for part in parts)
+    np.testing.assert_array_equal(np.concatenate(parts), log_mel(audio))

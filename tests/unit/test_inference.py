@@ -1,5 +1,6 @@
 """Chunked inference: stitching must reproduce a whole-sequence run of a frame-local model exactly."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,54 @@ def test_stitching_covers_every_frame_once(frames: int) -> None:
 
 
 def test_chunks_have_bounded_size() -> None:
-    mel = np.zeros((10_000, N_MELS), np.float32)
-    chunks, spans = inference._chunk(mel)
-    assert {c.shape for c in chunks} == {(inference.CHUNK_FRAMES, N_MELS)}
-    kept = sum(dst.stop - dst.start for dst, _ in spans)
-    assert kept == 10_000
+    calls: list[tuple[int, ...]] = []
+
+    def recording(batch: np.ndarray) -> dict[str, np.ndarray]:
+        calls.append(batch.shape)
+        return _frame_local(batch)
+
+    model = inference.Transcriber(recording, ModelConfig(), "test", Path("."))
+    model.predict(np.zeros((10_000, N_MELS), np.float32))
+    assert {shape[1:] for shape in calls} == {(inference.CHUNK_FRAMES, N_MELS)}
+    assert max(shape[0] for shape in calls) == inference.BATCH_SIZE
+
+
+def _context_model(batch: np.ndarray) -> dict[str, np.ndarray]:
+    """A stand-in whose output at a frame depends on everything before it in the chunk (like the LSTM),
+    so streamed and whole runs agree only if they cut the same chunks and pad them alike."""
+    running = np.cumsum(batch[..., :N_KEYS], axis=1) / np.arange(1, batch.shape[1] + 1)[:, None]
+    return {head: running + i for i, head in enumerate(HEADS)} | {"pedal": running[..., :1]}
+
+
+@pytest.mark.parametrize("frames", [0, 1, 100, 4000, 10_000])
+@pytest.mark.parametrize("block_frames", [1, 333, 4096])
+def test_streamed_log_mel_gives_what_predict_gives(frames: int, block_frames: int) -> None:
+    mel = np.random.default_rng(frames).normal(-5, 2, size=(frames, N_MELS)).astype(np.float32)
+    model = inference.Transcriber(_context_model, ModelConfig(), "test", Path("."))
+    blocks = [mel[i : i + block_frames] for i in range(0, frames, block_frames)]
+    streamed = list(model.stream(blocks))
+    whole = model.predict(mel)
+    for head in HEADS:
+        np.testing.assert_array_equal(np.concatenate([b[head] for b in streamed]), getattr(whole, head))
+    assert np.concatenate([b["pedal"] for b in streamed]).shape == (frames, 1)  # every output passes on
+
+
+def test_stream_holds_a_bounded_window_and_answers_as_it_goes() -> None:
+    """Activations come back while the log-mel is still arriving, never more than a few batches behind."""
+    model = inference.Transcriber(_frame_local, ModelConfig(), "test", Path("."))
+    given = 0
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal given
+        for _ in range(100):
+            given += 4096
+            yield np.zeros((4096, N_MELS), np.float32)
+
+    answered = 0
+    for block in model.stream(blocks()):
+        answered += len(block["onset"])
+        assert given - answered <= 4096 + inference.BATCH_SIZE * inference.CHUNK_FRAMES
+    assert answered == given
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:

@@ -131,21 +131,20 @@ def _transcribe_and_store(
     tmp: Path,
     progress: ProgressWriter,
 ) -> dict[str, Any]:
-    from piano_ai.audio import decode
-    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.audio import declared_s, decode_blocks
     from piano_ai.midi_io import notes_to_json, write_midi
-    from piano_ai.transcribe import transcript
+    from piano_ai.transcribe import transcribe_blocks
 
     keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
     progress("decoding", 0.0)
     source = ctx.storage.local_path(input_key) or ctx.storage.download(
         input_key, tmp / PurePath(input_key).name
     )
-    audio = decode(source, name=filename, max_s=ctx.max_audio_s)
-    progress("decoding", 1.0)
+    # Decoding, features, model and notes run block by block: memory does not grow with the recording.
+    blocks = decode_blocks(source, name=filename, max_s=ctx.max_audio_s)
+    model = ctx.model_loader()
     note_params = NoteParams(**params)
-    transcribed = transcript(audio, ctx.model_loader(), note_params, progress)
-    notes, sustain = transcribed.notes, transcribed.sustain
+    notes, audio_s, sustain = transcribe_blocks(blocks, model, note_params, progress, declared_s(source))
     progress("uploading", 0.0)
     midi_path = write_midi(notes, tmp / "output.mid", sustain=sustain)
     ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
@@ -157,7 +156,7 @@ def _transcribe_and_store(
         "midi_key": keys.midi,
         "notes_key": keys.notes,
         "note_count": len(notes),
-        "audio_duration_s": round(audio.size / SAMPLE_RATE, 3),
+        "audio_duration_s": round(audio_s, 3),
     }
 
 

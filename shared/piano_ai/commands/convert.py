@@ -19,7 +19,9 @@ from piano_ai.commands import progress as display
 
 if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
     from piano_ai.inference import Transcriber
-    from piano_ai.types import NoteParams, ProgressCallback
+    from piano_ai.pedal import Intervals
+    from piano_ai.score.tempo import TempoMap
+    from piano_ai.types import Note, NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -113,27 +115,17 @@ def convert_file(
     (piano_ai.score) and the MIDI file gets their tempo map. Raises PianoAIError for bad input.
     """
     from piano_ai import midi_io
-    from piano_ai.audio import decode
-    from piano_ai.constants import SAMPLE_RATE
-    from piano_ai.transcribe import transcript
 
     result = Result(source)
     clock = _StageClock(progress)
-    # transcribe_file() without hiding the audio: the duration is reported per file.
-    clock("decoding", 0.0)
-    with display.decoder_chatter_to_log(str(source)):
-        audio = decode(source)
-    clock("decoding", 1.0)
-    result.audio_s = audio.size / SAMPLE_RATE
-    transcribed = transcript(audio, model, params, clock)
-    notes, sustain = transcribed.notes, transcribed.sustain
     tempo, musicxml = None, b""
-    if "musicxml" in formats:
-        from piano_ai.score.pipeline import score_audio
-
-        score = score_audio(audio, notes, title=source.stem)
-        clock("score", 1.0)
-        tempo, musicxml, result.score_note = score.tempo, score.musicxml, score.beats.note
+    with display.decoder_chatter_to_log(str(source)):
+        if "musicxml" in formats:  # beat tracking reads the whole recording
+            notes, sustain, tempo, musicxml, result.score_note = _transcribe_with_score(
+                source, model, params, clock, result
+            )
+        else:
+            notes, sustain = _transcribe_streaming(source, model, params, clock, result)
     writers = {
         "mid": lambda path: midi_io.write_midi(notes, path, tempo, sustain),
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
@@ -146,6 +138,38 @@ def convert_file(
     result.note_count = len(notes)
     result.stage_s = clock.durations
     return result
+
+
+def _transcribe_streaming(
+    source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
+) -> tuple[list[Note], Intervals]:
+    """Decode, features, model and notes block by block: memory does not grow with the recording."""
+    from piano_ai.audio import declared_s, decode_blocks
+    from piano_ai.transcribe import transcribe_blocks
+
+    found = transcribe_blocks(decode_blocks(source), model, params, clock, declared_s(source))
+    result.audio_s = found.audio_s
+    return found.notes, found.sustain
+
+
+def _transcribe_with_score(
+    source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
+) -> tuple[list[Note], Intervals, TempoMap, bytes, str]:
+    """The whole recording in memory (the beat tracker needs it): notes, pedal, tempo map, MusicXML, beat
+    note."""
+    from piano_ai.audio import decode
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.score.pipeline import score_audio
+    from piano_ai.transcribe import transcript
+
+    clock("decoding", 0.0)
+    audio = decode(source)
+    clock("decoding", 1.0)
+    result.audio_s = audio.size / SAMPLE_RATE
+    transcribed = transcript(audio, model, params, clock)
+    score = score_audio(audio, transcribed.notes, title=source.stem)
+    clock("score", 1.0)
+    return transcribed.notes, transcribed.sustain, score.tempo, score.musicxml, score.beats.note
 
 
 class _StageClock:
@@ -220,35 +244,38 @@ def _convert_all(
 
     failed = 0
     claimed: dict[str, Path] = {}
-    files_bar = tqdm(sources, desc="files", unit="file", file=sys.stderr, disable=quiet or None, position=0)
-    stage_bar = display.stage_bar(sys.stderr, disable=quiet or None)
-    for source in files_bar:
-        stage_bar.reset()
-        stage_bar.set_description_str(display.short_name(source.name))
-        try:
-            out_name = source.name if keep_extension else source.stem
-            if out_name in claimed:
-                hint = "" if keep_extension else " (--keep-extension keeps both: <name>.<ext>.mid)"
-                raise PianoAIError(f"output name {out_name}.mid is already used by {claimed[out_name]}{hint}")
-            report = display.bar_progress(stage_bar)
-            result = convert_file(source, model, params, out_dir, formats, report, out_name)
-        except (PianoAIError, OSError) as exc:
-            failed += 1
-            tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=sys.stderr)
-            continue
-        except Exception as exc:  # keep converting the rest; the traceback goes to the log
-            failed += 1
-            log.debug("converting %s failed", source, exc_info=True)
-            tqdm.write(f"piano-ai: {source}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-            continue
-        claimed[out_name] = source
-        tqdm.write(
-            f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
-        )
-        if result.score_note:
-            tqdm.write(f"piano-ai: {source}: {result.score_note}", file=sys.stderr)
-    stage_bar.close()
-    files_bar.close()
+    with display.terminal(sys.stderr) as term:  # the bars' own fd: decoding redirects fd 2 while it runs
+        files_bar = tqdm(sources, desc="files", unit="file", file=term, disable=quiet or None, position=0)
+        stage_bar = display.stage_bar(term, disable=quiet or None)
+        for source in files_bar:
+            stage_bar.reset()
+            stage_bar.set_description_str(display.short_name(source.name))
+            try:
+                out_name = source.name if keep_extension else source.stem
+                if out_name in claimed:
+                    hint = "" if keep_extension else " (--keep-extension keeps both: <name>.<ext>.mid)"
+                    raise PianoAIError(
+                        f"output name {out_name}.mid is already used by {claimed[out_name]}{hint}"
+                    )
+                report = display.bar_progress(stage_bar)
+                result = convert_file(source, model, params, out_dir, formats, report, out_name)
+            except (PianoAIError, OSError) as exc:
+                failed += 1
+                tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=term)
+                continue
+            except Exception as exc:  # keep converting the rest; the traceback goes to the log
+                failed += 1
+                log.debug("converting %s failed", source, exc_info=True)
+                tqdm.write(f"piano-ai: {source}: internal error: {type(exc).__name__}: {exc}", file=term)
+                continue
+            claimed[out_name] = source
+            tqdm.write(
+                f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
+            )
+            if result.score_note:
+                tqdm.write(f"piano-ai: {source}: {result.score_note}", file=term)
+        stage_bar.close()
+        files_bar.close()
     if failed:
         print(f"piano-ai: {failed} of {len(sources)} files failed", file=sys.stderr)
     return failed

@@ -72,6 +72,20 @@ def bar_progress(bar: tqdm) -> ProgressCallback:
 
 
 @contextmanager
+def terminal(stream: TextIO) -> Iterator[TextIO]:
+    """``stream`` on a file descriptor of its own, so the bars still show while decoder_chatter_to_log
+    holds fd 2 (decoding now runs all through a file's conversion); ``stream`` itself when it has no fd."""
+    try:
+        stream.flush()
+        own = os.fdopen(os.dup(stream.fileno()), "w", buffering=1, encoding=stream.encoding or "utf-8")
+    except (OSError, ValueError, AttributeError):  # a captured or replaced stream without a descriptor
+        yield stream
+        return
+    with own:
+        yield own
+
+
+@contextmanager
 def decoder_chatter_to_log(name: str) -> Iterator[None]:
     """Send what C libraries print on file descriptor 2 to this module's log (DEBUG) instead of the terminal.
 

@@ -5,10 +5,11 @@
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hostile_uploads import silent_flac
 from service_testkit import piano_clip
@@ -16,15 +17,27 @@ from sqlalchemy.exc import OperationalError
 
 import piano_ai.audio
 import piano_ai.transcribe
+from piano_ai.constants import N_KEYS, SAMPLE_RATE
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
 from piano_ai.db.session import make_engine, make_session_factory
+from piano_ai.inference import Transcriber
+from piano_ai.model import HEADS, ModelConfig
 from piano_ai.storage import LocalStorage, StorageError, job_keys
+from piano_ai.transcribe import Transcribed
 from piano_ai.types import Note
 from piano_worker import pipeline, runtime, tasks
 from piano_worker.pipeline import RunSuperseded, WorkerContext, run_job
 
 NOTES = [Note(60, 0.1, 0.6, 90), Note(67, 0.5, 1.2, 64)]
+# A real Transcriber around a network that finds nothing: decoding runs for real, as in the worker.
+FAKE_MODEL = Transcriber(lambda batch: {h: np.zeros((*batch.shape[:2], N_KEYS), np.float32) for h in HEADS},
+                         ModelConfig(), "fake", Path("."))  # fmt: skip
+
+
+def transcribed(blocks: Iterable[Any], notes: list[Note] = NOTES) -> Transcribed:
+    """What transcribe_blocks returns once the (real) decoder has given all its blocks."""
+    return Transcribed(notes, sum(len(block) for block in blocks) / SAMPLE_RATE)
 
 
 @pytest.fixture
@@ -35,7 +48,7 @@ def ctx(tmp_path: Path) -> Iterator[WorkerContext]:
     yield WorkerContext(
         sessions=make_session_factory(engine),
         storage=LocalStorage(tmp_path / "storage"),
-        model_loader=lambda: "fake-model",
+        model_loader=lambda: FAKE_MODEL,
         name="test@host/1",
     )
     engine.dispose()
@@ -46,14 +59,14 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Replace the model stages; records the progress reports they make."""
     reports: list[tuple[str, float]] = []
 
-    def fake_transcribe(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
-        assert model == "fake-model"
+    def fake_transcribe(blocks: Any, model: Any, params: Any, progress: Any, expected_s: Any) -> Transcribed:
+        assert model is FAKE_MODEL
         for fraction in (0.0, 0.5, 1.0):
             reports.append(("inference", fraction))
             progress("inference", fraction)
-        return NOTES
+        return transcribed(blocks)
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", fake_transcribe)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_blocks", fake_transcribe)
     return reports
 
 
@@ -120,14 +133,14 @@ def test_cancel_stops_the_run_at_the_next_report_and_leaves_no_results(
     monkeypatch.setattr(pipeline, "PROGRESS_INTERVAL_S", 0.0)
     monkeypatch.setattr(pipeline, "STAGE_CHANGE_INTERVAL_S", 0.0)
 
-    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+    def transcribe_then_cancel(blocks: Any, model: Any, params: Any, progress: Any, _: Any) -> Transcribed:
         progress("inference", 0.0)
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
         progress("inference", 1.0)  # raises: the row is canceled
         raise AssertionError("not reached")
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_blocks", transcribe_then_cancel)
     with pytest.raises(RunSuperseded):
         run_job(job_id, ctx)
     assert _job(ctx, job_id).status == "canceled"
@@ -153,12 +166,12 @@ def test_cancel_found_at_the_end_still_leaves_no_results(
 ) -> None:
     job_id = _new_job(ctx, tmp_path)
 
-    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+    def transcribe_then_cancel(blocks: Any, model: Any, params: Any, progress: Any, _: Any) -> Transcribed:
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
-        return NOTES  # no progress report in between: succeed() finds the cancel
+        return transcribed(blocks)  # no progress report in between: succeed() finds the cancel
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_blocks", transcribe_then_cancel)
     with pytest.raises(RunSuperseded):
         run_job(job_id, ctx)
     assert _job(ctx, job_id).status == "canceled"
@@ -222,10 +235,10 @@ def test_a_recording_over_the_length_limit_fails_at_once_and_is_never_retried(
 def test_unexpected_errors_fail_the_job_with_internal_error(
     task_runtime: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: Any) -> list[Note]:
+    def broken(*_: Any) -> Transcribed:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", broken)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_blocks", broken)
     job_id = _new_job(task_runtime, tmp_path)
     assert tasks.transcribe_job.apply(args=[job_id]).get() == "failed"
     job = _job(task_runtime, job_id)

@@ -1,0 +1,69 @@
+"""NoteStream: notes from activations in blocks are the whole recording's notes, in bounded memory."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+
+from piano_ai import note_stream
+from piano_ai.constants import N_KEYS
+from piano_ai.note_stream import NoteStream
+from piano_ai.notes import notes_from_activations
+from piano_ai.types import Activations, NoteParams
+
+FRAMES = 12_000  # 6.4 min
+
+
+def smoothed(rng: np.random.Generator, density: float, sigma: float) -> np.ndarray:
+    spikes = (rng.random((FRAMES, N_KEYS)) < density).astype(np.float32)
+    return np.clip(scipy.ndimage.gaussian_filter1d(spikes, sigma, axis=0) * 4, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def activations() -> Activations:
+    """Dense, overlapping notes of every length: peaks for onsets and offsets, long plateaus for frames."""
+    rng = np.random.default_rng(0)
+    onset, offset = smoothed(rng, 0.005, 1.0), smoothed(rng, 0.005, 1.0)
+    frame = smoothed(rng, 0.5, 20.0)
+    return Activations(onset, frame, offset, rng.random((FRAMES, N_KEYS)).astype(np.float32))
+
+
+@pytest.mark.parametrize("params", [NoteParams(), NoteParams(0.3, 0.2, 0.5, 0.0)])
+@pytest.mark.parametrize(("block", "search_every"), [(1, 1), (7, 50), (128, 300), (1000, 4096)])
+def test_streamed_notes_equal_the_whole_recordings(
+    activations: Activations,
+    params: NoteParams,
+    block: int,
+    search_every: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", search_every)
+    stream = NoteStream(params)
+    for first in range(0, FRAMES, block):
+        heads = {
+            h: getattr(activations, h)[first : first + block]
+            for h in ("onset", "frame", "offset", "velocity")
+        }
+        stream.push(heads | {"pedal": np.zeros((len(heads["onset"]), 1), np.float32)})  # other heads pass by
+    whole = notes_from_activations(activations, params)
+    assert len(whole) > 1000
+    assert stream.finish() == whole
+
+
+def test_the_window_does_not_grow_with_the_recording(activations: Activations) -> None:
+    stream = NoteStream()
+    held = []
+    for first in range(0, FRAMES, 500):
+        stream.push(
+            {
+                h: getattr(activations, h)[first : first + 500]
+                for h in ("onset", "frame", "offset", "velocity")
+            }
+        )
+        held.append(stream.window_frames)
+    stream.finish()
+    # notes here last up to a few hundred frames: the window is the search step plus the longest open note
+    assert max(held) < note_stream.MIN_NEW_FRAMES + 1500 < FRAMES
+
+
+def test_nothing_pushed_gives_no_notes() -> None:
+    assert NoteStream().finish() == []
