@@ -6,7 +6,7 @@ decode -> features -> model -> notes. I/O (storage, DB, HTTP) stays with the cal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from piano_ai.types import FloatArray, Note, NoteParams, ProgressCallback
+from piano_ai.types import Activations, FloatArray, Note, NoteParams, ProgressCallback
 
 if TYPE_CHECKING:  # the model module imports TensorFlow lazily; only its type is needed here
     from piano_ai.inference import Transcriber
@@ -23,6 +23,16 @@ def transcribe(
     progress: ProgressCallback | None = None,
 ) -> list[Note]:
     """Transcribe mono float32 audio at SAMPLE_RATE (shape (samples,)) into notes."""
+    return transcribe_with_activations(audio, model, params, progress)[0]
+
+
+def transcribe_with_activations(
+    audio: FloatArray,
+    model: "Transcriber",
+    params: NoteParams | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[list[Note], Activations]:
+    """transcribe(), also returning the model's activations (kept to decode again: piano_ai.activations)."""
     from piano_ai.features import log_mel
     from piano_ai.notes import notes_from_activations
 
@@ -35,7 +45,7 @@ def transcribe(
     report("postprocessing", 0.0)
     notes = notes_from_activations(activations, params)
     report("postprocessing", 1.0)
-    return notes
+    return notes, activations
 
 
 def transcribe_file(

@@ -26,6 +26,25 @@ class JobParams(BaseModel):
     min_note_ms: float
 
 
+class ParamsChange(BaseModel):
+    """Any of the note parameters; those left out keep the job's own values."""
+
+    onset_threshold: float | None = Field(None, description="onset probability that starts a note (0..1)")
+    frame_threshold: float | None = Field(None, description="frame probability that keeps it sounding")
+    offset_threshold: float | None = Field(None, description="offset probability that ends it early")
+    min_note_ms: float | None = Field(None, description="notes shorter than this are dropped, ms")
+
+    def given(self) -> dict[str, float]:
+        """The parameters that were set."""
+        return self.model_dump(exclude_none=True)
+
+
+class JobUpdate(BaseModel):
+    """PATCH /v1/jobs/{id}: save new note parameters as the job's own."""
+
+    note_params: ParamsChange
+
+
 class JobError(BaseModel):
     code: str = Field(description="stable, machine-readable: invalid_audio, timeout, internal_error, ...")
     message: str
@@ -103,6 +122,21 @@ class NoteOut(BaseModel):
 class JobNotes(BaseModel):
     job_id: str
     notes: list[NoteOut]
+
+
+class DecodedLinks(BaseModel):
+    midi: str = Field(description="these notes as a MIDI file (the job's MIDI link with the parameters)")
+    notes_csv: str
+
+
+class DecodedNotes(BaseModel):
+    """Notes decoded again from a job's stored model outputs with other parameters; the job is unchanged."""
+
+    job_id: str
+    params: JobParams = Field(description="the parameters used: the ones sent, the job's for the rest")
+    note_count: int
+    notes: list[NoteOut]
+    links: DecodedLinks
 
 
 class WindowOut(BaseModel):

@@ -1,4 +1,5 @@
-"""One job run: claim the row, decode -> features -> model -> notes, store MIDI + notes, mark succeeded.
+"""One job run: claim the row, decode -> features -> model -> notes, store MIDI, notes and the model's
+outputs (to decode again), mark succeeded.
 
 Celery-free so it can be tested directly; piano_worker.tasks wraps it with the retry/failure policy.
 """
@@ -116,7 +117,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
             if not job_store.succeed(session, job_id, attempt, **results):
                 raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")
         except RunSuperseded:
-            _remove_orphaned_results(ctx, job_id, keys.midi, keys.notes)
+            _remove_orphaned_results(ctx, job_id, *keys.results)
             raise
     logger.info("job %s: attempt %d succeeded (%d notes)", job_id, attempt, results["note_count"])
     return "succeeded"
@@ -131,10 +132,11 @@ def _transcribe_and_store(
     tmp: Path,
     progress: ProgressWriter,
 ) -> dict[str, Any]:
+    from piano_ai import activations
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.midi_io import notes_to_json, write_midi
-    from piano_ai.transcribe import transcribe
+    from piano_ai.transcribe import transcribe_with_activations
 
     keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
     progress("decoding", 0.0)
@@ -143,11 +145,14 @@ def _transcribe_and_store(
     )
     audio = decode(source, name=filename, max_s=ctx.max_audio_s)
     progress("decoding", 1.0)
-    notes = transcribe(audio, ctx.model_loader(), NoteParams(**params), progress)
+    notes, outputs = transcribe_with_activations(audio, ctx.model_loader(), NoteParams(**params), progress)
     progress("uploading", 0.0)
+    # The model's outputs first: a job that succeeded can always be decoded again (POST .../decode).
+    ctx.storage.put_bytes(keys.activations, activations.dumps(outputs), "application/octet-stream")
+    progress("uploading", 0.4)
     midi_path = write_midi(notes, tmp / "output.mid")
     ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
-    progress("uploading", 0.5)
+    progress("uploading", 0.7)
     ctx.storage.put_bytes(keys.notes, notes_to_json(notes).encode(), "application/json")
     progress("uploading", 1.0)
     return {

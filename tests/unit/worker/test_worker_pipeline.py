@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hostile_uploads import silent_flac
 from service_testkit import piano_clip
@@ -16,15 +17,18 @@ from sqlalchemy.exc import OperationalError
 
 import piano_ai.audio
 import piano_ai.transcribe
+from piano_ai import activations
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
 from piano_ai.db.session import make_engine, make_session_factory
 from piano_ai.storage import LocalStorage, StorageError, job_keys
-from piano_ai.types import Note
+from piano_ai.types import Activations, Note
 from piano_worker import pipeline, runtime, tasks
 from piano_worker.pipeline import RunSuperseded, WorkerContext, run_job
 
 NOTES = [Note(60, 0.1, 0.6, 90), Note(67, 0.5, 1.2, 64)]
+OUTPUTS = Activations(*[np.full((63, 88), 0.25, np.float32)] * 4)  # 2 s of model outputs
+Transcribed = tuple[list[Note], Activations]
 
 
 @pytest.fixture
@@ -46,14 +50,14 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Replace the model stages; records the progress reports they make."""
     reports: list[tuple[str, float]] = []
 
-    def fake_transcribe(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+    def fake_transcribe(audio: Any, model: Any, params: Any, progress: Any) -> Transcribed:
         assert model == "fake-model"
         for fraction in (0.0, 0.5, 1.0):
             reports.append(("inference", fraction))
             progress("inference", fraction)
-        return NOTES
+        return NOTES, OUTPUTS
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", fake_transcribe)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_with_activations", fake_transcribe)
     return reports
 
 
@@ -104,6 +108,9 @@ def test_success_stores_results_and_marks_the_job(
     assert ctx.storage.get_bytes(keys.midi).startswith(b"MThd")
     stored = json.loads(ctx.storage.get_bytes(keys.notes))
     assert stored["notes"][0] == {"pitch": 60, "start": 0.1, "end": 0.6, "velocity": 90}
+    kept = activations.loads(ctx.storage.get_bytes(keys.activations))  # to decode again later
+    assert kept.onset.shape == (63, 88)
+    assert np.allclose(kept.frame, 0.25, atol=1 / activations.QUANT_LEVELS)
 
 
 def test_a_finished_job_is_not_run_again(ctx: WorkerContext, tmp_path: Path, fake_model: list) -> None:
@@ -120,14 +127,14 @@ def test_cancel_stops_the_run_at_the_next_report_and_leaves_no_results(
     monkeypatch.setattr(pipeline, "PROGRESS_INTERVAL_S", 0.0)
     monkeypatch.setattr(pipeline, "STAGE_CHANGE_INTERVAL_S", 0.0)
 
-    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> Transcribed:
         progress("inference", 0.0)
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
         progress("inference", 1.0)  # raises: the row is canceled
         raise AssertionError("not reached")
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_with_activations", transcribe_then_cancel)
     with pytest.raises(RunSuperseded):
         run_job(job_id, ctx)
     assert _job(ctx, job_id).status == "canceled"
@@ -153,12 +160,12 @@ def test_cancel_found_at_the_end_still_leaves_no_results(
 ) -> None:
     job_id = _new_job(ctx, tmp_path)
 
-    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> list[Note]:
+    def transcribe_then_cancel(audio: Any, model: Any, params: Any, progress: Any) -> Transcribed:
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
-        return NOTES  # no progress report in between: succeed() finds the cancel
+        return NOTES, OUTPUTS  # no progress report in between: succeed() finds the cancel
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", transcribe_then_cancel)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_with_activations", transcribe_then_cancel)
     with pytest.raises(RunSuperseded):
         run_job(job_id, ctx)
     assert _job(ctx, job_id).status == "canceled"
@@ -222,10 +229,10 @@ def test_a_recording_over_the_length_limit_fails_at_once_and_is_never_retried(
 def test_unexpected_errors_fail_the_job_with_internal_error(
     task_runtime: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: Any) -> list[Note]:
+    def broken(*_: Any) -> Transcribed:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", broken)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_with_activations", broken)
     job_id = _new_job(task_runtime, tmp_path)
     assert tasks.transcribe_job.apply(args=[job_id]).get() == "failed"
     job = _job(task_runtime, job_id)
