@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,13 +63,10 @@ def dumps(act: Activations | Heads) -> bytes:
         raise ValueError(f"every head must be (frames, width) with the same frames; got {shapes}")
     if not heads or set(heads) & set(_META):
         raise ValueError(f"nothing to store, or a head named like the metadata: {sorted(heads)}")
+    arrays: dict[str, Any] = {name: quantize(array) for name, array in heads.items()}
+    arrays.update(format_version=np.int32(FORMAT_VERSION), seconds_per_frame=np.float64(SECONDS_PER_FRAME))
     buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        format_version=np.int32(FORMAT_VERSION),
-        seconds_per_frame=np.float64(SECONDS_PER_FRAME),
-        **{name: quantize(array) for name, array in heads.items()},
-    )
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 

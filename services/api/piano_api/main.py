@@ -15,7 +15,8 @@ DESCRIPTION = """Convert piano recordings to MIDI asynchronously.
 
 Submit with `POST /v1/jobs`, poll `GET /v1/jobs/{id}` until `status` is `succeeded`, then download
 `GET /v1/jobs/{id}/midi`. `POST /v1/jobs/{id}/decode` tries other note parameters on a finished job
-without running the model again; `PATCH /v1/jobs/{id}` saves them as the job's own. Errors are `application/problem+json` with a stable `code`.
+without running the model again; `PATCH /v1/jobs/{id}` saves them as the job's own.
+Errors are `application/problem+json` with a stable `code`.
 Every endpoint, field, error code and setting, with curl examples: `docs/api.md` in the repository.
 """
 DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package
