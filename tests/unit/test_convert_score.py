@@ -36,7 +36,7 @@ def stand_in(monkeypatch: pytest.MonkeyPatch, notes: list[Note]) -> None:
     import piano_ai.transcribe
 
     monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: object())
-    monkeypatch.setattr(piano_ai.transcribe, "transcribe", lambda *a, **k: notes)
+    monkeypatch.setattr(piano_ai.transcribe, "transcribe_with_activations", lambda *a, **k: (notes, None))
 
 
 @pytest.mark.slow

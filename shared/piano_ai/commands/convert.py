@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from piano_ai.commands import progress as display
+from piano_ai.commands.note_options import KnobDefaultsFormatter, add_note_options, note_params
 
 if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
     from piano_ai.inference import Transcriber
@@ -30,7 +31,7 @@ EXIT_USAGE = 2  # bad options or no usable model
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "convert", help=HELP, description=HELP, formatter_class=_KnobDefaultsFormatter
+        "convert", help=HELP, description=HELP, formatter_class=KnobDefaultsFormatter
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
     parser.add_argument("-o", "--out-dir", required=True, type=Path, help="writes DIR/<stem>.mid per input")
@@ -48,34 +49,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="track the beats: the MIDI gets a tempo map, DIR/<stem>.musicxml the sheet music (slower)",
     )
     parser.add_argument(
+        "--save-activations",
+        action="store_true",
+        help="also write DIR/<stem>.activations.npz, the model's outputs: `piano-ai decode` turns them into"
+        " notes again with other thresholds, without the model",
+    )
+    parser.add_argument(
         "--model", metavar="DIR", help="model directory (default: PIANO_AI_MODEL_DIR, else the shipped model)"
     )
     parser.add_argument(
         "--runtime", choices=("auto", "onnx", "keras"), help="inference runtime (default: PIANO_AI_RUNTIME)"
     )
-    knobs = parser.add_argument_group("note detection (defaults from piano_ai.types.NoteParams)")
-    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note")
-    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
-    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
-    knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
+    add_note_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-class _KnobDefaultsFormatter(argparse.HelpFormatter):
-    """Appends NoteParams' default to each note-detection option's help, so the two cannot disagree.
-
-    NoteParams is imported only when the help is printed (it pulls in numpy): `piano-ai --help` stays fast.
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        from dataclasses import fields
-
-        from piano_ai.types import NoteParams
-
-        text = super()._get_help_string(action)
-        if text and action.dest in {f.name for f in fields(NoteParams)}:
-            text = f"{text} ({getattr(NoteParams(), action.dest):g})"
-        return text
 
 
 @dataclass
@@ -103,13 +89,14 @@ def convert_file(
 
     out_name: the outputs' base name (default: the source's stem; --keep-extension passes its full name).
 
-    formats: any of "mid", "csv", "json", "musicxml". With "musicxml" (--score) the beats are tracked
-    (piano_ai.score) and the MIDI file gets their tempo map. Raises PianoAIError for bad input.
+    formats: any of "mid", "csv", "json", "musicxml", "activations.npz". With "musicxml" (--score) the beats
+    are tracked (piano_ai.score) and the MIDI file gets their tempo map; "activations.npz" keeps the model's
+    outputs (piano_ai.activations). Raises PianoAIError for bad input.
     """
-    from piano_ai import midi_io
+    from piano_ai import activations, midi_io
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
-    from piano_ai.transcribe import transcribe
+    from piano_ai.transcribe import transcribe_with_activations
 
     result = Result(source)
     clock = _StageClock(progress)
@@ -119,7 +106,7 @@ def convert_file(
         audio = decode(source)
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
-    notes = transcribe(audio, model, params, clock)
+    notes, outputs = transcribe_with_activations(audio, model, params, clock)
     tempo, musicxml = None, b""
     if "musicxml" in formats:
         from piano_ai.score.pipeline import score_audio
@@ -132,6 +119,7 @@ def convert_file(
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
         "json": lambda path: midi_io.write_json(notes, path),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
+        "activations.npz": lambda path: activations.save(outputs, path),
     }
     for fmt in formats:
         result.outputs.append(writers[fmt](out_dir / f"{out_name or source.stem}.{fmt}"))
@@ -161,13 +149,15 @@ def run(args: argparse.Namespace) -> int:
     from piano_ai.errors import PianoAIError
 
     try:
-        params = _params(args)
+        params = note_params(args)
         model = _load_model(args)
     except PianoAIError as exc:
         print(f"piano-ai convert: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     formats = ("mid",) + tuple(fmt for fmt, wanted in (("csv", args.csv), ("json", args.json),
-                                                      ("musicxml", args.score)) if wanted)  # fmt: skip
+                                                      ("musicxml", args.score),
+                                                      ("activations.npz", args.save_activations))
+                               if wanted)  # fmt: skip
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -176,17 +166,6 @@ def run(args: argparse.Namespace) -> int:
     sources = [Path(f) for f in args.files]
     failed = _convert_all(sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension)
     return EXIT_FAILED_FILES if failed else 0
-
-
-def _params(args: argparse.Namespace) -> NoteParams:
-    from piano_ai.types import NoteParams
-
-    given = {
-        name: getattr(args, name)
-        for name in ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms")
-        if getattr(args, name) is not None
-    }
-    return NoteParams(**given).validate()
 
 
 def _load_model(args: argparse.Namespace) -> Transcriber:
