@@ -74,7 +74,7 @@ def open_job(job_id: str) -> None:
 
 def job_row(job: Job) -> None:
     name, status, created, length, notes, actions = st.columns(
-        [4, 1.2, 1.6, 1, 1, 1.2], vertical_alignment="center"
+        [4, 1.2, 1.6, 1, 1, 1.4], vertical_alignment="center"
     )
     name.page_link(PAGE, label=job.filename, query_params={JOB_PARAM: job.id}, icon=":material/music_note:")
     status.write(job.status)
@@ -113,6 +113,9 @@ def job_list() -> None:
 st.title("Library")
 show_notice()
 if job_id := st.query_params.get(JOB_PARAM):
+    # A page link to this same page runs it with the query but leaves the address bar bare: write it back,
+    # so the address is the job's own (to bookmark, share or reload).
+    st.query_params[JOB_PARAM] = job_id
     open_job(job_id)
 else:
     job_list()
