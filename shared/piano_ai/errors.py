@@ -60,3 +60,9 @@ class AudioTooLongError(PianoAIError):
         self.name = name
         self.limit_s = limit_s
         self.duration_s = duration_s
+
+
+class InvalidActivationsError(PianoAIError):
+    """A stored activations file cannot be read (not ours, damaged, or another format version)."""
+
+    code = "invalid_activations"

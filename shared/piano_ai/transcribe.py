@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from piano_ai.types import Activations, FloatArray, Note, NoteParams, ProgressCallback
 
@@ -80,6 +81,8 @@ class Transcribed(NamedTuple):
     notes: list[Note]  # with pedal "extend", lengthened by the sustain pedal
     audio_s: float  # seconds of audio at SAMPLE_RATE
     sustain: list[tuple[float, float]] = []  # (down, up) s of the pedal to write as CC64; [] in "extend" mode
+    # with keep_activations: every head's outputs, quantized (piano_ai.activations), to store and re-decode
+    activations: dict[str, npt.NDArray[np.uint8]] | None = None
 
 
 def transcribe_blocks(
@@ -88,13 +91,17 @@ def transcribe_blocks(
     params: NoteParams | None = None,
     progress: ProgressCallback | None = None,
     expected_s: float | None = None,
+    keep_activations: bool = False,
 ) -> Transcribed:
     """Transcribe mono float32 audio at SAMPLE_RATE that arrives in blocks of shape (samples,).
 
     Each block goes through features, model and notes as it arrives (the next is decoded meanwhile, in a
     thread), and nothing the size of the recording is kept. ``expected_s`` (the length a header declares)
     lets progress report "inference" fractions as the audio is read. The notes equal transcribe()'s.
+    ``keep_activations`` also keeps the model's outputs, quantized to uint8 (piano_ai.activations): 1 byte
+    per head and key per frame, 119 MB for 3 hours, so this is the one part that grows with the recording.
     """
+    from piano_ai.activations import quantize
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.features import LogMelStream
     from piano_ai.note_stream import NoteStream
@@ -116,14 +123,20 @@ def transcribe_blocks(
         yield from features.finish()
 
     pedal: list[FloatArray] = []  # (frames,) per block: small enough to keep whole (1.3 MB for 3 h)
+    kept: dict[str, list[npt.NDArray[np.uint8]]] = {}
     for activations in model.stream(mel_blocks()):
         notes.push(activations)
         if activations.get("pedal") is not None:
             pedal.append(activations["pedal"][:, 0])
+        if keep_activations:
+            for head, values in activations.items():
+                if values is not None:
+                    kept.setdefault(head, []).append(quantize(values))
     report("postprocessing", 0.0)
     found, sustain = _with_pedal(notes.finish(), np.concatenate(pedal) if pedal else None, params)
     report("postprocessing", 1.0)
-    return Transcribed(found, samples / SAMPLE_RATE, sustain)
+    outputs = {head: np.concatenate(blocks) for head, blocks in kept.items()} if keep_activations else None
+    return Transcribed(found, samples / SAMPLE_RATE, sustain, outputs)
 
 
 def _with_pedal(

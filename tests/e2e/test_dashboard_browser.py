@@ -171,12 +171,34 @@ def explained(page, stack: dict[str, str], tmp_path: Path) -> Iterator[None]:
         pytest.fail(f"{exc}\npage errors: {alerts}\nscreenshot: {shot}\nstack log tail:\n{log}")
 
 
-def _screenshot_path(tmp_path: Path) -> Path:
-    """Where the result's picture goes: the README's when asked for, else the test's own folder."""
+def _screenshot_path(tmp_path: Path, docs_path: Path = README_SCREENSHOT) -> Path:
+    """Where a picture goes: docs/img/ on request (PIANO_AI_UPDATE_SCREENSHOT=1), else the test's folder."""
     if os.environ.get("PIANO_AI_UPDATE_SCREENSHOT") == "1":
-        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        return README_SCREENSHOT
-    return tmp_path / "dashboard.png"
+        docs_path.parent.mkdir(parents=True, exist_ok=True)
+        return docs_path
+    return tmp_path / docs_path.name
+
+
+def converted(stack: dict[str, str], clip: Path) -> str:
+    """Submit ``clip`` straight to the API and wait until it succeeded; returns the job id."""
+    import httpx
+
+    with clip.open("rb") as audio:
+        job = httpx.post(f"{stack['api']}/v1/jobs", files={"file": (clip.name, audio)}, timeout=60).json()
+    deadline = time.monotonic() + TRANSCRIBE_S
+    while (status := httpx.get(f"{stack['api']}/v1/jobs/{job['id']}").json()["status"]) in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, f"job {job['id']} still {status}"
+        time.sleep(1.0)
+    assert status == "succeeded", status
+    return str(job["id"])
+
+
+def notes_shown(page) -> int:
+    metric = page.locator("[data-testid=stMetric]", has_text="Notes with these settings")
+    return int(metric.locator("[data-testid=stMetricValue]").inner_text(timeout=60_000))
 
 
 def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
@@ -229,4 +251,39 @@ def test_swagger_ui_works_offline(stack, browser):
     page.locator(".swagger-ui .info .title", has_text="piano-ai").wait_for(timeout=30_000)
     page.get_by_text("/v1/jobs/{job_id}/midi", exact=True).first.wait_for(timeout=30_000)
     assert outside == []
+    page.close()
+
+
+def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser, tmp_path):
+    """Library -> open a past job (its own URL) -> the onset slider re-decodes it -> the note count changes;
+    a reload keeps the job open. Pictures: docs/img/library.png and docs/img/library-job.png on request."""
+    job_id = converted(stack, piano_clip(tmp_path / "library_lamb.wav"))
+    page = browser.new_page(viewport=VIEWPORT)
+    with explained(page, stack, tmp_path):
+        page.goto(f"{stack['dashboard']}/library")
+        page.get_by_text("newest first", exact=False).wait_for(timeout=60_000)
+        page.wait_for_timeout(1_000)
+        page.screenshot(path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "library.png")))
+        page.get_by_role("link", name="library_lamb.wav").first.click()
+        page.get_by_role("heading", name="library_lamb.wav").wait_for(timeout=60_000)
+        assert page.url.endswith(f"/library?job={job_id}")  # its own URL, to bookmark or share
+        before = notes_shown(page)
+        assert before >= 1
+
+        onset = page.locator("[data-testid=stSlider]", has_text="Onset threshold").get_by_role("slider")
+        onset.focus()
+        for _ in range(10):  # 0.7 -> 0.2, a step of 0.05 per key
+            page.keyboard.press("ArrowLeft")
+        deadline = time.monotonic() + 60
+        while (after := notes_shown(page)) == before and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        assert after > before  # a lower onset threshold hears more notes
+        page.get_by_text(f"The job's own settings give {before} note", exact=False).wait_for(timeout=30_000)
+        assert page.locator(ERRORS).all_inner_texts() == []
+        page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
+        page.screenshot(path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "library-job.png")))
+
+        page.reload()  # the URL names the job: it survives a reload
+        page.get_by_role("heading", name="library_lamb.wav").wait_for(timeout=60_000)
+        assert notes_shown(page) == before  # the job itself kept its own settings
     page.close()

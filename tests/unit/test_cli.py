@@ -197,3 +197,59 @@ def test_keep_extension_keeps_both(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert cli.main(argv) == 0
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["a.flac.csv", "a.flac.mid", "a.wav.csv", "a.wav.mid"]
+
+
+def test_convert_save_activations_then_decode_with_other_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """convert --save-activations keeps the model's outputs; decode turns them into notes again offline."""
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    take = write_tone(tmp_path / "take.wav")
+    out = tmp_path / "out"
+    assert cli.main(["convert", str(take), "-o", str(out), "--save-activations", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["take.activations.npz", "take.mid"]
+
+    def loads(raising: object) -> None:
+        raise AssertionError("decode loaded a model")
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", loads)
+    again = tmp_path / "again"
+    saved = str(out / "take.activations.npz")
+    assert cli.main(["decode", saved, "-o", str(again), "--json"]) == 0
+    assert sorted(p.name for p in again.iterdir()) == ["take.json", "take.mid"]
+    assert midi_to_notes(again / "take.mid") == midi_to_notes(out / "take.mid")  # same thresholds
+    assert f"{again / 'take.mid'}  (1 notes)" in capsys.readouterr().out
+    strict = tmp_path / "strict"
+    assert cli.main(["decode", saved, "-o", str(strict), "--onset-threshold", "0.95"]) == 0
+    assert midi_to_notes(strict / "take.mid") == []  # the onset peak is 0.9: no note above 0.95
+    assert f"{strict / 'take.mid'}  (0 notes)" in capsys.readouterr().out
+
+
+def test_decode_reports_a_bad_file_and_decodes_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from piano_ai import activations
+    from piano_ai.commands import decode
+
+    assert decode.SUFFIX == activations.SUFFIX
+    good = activations.save(
+        OneNoteModel().predict(np.zeros((40, 229), np.float32)), tmp_path / "a.activations.npz"
+    )
+    bad = tmp_path / "b.activations.npz"
+    bad.write_bytes(b"not an npz")
+    argv = [
+        "decode",
+        str(bad),
+        str(good),
+        str(tmp_path / "gone.activations.npz"),
+        "-o",
+        str(tmp_path / "out"),
+    ]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"piano-ai: {bad}: not a piano-ai activations file" in err
+    assert f"piano-ai: {tmp_path / 'gone.activations.npz'}: cannot read" in err
+    assert "2 of 3 files failed" in err
+    assert [n.pitch for n in midi_to_notes(tmp_path / "out" / "a.mid")] == [60]

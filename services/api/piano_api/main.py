@@ -8,13 +8,15 @@ from fastapi_offline import FastAPIOffline
 from piano_ai.settings import get_settings
 from piano_api.metrics import MetricsMiddleware
 from piano_api.problems import install_handlers
-from piano_api.routes import jobs, system
+from piano_api.routes import decoding, jobs, system
 from piano_api.uploads import UploadLimitMiddleware
 
 DESCRIPTION = """Convert piano recordings to MIDI asynchronously.
 
 Submit with `POST /v1/jobs`, poll `GET /v1/jobs/{id}` until `status` is `succeeded`, then download
-`GET /v1/jobs/{id}/midi`. Errors are `application/problem+json` with a stable `code`.
+`GET /v1/jobs/{id}/midi`. `POST /v1/jobs/{id}/decode` tries other note parameters on a finished job
+without running the model again; `PATCH /v1/jobs/{id}` saves them as the job's own.
+Errors are `application/problem+json` with a stable `code`.
 Every endpoint, field, error code and setting, with curl examples: `docs/api.md` in the repository.
 """
 DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package
@@ -29,6 +31,7 @@ def create_app() -> FastAPI:
     )
     install_handlers(app)
     app.include_router(jobs.router)
+    app.include_router(decoding.router)
     app.include_router(system.router)
     app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware)

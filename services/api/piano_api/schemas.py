@@ -27,6 +27,28 @@ class JobParams(BaseModel):
     pedal: Literal["cc64", "extend"] = "cc64"  # jobs stored before the pedal mode existed are "cc64"
 
 
+class ParamsChange(BaseModel):
+    """Any of the note parameters; those left out keep the job's own values."""
+
+    onset_threshold: float | None = Field(None, description="onset probability that starts a note (0..1)")
+    frame_threshold: float | None = Field(None, description="frame probability that keeps it sounding")
+    offset_threshold: float | None = Field(None, description="offset probability that ends it early")
+    min_note_ms: float | None = Field(None, description="notes shorter than this are dropped, ms")
+    pedal: Literal["cc64", "extend"] | None = Field(
+        None, description="cc64: the sustain pedal as CC64 events; extend: notes lengthened by it, no CC64"
+    )
+
+    def given(self) -> dict[str, float | str]:
+        """The parameters that were set."""
+        return self.model_dump(exclude_none=True)
+
+
+class JobUpdate(BaseModel):
+    """PATCH /v1/jobs/{id}: save new note parameters as the job's own."""
+
+    note_params: ParamsChange
+
+
 class JobError(BaseModel):
     code: str = Field(description="stable, machine-readable: invalid_audio, timeout, internal_error, ...")
     message: str
@@ -115,6 +137,22 @@ class JobNotes(BaseModel):
     sustain: list[PressOut] = Field(
         default_factory=list, description="sustain-pedal presses (empty with pedal=extend)"
     )
+
+
+class DecodedLinks(BaseModel):
+    midi: str = Field(description="these notes as a MIDI file (the job's MIDI link with the parameters)")
+    notes_csv: str
+
+
+class DecodedNotes(BaseModel):
+    """Notes decoded again from a job's stored model outputs with other parameters; the job is unchanged."""
+
+    job_id: str
+    params: JobParams = Field(description="the parameters used: the ones sent, the job's for the rest")
+    note_count: int
+    notes: list[NoteOut]
+    sustain: list[PressOut] = Field(description="sustain-pedal presses written as CC64 (empty with extend)")
+    links: DecodedLinks
 
 
 class WindowOut(BaseModel):

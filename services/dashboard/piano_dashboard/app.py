@@ -12,6 +12,7 @@ st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button: this is a 
 
 pages = [
     st.Page("app_pages/convert.py", title="Convert", icon=":material/piano:", default=True),
+    st.Page("app_pages/library.py", title="Library", icon=":material/library_music:"),
     st.Page("app_pages/visualizer.py", title="MIDI visualizer", icon=":material/queue_music:"),
     st.Page("app_pages/queue.py", title="Queue", icon=":material/monitoring:"),
 ]

@@ -111,6 +111,21 @@ class JobNotes(BaseModel):
     notes: list[NoteOut]
 
 
+class DecodedLinks(BaseModel):
+    midi: str  # path of these notes as a MIDI file
+    notes_csv: str
+
+
+class Decoded(BaseModel):
+    """POST /v1/jobs/{id}/decode: a job's notes with other parameters (the job itself is unchanged)."""
+
+    job_id: str
+    params: JobParams
+    note_count: int
+    notes: list[NoteOut]
+    links: DecodedLinks
+
+
 class QueueWindow(BaseModel):
     window_s: int  # length of the window, seconds (300, 3600, 86400)
     finished: int
@@ -138,10 +153,14 @@ class JobsApi(Protocol):
 
     def submit(self, filename: str, content: bytes, params: JobParams) -> Job: ...
     def get_job(self, job_id: str) -> Job: ...
-    def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage: ...
+    def list_jobs(self, status: str | None = None, limit: int = 100, q: str | None = None) -> JobPage: ...
     def get_midi(self, job_id: str) -> bytes: ...
     def get_notes(self, job_id: str) -> JobNotes: ...
+    def decode(self, job_id: str, params: JobParams) -> Decoded: ...
+    def download(self, path: str) -> bytes: ...
+    def save_params(self, job_id: str, params: JobParams) -> Job: ...
     def cancel(self, job_id: str) -> Job: ...
+    def delete(self, job_id: str) -> None: ...
     def queue(self) -> QueueStats: ...
 
 
@@ -165,11 +184,13 @@ class ApiClient:
     def get_job(self, job_id: str) -> Job:
         return _parse(Job, self._request("GET", f"/v1/jobs/{job_id}"))
 
-    def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage:
-        """GET /v1/jobs: the newest jobs first, optionally only those in one status."""
+    def list_jobs(self, status: str | None = None, limit: int = 100, q: str | None = None) -> JobPage:
+        """GET /v1/jobs: the newest jobs first, optionally only one status or file names containing ``q``."""
         query: dict[str, Any] = {"limit": limit}
         if status:
             query["status"] = status
+        if q:
+            query["q"] = q
         return _parse(JobPage, self._request("GET", "/v1/jobs", params=query))
 
     def get_midi(self, job_id: str) -> bytes:
@@ -178,8 +199,25 @@ class ApiClient:
     def get_notes(self, job_id: str) -> JobNotes:
         return _parse(JobNotes, self._request("GET", f"/v1/jobs/{job_id}/notes"))
 
+    def decode(self, job_id: str, params: JobParams) -> Decoded:
+        """POST /v1/jobs/{id}/decode: the notes ``params`` give, from the job's stored model outputs."""
+        return _parse(Decoded, self._request("POST", f"/v1/jobs/{job_id}/decode", json=params.model_dump()))
+
+    def download(self, path: str) -> bytes:
+        """GET a link the API gave (e.g. Decoded.links.midi), as bytes."""
+        return self._request("GET", path).content
+
+    def save_params(self, job_id: str, params: JobParams) -> Job:
+        """PATCH /v1/jobs/{id}: make ``params`` the job's own (its notes and MIDI follow)."""
+        body = {"note_params": params.model_dump()}
+        return _parse(Job, self._request("PATCH", f"/v1/jobs/{job_id}", json=body))
+
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))
+
+    def delete(self, job_id: str) -> None:
+        """DELETE /v1/jobs/{id}: the job and its files (a queued or running job must be canceled first)."""
+        self._request("DELETE", f"/v1/jobs/{job_id}")
 
     def queue(self) -> QueueStats:
         return _parse(QueueStats, self._request("GET", "/v1/queue"))

@@ -1,4 +1,5 @@
-"""One job run: claim the row, decode -> features -> model -> notes, store MIDI + notes, mark succeeded.
+"""One job run: claim the row, decode -> features -> model -> notes, store MIDI, notes and the model's
+outputs (to decode again), mark succeeded.
 
 Celery-free so it can be tested directly; piano_worker.tasks wraps it with the retry/failure policy.
 """
@@ -116,7 +117,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
             if not job_store.succeed(session, job_id, attempt, **results):
                 raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")
         except RunSuperseded:
-            _remove_orphaned_results(ctx, job_id, keys.midi, keys.notes)
+            _remove_orphaned_results(ctx, job_id, *keys.results)
             raise
     logger.info("job %s: attempt %d succeeded (%d notes)", job_id, attempt, results["note_count"])
     return "succeeded"
@@ -131,6 +132,7 @@ def _transcribe_and_store(
     tmp: Path,
     progress: ProgressWriter,
 ) -> dict[str, Any]:
+    from piano_ai import activations
     from piano_ai.audio import declared_s, decode_blocks
     from piano_ai.midi_io import notes_to_json, write_midi
     from piano_ai.transcribe import transcribe_blocks
@@ -144,11 +146,16 @@ def _transcribe_and_store(
     blocks = decode_blocks(source, name=filename, max_s=ctx.max_audio_s)
     model = ctx.model_loader()
     note_params = NoteParams(**params)
-    notes, audio_s, sustain = transcribe_blocks(blocks, model, note_params, progress, declared_s(source))
+    found = transcribe_blocks(blocks, model, note_params, progress, declared_s(source), keep_activations=True)
+    notes, audio_s, sustain = found.notes, found.audio_s, found.sustain
     progress("uploading", 0.0)
+    # The model's outputs first: a job that succeeded can always be decoded again (POST .../decode).
+    assert found.activations is not None
+    ctx.storage.put_bytes(keys.activations, activations.dumps(found.activations), "application/octet-stream")
+    progress("uploading", 0.4)
     midi_path = write_midi(notes, tmp / "output.mid", sustain=sustain)
     ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
-    progress("uploading", 0.5)
+    progress("uploading", 0.7)
     notes_json = notes_to_json(notes, sustain, note_params.pedal)
     ctx.storage.put_bytes(keys.notes, notes_json.encode(), "application/json")
     progress("uploading", 1.0)

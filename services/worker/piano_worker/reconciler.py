@@ -62,7 +62,7 @@ def release_stale_runs(app: Celery, session: Session, queue: str) -> None:
             "job %s: its runs stopped their worker %d times; failed (worker_lost)", job_id, MAX_ATTEMPTS
         )
         keys = job_keys(job_id)
-        for key in (keys.midi, keys.notes):  # whatever the last run half wrote
+        for key in keys.results:  # whatever the last run half wrote
             runtime.context().storage.delete(key)
     for job_id in requeued:
         # If this send fails, the job is queued without a message: the lost-message sweep sends it.

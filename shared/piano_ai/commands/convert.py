@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from piano_ai.commands import progress as display
+from piano_ai.commands.note_options import KnobDefaultsFormatter, add_note_options, note_params
 
 if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
+    from piano_ai.activations import Heads
     from piano_ai.inference import Transcriber
     from piano_ai.pedal import Intervals
     from piano_ai.score.tempo import TempoMap
-    from piano_ai.types import Note, NoteParams, ProgressCallback
+    from piano_ai.types import Activations, Note, NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ EXIT_USAGE = 2  # bad options or no usable model
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "convert", help=HELP, description=HELP, formatter_class=_KnobDefaultsFormatter
+        "convert", help=HELP, description=HELP, formatter_class=KnobDefaultsFormatter
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audio files to transcribe")
     parser.add_argument("-o", "--out-dir", required=True, type=Path, help="writes DIR/<stem>.mid per input")
@@ -50,40 +52,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="track the beats: the MIDI gets a tempo map, DIR/<stem>.musicxml the sheet music (slower)",
     )
     parser.add_argument(
+        "--save-activations",
+        action="store_true",
+        help="also write DIR/<stem>.activations.npz, the model's outputs: `piano-ai decode` turns them into"
+        " notes again with other thresholds, without the model",
+    )
+    parser.add_argument(
         "--model", metavar="DIR", help="model directory (default: PIANO_AI_MODEL_DIR, else the shipped model)"
     )
     parser.add_argument(
         "--runtime", choices=("auto", "onnx", "keras"), help="inference runtime (default: PIANO_AI_RUNTIME)"
     )
-    knobs = parser.add_argument_group("note detection (defaults from piano_ai.types.NoteParams)")
-    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note")
-    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
-    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
-    knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
-    knobs.add_argument(
-        "--pedal",
-        choices=("cc64", "extend"),
-        help="cc64: the MIDI carries the sustain pedal (CC64); extend: notes lengthened by it, no CC64",
-    )
+    add_note_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-class _KnobDefaultsFormatter(argparse.HelpFormatter):
-    """Appends NoteParams' default to each note-detection option's help, so the two cannot disagree.
-
-    NoteParams is imported only when the help is printed (it pulls in numpy): `piano-ai --help` stays fast.
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        from dataclasses import fields
-
-        from piano_ai.types import NoteParams
-
-        text = super()._get_help_string(action)
-        if text and action.dest in {f.name for f in fields(NoteParams)}:
-            default = getattr(NoteParams(), action.dest)
-            text = f"{text} ({default:g})" if isinstance(default, float) else f"{text} ({default})"
-        return text
 
 
 @dataclass
@@ -111,26 +92,30 @@ def convert_file(
 
     out_name: the outputs' base name (default: the source's stem; --keep-extension passes its full name).
 
-    formats: any of "mid", "csv", "json", "musicxml". With "musicxml" (--score) the beats are tracked
-    (piano_ai.score) and the MIDI file gets their tempo map. Raises PianoAIError for bad input.
+    formats: any of "mid", "csv", "json", "musicxml", "activations.npz". With "musicxml" (--score) the beats
+    are tracked (piano_ai.score) and the MIDI file gets their tempo map; "activations.npz" keeps the model's
+    outputs (piano_ai.activations). Raises PianoAIError for bad input.
     """
-    from piano_ai import midi_io
+    from piano_ai import activations, midi_io
 
     result = Result(source)
     clock = _StageClock(progress)
     tempo, musicxml = None, b""
+    outputs: Activations | Heads | None
     with display.decoder_chatter_to_log(str(source)):
         if "musicxml" in formats:  # beat tracking reads the whole recording
-            notes, sustain, tempo, musicxml, result.score_note = _transcribe_with_score(
+            notes, sustain, outputs, tempo, musicxml, result.score_note = _transcribe_with_score(
                 source, model, params, clock, result
             )
         else:
-            notes, sustain = _transcribe_streaming(source, model, params, clock, result)
+            keep = "activations.npz" in formats
+            notes, sustain, outputs = _transcribe_streaming(source, model, params, clock, result, keep)
     writers = {
         "mid": lambda path: midi_io.write_midi(notes, path, tempo, sustain),
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
         "json": lambda path: midi_io.write_json(notes, path, sustain, params.pedal),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
+        "activations.npz": lambda path: activations.save(outputs or {}, path),
     }
     for fmt in formats:
         result.outputs.append(writers[fmt](out_dir / f"{out_name or source.stem}.{fmt}"))
@@ -141,22 +126,29 @@ def convert_file(
 
 
 def _transcribe_streaming(
-    source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
-) -> tuple[list[Note], Intervals]:
-    """Decode, features, model and notes block by block: memory does not grow with the recording."""
+    source: Path,
+    model: Transcriber,
+    params: NoteParams,
+    clock: _StageClock,
+    result: Result,
+    keep_activations: bool,
+) -> tuple[list[Note], Intervals, Heads | None]:
+    """Decode, features, model and notes block by block: memory does not grow with the recording (but for
+    the kept activations, when asked for)."""
     from piano_ai.audio import declared_s, decode_blocks
     from piano_ai.transcribe import transcribe_blocks
 
-    found = transcribe_blocks(decode_blocks(source), model, params, clock, declared_s(source))
+    blocks = decode_blocks(source)
+    found = transcribe_blocks(blocks, model, params, clock, declared_s(source), keep_activations)
     result.audio_s = found.audio_s
-    return found.notes, found.sustain
+    return found.notes, found.sustain, found.activations
 
 
 def _transcribe_with_score(
     source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
-) -> tuple[list[Note], Intervals, TempoMap, bytes, str]:
-    """The whole recording in memory (the beat tracker needs it): notes, pedal, tempo map, MusicXML, beat
-    note."""
+) -> tuple[list[Note], Intervals, Activations, TempoMap, bytes, str]:
+    """The whole recording in memory (the beat tracker needs it): notes, pedal, activations, tempo map,
+    MusicXML, beat note."""
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.score.pipeline import score_audio
@@ -169,7 +161,8 @@ def _transcribe_with_score(
     transcribed = transcript(audio, model, params, clock)
     score = score_audio(audio, transcribed.notes, title=source.stem)
     clock("score", 1.0)
-    return transcribed.notes, transcribed.sustain, score.tempo, score.musicxml, score.beats.note
+    notes, sustain, outputs = transcribed.notes, transcribed.sustain, transcribed.activations
+    return notes, sustain, outputs, score.tempo, score.musicxml, score.beats.note
 
 
 class _StageClock:
@@ -192,13 +185,15 @@ def run(args: argparse.Namespace) -> int:
     from piano_ai.errors import PianoAIError
 
     try:
-        params = _params(args)
+        params = note_params(args)
         model = _load_model(args)
     except PianoAIError as exc:
         print(f"piano-ai convert: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     formats = ("mid",) + tuple(fmt for fmt, wanted in (("csv", args.csv), ("json", args.json),
-                                                      ("musicxml", args.score)) if wanted)  # fmt: skip
+                                                      ("musicxml", args.score),
+                                                      ("activations.npz", args.save_activations))
+                               if wanted)  # fmt: skip
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -207,17 +202,6 @@ def run(args: argparse.Namespace) -> int:
     sources = [Path(f) for f in args.files]
     failed = _convert_all(sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension)
     return EXIT_FAILED_FILES if failed else 0
-
-
-def _params(args: argparse.Namespace) -> NoteParams:
-    from piano_ai.types import NoteParams
-
-    given = {
-        name: getattr(args, name)
-        for name in ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms", "pedal")
-        if getattr(args, name) is not None
-    }
-    return NoteParams(**given).validate()
 
 
 def _load_model(args: argparse.Namespace) -> Transcriber:

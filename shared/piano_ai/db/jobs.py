@@ -63,12 +63,22 @@ def get_job_by_idempotency_key(session: Session, key: str) -> Job | None:
 
 
 def list_jobs(
-    session: Session, status: str | None = None, limit: int = 50, before_seq: int | None = None
+    session: Session,
+    status: str | None = None,
+    limit: int = 50,
+    before_seq: int | None = None,
+    name_contains: str | None = None,
 ) -> tuple[list[Job], int | None]:
-    """Newest first; returns (jobs, seq to pass as ``before_seq`` for the next page or None)."""
+    """Newest first; returns (jobs, seq to pass as ``before_seq`` for the next page or None).
+
+    ``name_contains``: only jobs whose file name contains this text, ignoring case (% and _ are literal).
+    """
     query = select(Job).order_by(Job.seq.desc()).limit(limit + 1)
     if status:
         query = query.where(Job.status == status)
+    if name_contains:
+        literal = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Job.filename.ilike(f"%{literal}%", escape="\\"))
     if before_seq is not None:
         query = query.where(Job.seq < before_seq)
     jobs = list(session.scalars(query))
@@ -154,6 +164,13 @@ def succeed(session: Session, job_id: str, attempt: int, **results: Any) -> bool
         error_code=None,
         error_message=None,
         **results,
+    )
+
+
+def save_params(session: Session, job_id: str, params: dict[str, float], note_count: int) -> bool:
+    """Record new note parameters (and the note count they give) on a succeeded job; False otherwise."""
+    return update_if(
+        session, job_id, [Job.status == JobStatus.SUCCEEDED.value], params=params, note_count=note_count
     )
 
 

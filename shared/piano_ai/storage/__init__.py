@@ -31,6 +31,12 @@ class JobKeys:
     input: str  # the upload, as received
     midi: str  # the transcription as a standard MIDI file
     notes: str  # the notes as JSON (piano rolls)
+    activations: str  # the model's outputs (piano_ai.activations), to decode again with other parameters
+
+    @property
+    def results(self) -> tuple[str, ...]:
+        """The keys a worker's run writes (a failed or superseded run removes them)."""
+        return (self.midi, self.notes, self.activations)
 
 
 def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
@@ -41,6 +47,7 @@ def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
         input=check_key(f"{prefix}input.{input_ext}"),
         midi=f"{prefix}output.mid",
         notes=f"{prefix}notes.json",
+        activations=f"{prefix}activations.npz",
     )
 
 

@@ -12,12 +12,23 @@ import pytest
 import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
-from piano_dashboard.client import ApiError, Job, JobNotes, JobPage, JobParams, QueueStats
+from piano_ai.midi_io import midi_bytes, note_to_dict
+from piano_ai.types import Note
+from piano_dashboard.client import ApiError, Decoded, Job, JobNotes, JobPage, JobParams, QueueStats
 from piano_dashboard.session import CLIENT_KEY
 
 APP = Path(__file__).resolve().parents[3] / "services" / "dashboard" / "piano_dashboard" / "app.py"
 PAGE_TIMEOUT_S = 60  # seconds; the first run imports plotly, librosa and pandas
 C_MAJOR_ARPEGGIO = ((60, 0.0), (64, 0.25), (67, 0.5), (72, 0.75))  # (MIDI pitch, start s)
+# What FakeApi.decode "hears": (MIDI pitch, start s, onset probability); 4 notes at the default 0.7
+SOFT_ARPEGGIO = (
+    (60, 0.0, 0.9),
+    (64, 0.25, 0.8),
+    (67, 0.5, 0.75),
+    (72, 0.75, 0.7),
+    (76, 1.0, 0.4),
+    (79, 1.25, 0.3),
+)
 
 
 def make_job(status: str = "queued", **fields: Any) -> Job:
@@ -47,6 +58,9 @@ class FakeApi:
         self.calls: list[tuple[str, Any]] = []
         self.submit_error: ApiError | None = None
         self.queue_error: ApiError | None = None
+        self.decode_error: ApiError | None = None
+        self.delete_error: ApiError | None = None
+        self.links: dict[str, bytes] = {}  # download() answers: MIDI files decode() made
         # get_job answers these in turn, repeating the last one
         self.job_states: list[Job] = [make_job("succeeded", note_count=4, audio_duration_s=1.0)]
         self.jobs: list[Job] = []
@@ -64,11 +78,16 @@ class FakeApi:
         self.calls.append(("get_job", job_id))
         return self.job_states.pop(0) if len(self.job_states) > 1 else self.job_states[0]
 
-    def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage:
-        self.calls.append(("list_jobs", status))
+    def list_jobs(self, status: str | None = None, limit: int = 100, q: str | None = None) -> JobPage:
+        self.calls.append(("list_jobs", status) if q is None else ("list_jobs", (status, q)))
         if self.queue_error:
             raise self.queue_error
-        return JobPage(items=self.jobs)
+        found = [
+            j
+            for j in self.jobs
+            if (status is None or j.status == status) and (q or "").lower() in j.filename.lower()
+        ]
+        return JobPage(items=found[:limit], next_cursor="1" if len(found) > limit else None)
 
     def get_midi(self, job_id: str) -> bytes:
         self.calls.append(("get_midi", job_id))
@@ -76,6 +95,36 @@ class FakeApi:
 
     def get_notes(self, job_id: str) -> JobNotes:
         return JobNotes(job_id=job_id, notes=[])
+
+    def decode(self, job_id: str, params: JobParams) -> Decoded:
+        """The notes of SOFT_ARPEGGIO whose onset probability reaches the onset threshold."""
+        self.calls.append(("decode", (job_id, params)))
+        if self.decode_error:
+            raise self.decode_error
+        notes = [Note(p, s, s + 0.5, 80) for p, s, prob in SOFT_ARPEGGIO if prob >= params.onset_threshold]
+        link = f"/v1/jobs/{job_id}/midi?onset_threshold={params.onset_threshold}"
+        self.links[link] = midi_bytes(notes)
+        return Decoded(
+            job_id=job_id,
+            params=params,
+            note_count=len(notes),
+            notes=[note_to_dict(n) for n in notes],
+            links={"midi": link, "notes_csv": link.replace("/midi", "/notes.csv")},
+        )
+
+    def download(self, path: str) -> bytes:
+        self.calls.append(("download", path))
+        return self.links[path]
+
+    def save_params(self, job_id: str, params: JobParams) -> Job:
+        self.calls.append(("save_params", (job_id, params)))
+        return make_job("succeeded", id=job_id, params=params.model_dump())
+
+    def delete(self, job_id: str) -> None:
+        self.calls.append(("delete", job_id))
+        if self.delete_error:
+            raise self.delete_error
+        self.jobs = [j for j in self.jobs if j.id != job_id]
 
     def cancel(self, job_id: str) -> Job:
         self.calls.append(("cancel", job_id))

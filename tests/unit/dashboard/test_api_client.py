@@ -137,3 +137,56 @@ def test_an_answer_that_breaks_the_contract_is_bad_response():
     with pytest.raises(ApiError) as caught:
         client_for(lambda r: httpx.Response(200, json={"id": JOB_ID})).get_job(JOB_ID)
     assert caught.value.code == "bad_response" and f"/v1/jobs/{JOB_ID}" in caught.value.message
+
+
+def test_library_calls_search_decode_save_and_delete():
+    seen: list[tuple[str, str, str, bytes]] = []
+    decoded = {
+        "job_id": JOB_ID,
+        "params": {**JOB["params"], "onset_threshold": 0.4},
+        "note_count": 1,
+        "notes": [{"pitch": 60, "start": 0.1, "end": 0.5, "velocity": 80}],
+        "links": {"midi": f"/v1/jobs/{JOB_ID}/midi?onset_threshold=0.4", "notes_csv": "/x.csv"},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, str(request.url.query, "ascii"), request.read()))
+        if request.url.path.endswith("/decode"):
+            return httpx.Response(200, json=decoded)
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        if request.url.path.endswith("/midi"):
+            return httpx.Response(200, content=b"MThd")
+        if request.url.path == "/v1/jobs":
+            return httpx.Response(200, json={"items": [JOB], "next_cursor": None})
+        return httpx.Response(200, json=JOB)
+
+    client = client_for(handler)
+    assert client.list_jobs(status="succeeded", limit=20, q="noct").items[0].id == JOB_ID
+    result = client.decode(JOB_ID, JobParams(onset_threshold=0.4))
+    assert result.note_count == 1 and result.params.onset_threshold == 0.4
+    assert client.download(result.links.midi) == b"MThd"
+    client.save_params(JOB_ID, JobParams(onset_threshold=0.4))
+    client.delete(JOB_ID)
+    assert [(m, p, q) for m, p, q, _ in seen] == [
+        ("GET", "/v1/jobs", "limit=20&status=succeeded&q=noct"),
+        ("POST", f"/v1/jobs/{JOB_ID}/decode", ""),
+        ("GET", f"/v1/jobs/{JOB_ID}/midi", "onset_threshold=0.4"),
+        ("PATCH", f"/v1/jobs/{JOB_ID}", ""),
+        ("DELETE", f"/v1/jobs/{JOB_ID}", ""),
+    ]
+    assert json.loads(seen[1][3])["onset_threshold"] == 0.4
+    assert json.loads(seen[3][3]) == {"note_params": JobParams(onset_threshold=0.4).model_dump()}
+
+
+def test_deleting_a_running_job_is_an_api_error():
+    problem = {
+        "title": "Conflict",
+        "status": 409,
+        "detail": "job is running; cancel it",
+        "code": "job_active",
+    }
+    client = client_for(lambda r: httpx.Response(409, json=problem))
+    with pytest.raises(ApiError) as error:
+        client.delete(JOB_ID)
+    assert (error.value.code, error.value.status) == ("job_active", 409)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 import piano_ai.audio
 import piano_ai.transcribe
+from piano_ai import activations
 from piano_ai.constants import N_KEYS, SAMPLE_RATE
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
@@ -35,9 +36,12 @@ FAKE_MODEL = Transcriber(lambda batch: {h: np.zeros((*batch.shape[:2], N_KEYS), 
                          ModelConfig(), "fake", Path("."))  # fmt: skip
 
 
+OUTPUTS = {h: activations.quantize(np.full((63, N_KEYS), 0.25, np.float32)) for h in HEADS}  # 2 s, kept
+
+
 def transcribed(blocks: Iterable[Any], notes: list[Note] = NOTES) -> Transcribed:
     """What transcribe_blocks returns once the (real) decoder has given all its blocks."""
-    return Transcribed(notes, sum(len(block) for block in blocks) / SAMPLE_RATE)
+    return Transcribed(notes, sum(len(block) for block in blocks) / SAMPLE_RATE, [], OUTPUTS)
 
 
 @pytest.fixture
@@ -59,7 +63,9 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
     """Replace the model stages; records the progress reports they make."""
     reports: list[tuple[str, float]] = []
 
-    def fake_transcribe(blocks: Any, model: Any, params: Any, progress: Any, expected_s: Any) -> Transcribed:
+    def fake_transcribe(
+        blocks: Any, model: Any, params: Any, progress: Any, expected_s: Any, **_: Any
+    ) -> Transcribed:
         assert model is FAKE_MODEL
         for fraction in (0.0, 0.5, 1.0):
             reports.append(("inference", fraction))
@@ -117,6 +123,9 @@ def test_success_stores_results_and_marks_the_job(
     assert ctx.storage.get_bytes(keys.midi).startswith(b"MThd")
     stored = json.loads(ctx.storage.get_bytes(keys.notes))
     assert stored["notes"][0] == {"pitch": 60, "start": 0.1, "end": 0.6, "velocity": 90}
+    kept = activations.loads(ctx.storage.get_bytes(keys.activations))  # to decode again later
+    assert kept.onset.shape == (63, 88)
+    assert np.allclose(kept.frame, 0.25, atol=1 / activations.QUANT_LEVELS)
 
 
 def test_a_finished_job_is_not_run_again(ctx: WorkerContext, tmp_path: Path, fake_model: list) -> None:
@@ -133,7 +142,9 @@ def test_cancel_stops_the_run_at_the_next_report_and_leaves_no_results(
     monkeypatch.setattr(pipeline, "PROGRESS_INTERVAL_S", 0.0)
     monkeypatch.setattr(pipeline, "STAGE_CHANGE_INTERVAL_S", 0.0)
 
-    def transcribe_then_cancel(blocks: Any, model: Any, params: Any, progress: Any, _: Any) -> Transcribed:
+    def transcribe_then_cancel(
+        blocks: Any, model: Any, params: Any, progress: Any, *_: Any, **__: Any
+    ) -> Transcribed:
         progress("inference", 0.0)
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
@@ -166,7 +177,9 @@ def test_cancel_found_at_the_end_still_leaves_no_results(
 ) -> None:
     job_id = _new_job(ctx, tmp_path)
 
-    def transcribe_then_cancel(blocks: Any, model: Any, params: Any, progress: Any, _: Any) -> Transcribed:
+    def transcribe_then_cancel(
+        blocks: Any, model: Any, params: Any, progress: Any, *_: Any, **__: Any
+    ) -> Transcribed:
         with ctx.sessions() as session:
             assert job_store.cancel(session, job_id)
         return transcribed(blocks)  # no progress report in between: succeed() finds the cancel
@@ -235,7 +248,7 @@ def test_a_recording_over_the_length_limit_fails_at_once_and_is_never_retried(
 def test_unexpected_errors_fail_the_job_with_internal_error(
     task_runtime: WorkerContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: Any) -> Transcribed:
+    def broken(*_: Any, **__: Any) -> Transcribed:
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr(piano_ai.transcribe, "transcribe_blocks", broken)

@@ -1,4 +1,4 @@
-"""/v1/jobs: submit, poll, list, download, cancel, delete."""
+"""/v1/jobs: submit, poll, list, download (with the job's or other note parameters), cancel, delete."""
 
 import json
 import logging
@@ -11,19 +11,23 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job, JobStatus
-from piano_ai.midi_io import notes_csv_text, notes_from_dicts
+from piano_ai.midi_io import midi_bytes, notes_csv_text, notes_from_dicts, notes_to_json
 from piano_ai.storage import ObjectNotFoundError
+from piano_ai.transcribe import Transcript
 from piano_ai.types import NoteParams
+from piano_api import decoding
 from piano_api.deps import EnqueueDep, SessionDep, SettingsDep, StorageDep
 from piano_api.metrics import JOBS_SUBMITTED
 from piano_api.problems import ApiError
-from piano_api.schemas import JobList, JobNotes, JobPublic, Status
+from piano_api.schemas import JobList, JobNotes, JobPublic, ParamsChange, Status
 from piano_api.submission import submit
 from piano_api.uploads import clean_filename, inspect_upload
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _DEFAULTS = NoteParams()
+# Note parameters in a download's query: the notes they give, decoded again from the stored model outputs.
+ParamsQuery = Annotated[ParamsChange, Query()]
 
 
 def attachment(filename: str) -> str:
@@ -32,14 +36,14 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename)}"
 
 
-def _job_or_404(session: SessionDep, job_id: str) -> Job:
+def job_or_404(session: SessionDep, job_id: str) -> Job:
     job = job_store.get_job(session, job_id)
     if job is None:
         raise ApiError(404, "job_not_found", f"no job with id {job_id}")
     return job
 
 
-def _succeeded_or_409(job: Job) -> None:
+def succeeded_or_409(job: Job) -> None:
     if job.status != JobStatus.SUCCEEDED.value:
         raise ApiError(
             409, "job_not_succeeded", f"job {job.id} is {job.status}; results exist once it succeeds"
@@ -81,11 +85,14 @@ def create_job(
 def list_jobs(
     session: SessionDep,
     status: Status | None = None,
+    q: Annotated[str | None, Query(max_length=255, description="file name contains (any case)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> JobList:
-    """Jobs, newest first; follow next_cursor for older ones."""
-    jobs, next_seq = job_store.list_jobs(session, status, limit, int(cursor) if cursor else None)
+    """Jobs, newest first, optionally in one status or with a file name containing ``q``; follow
+    next_cursor for older ones."""
+    before = int(cursor) if cursor else None
+    jobs, next_seq = job_store.list_jobs(session, status, limit, before, name_contains=q or None)
     return JobList(
         items=[JobPublic.from_job(job) for job in jobs], next_cursor=str(next_seq) if next_seq else None
     )
@@ -94,16 +101,31 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobPublic)
 def get_job(session: SessionDep, job_id: str) -> JobPublic:
     """One job: status, stage, progress, timestamps, error and result links."""
-    return JobPublic.from_job(_job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, job_id))
+
+
+def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Transcript, NoteParams] | None:
+    """The notes and pedal for parameters given in the query, or None when they are the job's own (stored)."""
+    params = decoding.merged(job, change)
+    return None if decoding.is_own(job, params) else (decoding.decode(storage, job, params), params)
 
 
 @router.get("/{job_id}/midi", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
-def get_midi(session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str) -> Response:
-    """The transcription as a standard MIDI file (or a 307 redirect to a signed storage URL)."""
-    job = _job_or_404(session, job_id)
-    _succeeded_or_409(job)
+def get_midi(
+    session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str, change: ParamsQuery
+) -> Response:
+    """The transcription as a standard MIDI file (or a 307 redirect to a signed storage URL).
+
+    With note parameters in the query, the notes those give (decoded again from the stored model outputs).
+    """
+    job = job_or_404(session, job_id)
+    succeeded_or_409(job)
     assert job.midi_key is not None
     download_name = f"{PurePath(job.filename).stem or 'transcription'}.mid"
+    if (decoded := _decoded(storage, job, change)) is not None:
+        headers = {"Content-Disposition": attachment(download_name)}
+        midi = midi_bytes(decoded[0].notes, sustain=decoded[0].sustain)
+        return Response(midi, media_type="audio/midi", headers=headers)
     if url := storage.signed_url(job.midi_key, settings.signed_url_ttl_s):
         return RedirectResponse(url, status_code=307)
     if path := storage.local_path(job.midi_key):
@@ -116,16 +138,24 @@ def get_midi(session: SessionDep, storage: StorageDep, settings: SettingsDep, jo
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
 
 
-def _stored_notes(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, list[dict[str, Any]]]:
-    job, stored = _stored_result(session, storage, job_id)
+def _stored_notes(
+    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+) -> tuple[Job, list[dict[str, Any]]]:
+    job, stored = _stored_result(session, storage, job_id, change)
     return job, stored["notes"]
 
 
-def _stored_result(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, dict[str, Any]]:
-    """The job and its notes file: {"notes": [...]} and, for jobs made since the pedal head, pedal/sustain."""
-    job = _job_or_404(session, job_id)
-    _succeeded_or_409(job)
+def _stored_result(
+    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+) -> tuple[Job, dict[str, Any]]:
+    """The job and its notes file ({"notes": [...]} and, for jobs made since the pedal head, pedal and
+    sustain), or the same decoded again when the query gives other parameters."""
+    job = job_or_404(session, job_id)
+    succeeded_or_409(job)
     assert job.notes_key is not None
+    if (decoded := _decoded(storage, job, change)) is not None:
+        transcript, params = decoded
+        return job, json.loads(notes_to_json(transcript.notes, transcript.sustain, params.pedal))
     try:
         stored: Any = json.loads(storage.get_bytes(job.notes_key))
     except ObjectNotFoundError as exc:
@@ -134,16 +164,16 @@ def _stored_result(session: SessionDep, storage: StorageDep, job_id: str) -> tup
 
 
 @router.get("/{job_id}/notes", response_model=JobNotes)
-def get_notes(session: SessionDep, storage: StorageDep, job_id: str) -> JobNotes:
+def get_notes(session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery) -> JobNotes:
     """The transcribed notes as JSON (pitch, start and end in seconds, velocity), for piano rolls."""
-    job, stored = _stored_result(session, storage, job_id)
+    job, stored = _stored_result(session, storage, job_id, change)
     return JobNotes(job_id=job.id, **stored)
 
 
 @router.get("/{job_id}/notes.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery) -> Response:
     """The same notes as CSV, the CLI's columns: start_s,end_s,pitch,velocity,name (for spreadsheets)."""
-    job, notes = _stored_notes(session, storage, job_id)
+    job, notes = _stored_notes(session, storage, job_id, change)
     download_name = f"{PurePath(job.filename).stem or 'transcription'}.csv"
     headers = {"Content-Disposition": attachment(download_name)}
     text = notes_csv_text(notes_from_dicts(notes))
@@ -153,20 +183,20 @@ def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str) -> Resp
 @router.post("/{job_id}/cancel", response_model=JobPublic)
 def cancel_job(session: SessionDep, job_id: str) -> JobPublic:
     """Cancel a queued or running job (a running one stops at its next stage boundary)."""
-    job = _job_or_404(session, job_id)
+    job = job_or_404(session, job_id)
     if not job_store.cancel(session, job_id):
-        job = _job_or_404(session, job_id)
+        job = job_or_404(session, job_id)
         if job.status != JobStatus.CANCELED.value:
             raise ApiError(409, "job_not_active", f"job {job_id} already {job.status}; nothing to cancel")
     else:
         logger.info("job %s: canceled", job_id)
-    return JobPublic.from_job(_job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, job_id))
 
 
 @router.delete("/{job_id}", status_code=204, response_class=Response)
 def delete_job(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """Delete a finished (succeeded, failed or canceled) job and its stored files."""
-    job = _job_or_404(session, job_id)
+    job = job_or_404(session, job_id)
     if not job_store.delete_job(session, job_id):
         raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     prefix = job.input_key.rsplit("/", 1)[0] + "/"

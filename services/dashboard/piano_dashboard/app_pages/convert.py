@@ -7,13 +7,12 @@ import streamlit as st
 
 from piano_ai.constants import SUPPORTED_FORMATS
 from piano_ai.settings import get_settings
-from piano_dashboard import views
+from piano_dashboard import job_view, views
 from piano_dashboard.client import ApiError, Job, JobParams
 from piano_dashboard.session import get_client
 
 POLL_S = 1.0  # seconds between status polls while a job runs
 JOBS_KEY = "convert_jobs"  # st.session_state: upload digest -> job id
-MIDI_KEY = "convert_midi"  # st.session_state: job id -> MIDI bytes
 
 
 def fetch_job(job_id: str) -> Job:
@@ -134,13 +133,6 @@ if job.status == "canceled":
     st.warning("This job was canceled. Press **Transcribe** to run it again.", icon=":material/cancel:")
     st.stop()
 
-midi_cache: dict[str, bytes] = st.session_state.setdefault(MIDI_KEY, {})
-if job.id not in midi_cache:
-    try:
-        midi_cache[job.id] = get_client().get_midi(job.id)
-    except ApiError as error:
-        views.show_api_error(error, "Could not download the MIDI")
-        st.stop()
 heard = f" from {job.audio_duration_s:.1f} s of audio" if job.audio_duration_s is not None else ""
 if job.note_count == 0:
     st.warning(
@@ -151,4 +143,8 @@ else:
     count = views.plural(job.note_count, "note") if job.note_count is not None else "the notes"
     took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
     st.success(f"Transcribed {count}{heard}{took}.", icon=":material/check_circle:")
-views.midi_result(midi_cache[job.id], upload.name, original=samples, no_notes=None)
+st.page_link(
+    "app_pages/library.py", label="Its page in the library (a link to keep or share)",
+    query_params={"job": job.id}, icon=":material/library_music:",
+)  # fmt: skip
+job_view.result(job, original=samples, silence_said=True)
