@@ -93,7 +93,7 @@ def _fail(job_id: str, attempt: int | None, code: str, message: str) -> None:
         if not job_store.fail(session, job_id, attempt, code, message):
             return
     keys = job_keys(job_id)
-    for key in (keys.midi, keys.notes):
+    for key in (keys.midi, keys.notes, keys.score):
         ctx.storage.delete(key)
 
 

@@ -120,15 +120,15 @@ def convert_file(
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
     notes = transcribe(audio, model, params, clock)
-    tempo, musicxml = None, b""
+    midi, musicxml = midi_io.midi_bytes(notes), b""
     if "musicxml" in formats:
         from piano_ai.score.pipeline import score_audio
 
-        score = score_audio(audio, notes, title=source.stem)
+        score = score_audio(audio, notes, title=source.stem, midi=midi)  # the worker's score stage too
         clock("score", 1.0)
-        tempo, musicxml, result.score_note = score.tempo, score.musicxml, score.beats.note
+        midi, musicxml, result.score_note = score.midi, score.musicxml, score.beats.note
     writers = {
-        "mid": lambda path: midi_io.write_midi(notes, path, tempo),
+        "mid": lambda path: path.write_bytes(midi) and path,
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
         "json": lambda path: midi_io.write_json(notes, path),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,

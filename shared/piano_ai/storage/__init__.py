@@ -31,6 +31,7 @@ class JobKeys:
     input: str  # the upload, as received
     midi: str  # the transcription as a standard MIDI file
     notes: str  # the notes as JSON (piano rolls)
+    score: str  # the sheet music as MusicXML
 
 
 def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
@@ -41,6 +42,7 @@ def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
         input=check_key(f"{prefix}input.{input_ext}"),
         midi=f"{prefix}output.mid",
         notes=f"{prefix}notes.json",
+        score=f"{prefix}score.musicxml",
     )
 
 

@@ -50,8 +50,12 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
         "frame_threshold": defaults.frame_threshold,
         "offset_threshold": defaults.offset_threshold,
         "min_note_ms": defaults.min_note_ms,
+        "score": True,  # sheet music unless asked not to
     }
-    assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None}
+    assert job["links"] == {
+        "self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None, "score": None
+    }  # fmt: skip
+    assert job["score"] is None
     assert job["created_at"].endswith("Z") and job["error"] is None
     assert api.enqueued == [job["id"]]
     assert api.storage.list() == [f"jobs/{job['id']}/input.wav"]

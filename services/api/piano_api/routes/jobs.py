@@ -1,4 +1,4 @@
-"""/v1/jobs: submit, poll, list, download, cancel, delete."""
+"""/v1/jobs: submit, poll, list, download (MIDI, notes, MusicXML), cancel, delete."""
 
 import json
 import logging
@@ -24,6 +24,11 @@ from piano_api.uploads import clean_filename, inspect_upload
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _DEFAULTS = NoteParams()
+MUSICXML_TYPE = "application/vnd.recordare.musicxml+xml"
+SCORE_HELP = (
+    "also make sheet music (GET .../score.musicxml) and track the beats (the MIDI file's tempo map); false"
+    " skips it, which makes a job much faster (beat tracking costs about 10 s per minute of audio)"
+)
 
 
 def attachment(filename: str) -> str:
@@ -58,13 +63,16 @@ def create_job(
     frame_threshold: Annotated[float, Form()] = _DEFAULTS.frame_threshold,
     offset_threshold: Annotated[float, Form()] = _DEFAULTS.offset_threshold,
     min_note_ms: Annotated[float, Form()] = _DEFAULTS.min_note_ms,
+    score: Annotated[bool, Form(description=SCORE_HELP)] = True,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
     params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms).validate()
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
-    job, replayed = submit(session, storage, enqueue, file.file, name, upload, params, idempotency_key)
+    job, replayed = submit(
+        session, storage, enqueue, file.file, name, upload, params, idempotency_key, want_score=score
+    )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -83,7 +91,8 @@ def list_jobs(
     """Jobs, newest first; follow next_cursor for older ones."""
     jobs, next_seq = job_store.list_jobs(session, status, limit, int(cursor) if cursor else None)
     return JobList(
-        items=[JobPublic.from_job(job) for job in jobs], next_cursor=str(next_seq) if next_seq else None
+        items=[JobPublic.from_job(job, with_beats=False) for job in jobs],
+        next_cursor=str(next_seq) if next_seq else None,
     )
 
 
@@ -110,6 +119,28 @@ def get_midi(session: SessionDep, storage: StorageDep, settings: SettingsDep, jo
         raise ApiError(410, "result_missing", "the MIDI file is gone from storage") from exc
     headers = {"Content-Disposition": attachment(download_name)}
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
+
+
+@router.get(
+    "/{job_id}/score.musicxml",
+    response_class=Response,
+    responses={200: {"content": {MUSICXML_TYPE: {}}}},
+)
+def get_score(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+    """The transcription as sheet music (two-staff MusicXML), for notation programs."""
+    job = _job_or_404(session, job_id)
+    _succeeded_or_409(job)
+    if job.score_key is None:
+        why = (job.score or {}).get("note") or "the job was submitted with score=false"
+        raise ApiError(404, "score_not_found", f"job {job_id} has no score: {why}")
+    try:
+        data = storage.get_bytes(job.score_key)
+    except ObjectNotFoundError as exc:
+        raise ApiError(410, "result_missing", "the MusicXML file is gone from storage") from exc
+    download_name = f"{PurePath(job.filename).stem or 'transcription'}.musicxml"
+    return Response(
+        data, media_type=MUSICXML_TYPE, headers={"Content-Disposition": attachment(download_name)}
+    )
 
 
 def _stored_notes(session: SessionDep, storage: StorageDep, job_id: str) -> tuple[Job, list[dict[str, Any]]]:
