@@ -49,6 +49,7 @@ class JobParams(BaseModel):
     frame_threshold: float = _DEFAULTS.frame_threshold
     offset_threshold: float = _DEFAULTS.offset_threshold
     min_note_ms: float = _DEFAULTS.min_note_ms
+    score: bool = True  # make sheet music (MusicXML) and track the beats
 
 
 class JobErrorInfo(BaseModel):
@@ -60,6 +61,18 @@ class JobLinks(BaseModel):
     self_: str = Field(alias="self")
     midi: str | None = None
     notes: str | None = None
+    score: str | None = None  # the MusicXML, once made
+
+
+class ScoreInfo(BaseModel):
+    """What the score stage found (the API's ScoreOut)."""
+
+    found: bool  # False: no steady beat, barred at 120 bpm in 4/4
+    note: str = ""  # why the beat was not found, or why there is no score
+    key: str | None = None  # e.g. "Ab major"
+    time_signature: str | None = None  # e.g. "3/4"
+    tempo_bpm: float | None = None
+    pedal_marks: int = 0
 
 
 class Job(BaseModel):
@@ -80,6 +93,7 @@ class Job(BaseModel):
     updated_at: UtcDatetime | None = None
     audio_duration_s: float | None = None
     note_count: int | None = None
+    score: ScoreInfo | None = None
     links: JobLinks | None = None
 
     @property
@@ -141,6 +155,7 @@ class JobsApi(Protocol):
     def list_jobs(self, status: str | None = None, limit: int = 100) -> JobPage: ...
     def get_midi(self, job_id: str) -> bytes: ...
     def get_notes(self, job_id: str) -> JobNotes: ...
+    def get_score(self, job_id: str) -> bytes: ...
     def cancel(self, job_id: str) -> Job: ...
     def queue(self) -> QueueStats: ...
 
@@ -177,6 +192,10 @@ class ApiClient:
 
     def get_notes(self, job_id: str) -> JobNotes:
         return _parse(JobNotes, self._request("GET", f"/v1/jobs/{job_id}/notes"))
+
+    def get_score(self, job_id: str) -> bytes:
+        """GET /v1/jobs/{id}/score.musicxml: the sheet music as MusicXML."""
+        return self._request("GET", f"/v1/jobs/{job_id}/score.musicxml").content
 
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))

@@ -42,8 +42,10 @@ class FakeApi:
 
     base_url = "http://fake-api"
 
-    def __init__(self, midi: bytes = b"") -> None:
+    def __init__(self, midi: bytes = b"", musicxml: bytes = b"") -> None:
         self.midi = midi
+        self.musicxml = musicxml
+        self.score_error: ApiError | None = None
         self.calls: list[tuple[str, Any]] = []
         self.submit_error: ApiError | None = None
         self.queue_error: ApiError | None = None
@@ -76,6 +78,12 @@ class FakeApi:
 
     def get_notes(self, job_id: str) -> JobNotes:
         return JobNotes(job_id=job_id, notes=[])
+
+    def get_score(self, job_id: str) -> bytes:
+        self.calls.append(("get_score", job_id))
+        if self.score_error:
+            raise self.score_error
+        return self.musicxml
 
     def cancel(self, job_id: str) -> Job:
         self.calls.append(("cancel", job_id))

@@ -1,4 +1,5 @@
-"""Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI."""
+"""Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI and
+read its sheet music."""
 
 import hashlib
 import math
@@ -7,7 +8,7 @@ import streamlit as st
 
 from piano_ai.constants import SUPPORTED_FORMATS
 from piano_ai.settings import get_settings
-from piano_dashboard import views
+from piano_dashboard import sheet_music, views
 from piano_dashboard.client import ApiError, Job, JobParams
 from piano_dashboard.session import get_client
 
@@ -79,11 +80,20 @@ def params_form() -> JobParams | None:
             5,
             help="Notes shorter than this are dropped.",
         )
+        score = st.checkbox(
+            "Sheet music",
+            value=defaults.score,
+            help="Track the beats and write the score (MusicXML); adds about 10 s per minute of audio.",
+        )
         pressed = st.form_submit_button("Transcribe", type="primary", icon=":material/music_note:")
     if not pressed:
         return None
     return JobParams(
-        onset_threshold=onset, frame_threshold=frame, offset_threshold=offset, min_note_ms=float(min_ms)
+        onset_threshold=onset,
+        frame_threshold=frame,
+        offset_threshold=offset,
+        min_note_ms=float(min_ms),
+        score=score,
     )
 
 
@@ -152,3 +162,4 @@ else:
     took = f" in {job.latency_s:.1f} s" if job.latency_s is not None else ""
     st.success(f"Transcribed {count}{heard}{took}.", icon=":material/check_circle:")
 views.midi_result(midi_cache[job.id], upload.name, original=samples, no_notes=None)
+sheet_music.sheet_music(get_client(), job)
