@@ -9,7 +9,7 @@ from piano_ai.db.models import Job, JobStatus
 from piano_ai.db.stats import QueueStats
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
-Stage = Literal["decoding", "features", "inference", "postprocessing", "uploading"]
+Stage = Literal["decoding", "features", "inference", "postprocessing", "score", "uploading"]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,6 +25,7 @@ class JobParams(BaseModel):
     offset_threshold: float
     min_note_ms: float
     pedal: Literal["cc64", "extend"] = "cc64"  # jobs stored before the pedal mode existed are "cc64"
+    score: bool = Field(False, description="whether the job makes sheet music (MusicXML), tracking the beats")
 
 
 class ParamsChange(BaseModel):
@@ -59,6 +60,22 @@ class JobLinks(BaseModel):
     midi: str | None = None
     notes: str | None = None
     notes_csv: str | None = None
+    score: str | None = Field(None, description="the sheet music as MusicXML, once made")
+
+
+class ScoreOut(BaseModel):
+    """What the score stage found: the beats the MIDI file's tempo map carries, and the score's settings."""
+
+    found: bool = Field(description="false when no steady beat was found: barred at 120 bpm in 4/4")
+    note: str = Field("", description="why the beat was not found, or why there is no score; else empty")
+    key: str | None = Field(None, description='estimated key, e.g. "Ab major", "F# minor"')
+    time_signature: str | None = Field(None, description='e.g. "3/4" (a tracked beat is a quarter note)')
+    tempo_bpm: float | None = Field(None, description="median tracked tempo, beats per minute")
+    pedal_marks: int = Field(0, description="sustain-pedal marks (Ped. ... *) written in the score")
+    beats: list[float] | None = Field(
+        None, description="beat times, seconds; left out (null) in job lists: GET the job for them"
+    )
+    downbeats: list[float] | None = Field(None, description="times of each bar's first beat, seconds")
 
 
 class JobPublic(BaseModel):
@@ -79,11 +96,16 @@ class JobPublic(BaseModel):
     updated_at: str
     audio_duration_s: float | None
     note_count: int | None
+    score: ScoreOut | None = Field(description="beats, key and meter, once a job that makes a score succeeds")
     links: JobLinks
 
     @classmethod
-    def from_job(cls, job: Job) -> "JobPublic":
+    def from_job(cls, job: Job, with_beats: bool = True) -> "JobPublic":
+        """The job as clients see it; ``with_beats`` False leaves the score's beat lists out (job lists)."""
         done = job.status == JobStatus.SUCCEEDED.value
+        score = ScoreOut.model_validate(job.score) if done and job.score else None
+        if score is not None and not with_beats:
+            score.beats = score.downbeats = None
         path = f"/v1/jobs/{job.id}"
         error = JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None
         return cls(
@@ -92,7 +114,7 @@ class JobPublic(BaseModel):
             stage=job.stage,  # type: ignore[arg-type]
             progress=min(max(job.progress, 0.0), 1.0),
             filename=job.filename,
-            params=JobParams(**job.params),
+            params=JobParams(**job.params, score=bool(job.want_score)),
             attempts=job.attempts,
             error=error,
             created_at=iso(job.created_at) or "",
@@ -102,11 +124,13 @@ class JobPublic(BaseModel):
             updated_at=iso(job.updated_at) or "",
             audio_duration_s=job.audio_duration_s,
             note_count=job.note_count,
+            score=score,
             links=JobLinks(
                 self=path,
                 midi=f"{path}/midi" if done else None,
                 notes=f"{path}/notes" if done else None,
                 notes_csv=f"{path}/notes.csv" if done else None,
+                score=f"{path}/score.musicxml" if done and job.score_key else None,
             ),
         )
 

@@ -26,9 +26,11 @@ from piano_api.uploads import UploadInfo
 logger = logging.getLogger(__name__)
 
 
-def request_hash(upload: UploadInfo, params: NoteParams) -> str:
+def request_hash(upload: UploadInfo, params: NoteParams, want_score: bool = False) -> str:
     """What makes two submissions the same request (for Idempotency-Key replays)."""
-    payload = json.dumps({"sha256": upload.sha256, "params": asdict(params)}, sort_keys=True)
+    # The score option is counted only when on, so requests made before it existed keep their hash.
+    options = {"score": True} if want_score else {}
+    payload = json.dumps({"sha256": upload.sha256, "params": asdict(params), **options}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -53,9 +55,10 @@ def submit(
     upload: UploadInfo,
     params: NoteParams,
     idempotency_key: str | None,
+    want_score: bool = False,
 ) -> tuple[Job, bool]:
     """Create and enqueue a job; returns (job, replayed) where replayed means an earlier answer."""
-    fingerprint = request_hash(upload, params)
+    fingerprint = request_hash(upload, params, want_score)
     if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint)):
         return earlier, True
     job_id = str(uuid.uuid4())
@@ -74,6 +77,7 @@ def submit(
             content_type=upload.content_type,
             size_bytes=upload.size_bytes,
             params=asdict(params),
+            want_score=want_score,
             input_key=keys.input,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,

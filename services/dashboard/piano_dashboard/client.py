@@ -43,12 +43,16 @@ _DEFAULTS = NoteParams()  # one source of truth for the defaults: the ones tuned
 
 
 class JobParams(BaseModel):
-    """The four post-processing knobs, with piano_ai.types.NoteParams' defaults."""
+    """The post-processing knobs, with piano_ai.types.NoteParams' defaults, and the score option."""
 
     onset_threshold: float = _DEFAULTS.onset_threshold
     frame_threshold: float = _DEFAULTS.frame_threshold
     offset_threshold: float = _DEFAULTS.offset_threshold
     min_note_ms: float = _DEFAULTS.min_note_ms
+    pedal: str = (
+        _DEFAULTS.pedal
+    )  # "cc64": the MIDI carries the sustain pedal; "extend": notes lengthened by it
+    score: bool = True  # make sheet music (MusicXML) and track the beats
 
 
 class JobErrorInfo(BaseModel):
@@ -60,6 +64,18 @@ class JobLinks(BaseModel):
     self_: str = Field(alias="self")
     midi: str | None = None
     notes: str | None = None
+    score: str | None = None  # the MusicXML, once made
+
+
+class ScoreInfo(BaseModel):
+    """What the score stage found (the API's ScoreOut)."""
+
+    found: bool  # False: no steady beat, barred at 120 bpm in 4/4
+    note: str = ""  # why the beat was not found, or why there is no score
+    key: str | None = None  # e.g. "Ab major"
+    time_signature: str | None = None  # e.g. "3/4"
+    tempo_bpm: float | None = None
+    pedal_marks: int = 0
 
 
 class Job(BaseModel):
@@ -80,6 +96,7 @@ class Job(BaseModel):
     updated_at: UtcDatetime | None = None
     audio_duration_s: float | None = None
     note_count: int | None = None
+    score: ScoreInfo | None = None
     links: JobLinks | None = None
 
     @property
@@ -159,6 +176,7 @@ class JobsApi(Protocol):
     def decode(self, job_id: str, params: JobParams) -> Decoded: ...
     def download(self, path: str) -> bytes: ...
     def save_params(self, job_id: str, params: JobParams) -> Job: ...
+    def get_score(self, job_id: str) -> bytes: ...
     def cancel(self, job_id: str) -> Job: ...
     def delete(self, job_id: str) -> None: ...
     def queue(self) -> QueueStats: ...
@@ -211,6 +229,10 @@ class ApiClient:
         """PATCH /v1/jobs/{id}: make ``params`` the job's own (its notes and MIDI follow)."""
         body = {"note_params": params.model_dump()}
         return _parse(Job, self._request("PATCH", f"/v1/jobs/{job_id}", json=body))
+
+    def get_score(self, job_id: str) -> bytes:
+        """GET /v1/jobs/{id}/score.musicxml: the sheet music as MusicXML."""
+        return self._request("GET", f"/v1/jobs/{job_id}/score.musicxml").content
 
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))

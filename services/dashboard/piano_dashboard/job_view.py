@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from piano_ai.types import FloatArray
-from piano_dashboard import views
+from piano_dashboard import sheet_music, views
 from piano_dashboard.client import ApiError, Decoded, Job, JobParams
 from piano_dashboard.session import get_client
 
@@ -126,3 +126,4 @@ def result(job: Job, original: FloatArray | None = None, silence_said: bool = Fa
     no_notes = "No notes with these settings: a lower onset threshold finds softer notes."
     quiet = count > 0 or (silence_said and params == job.params)
     views.midi_result(midi, job.filename, original=original, no_notes=None if quiet else no_notes)
+    sheet_music.sheet_music(get_client(), job)

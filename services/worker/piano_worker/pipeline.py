@@ -1,5 +1,5 @@
-"""One job run: claim the row, decode -> features -> model -> notes, store MIDI, notes and the model's
-outputs (to decode again), mark succeeded.
+"""One job run: claim the row, decode -> features -> model -> notes (-> score), store MIDI, notes, the
+model's outputs (to decode again) and the MusicXML, mark succeeded.
 
 Celery-free so it can be tested directly; piano_worker.tasks wraps it with the retry/failure policy.
 """
@@ -7,7 +7,7 @@ Celery-free so it can be tested directly; piano_worker.tasks wraps it with the r
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from piano_ai.db import jobs as job_store
-from piano_ai.db.models import JobStatus
+from piano_ai.db.models import Job, JobStatus
 from piano_ai.storage import Storage, job_keys
-from piano_ai.types import NoteParams
+from piano_ai.types import FloatArray, Note, NoteParams
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,17 @@ STAGE_SPANS = {
     "postprocessing": (0.85, 0.9),
     "uploading": (0.9, 1.0),
 }
+# ... when the job makes a score: beat tracking costs about 40 times the transcription (docs/score.md).
+SCORE_STAGE_SPANS = {
+    "decoding": (0.0, 0.02),
+    "features": (0.02, 0.04),
+    "inference": (0.04, 0.12),
+    "postprocessing": (0.12, 0.14),
+    "score": (0.14, 0.96),
+    "uploading": (0.96, 1.0),
+}
 PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
+MUSICXML_TYPE = "application/vnd.recordare.musicxml+xml"  # the score's media type (IANA)
 MAX_ATTEMPTS = 8  # runs of one job (redeliveries, retries) before it fails with worker_lost
 STAGE_CHANGE_INTERVAL_S = 0.25  # ... and a new stage at most this often (short jobs skip some), seconds
 
@@ -58,14 +68,20 @@ class ProgressWriter:
     """
 
     def __init__(
-        self, session: Session, job_id: str, attempt: int, lease_s: float = job_store.DEFAULT_LEASE_S
+        self,
+        session: Session,
+        job_id: str,
+        attempt: int,
+        lease_s: float = job_store.DEFAULT_LEASE_S,
+        spans: dict[str, tuple[float, float]] = STAGE_SPANS,
     ) -> None:
         self.session, self.job_id, self.attempt, self.lease_s = session, job_id, attempt, lease_s
+        self.spans = spans
         self.stage: str | None = None
         self.last_write = 0.0
 
     def __call__(self, stage: str, fraction: float) -> None:
-        start, end = STAGE_SPANS.get(stage, (0.0, 1.0))
+        start, end = self.spans.get(stage, (0.0, 1.0))
         overall = start + (end - start) * min(max(fraction, 0.0), 1.0)
         now = time.monotonic()
         since = now - self.last_write
@@ -110,10 +126,9 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
         try:
             with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
-                progress = ProgressWriter(session, job_id, attempt, ctx.lease_s)
-                results = _transcribe_and_store(
-                    ctx, job_id, job.input_key, job.filename, job.params, Path(tmp), progress
-                )
+                spans = SCORE_STAGE_SPANS if job.want_score else STAGE_SPANS
+                progress = ProgressWriter(session, job_id, attempt, ctx.lease_s, spans)
+                results = _transcribe_and_store(ctx, job, Path(tmp), progress)
             if not job_store.succeed(session, job_id, attempt, **results):
                 raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")
         except RunSuperseded:
@@ -124,47 +139,74 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
 
 
 def _transcribe_and_store(
-    ctx: WorkerContext,
-    job_id: str,
-    input_key: str,
-    filename: str,
-    params: dict[str, float],
-    tmp: Path,
-    progress: ProgressWriter,
+    ctx: WorkerContext, job: Job, tmp: Path, progress: ProgressWriter
 ) -> dict[str, Any]:
     from piano_ai import activations
-    from piano_ai.audio import declared_s, decode_blocks
-    from piano_ai.midi_io import notes_to_json, write_midi
+    from piano_ai.audio import declared_s, decode, decode_blocks
+    from piano_ai.constants import SAMPLE_RATE
+    from piano_ai.midi_io import midi_bytes, notes_to_json
     from piano_ai.transcribe import transcribe_blocks
 
-    keys = job_keys(job_id, PurePath(input_key).suffix.lstrip(".") or "bin")
+    keys = job_keys(job.id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
     progress("decoding", 0.0)
-    source = ctx.storage.local_path(input_key) or ctx.storage.download(
-        input_key, tmp / PurePath(input_key).name
+    source = ctx.storage.local_path(job.input_key) or ctx.storage.download(
+        job.input_key, tmp / PurePath(job.input_key).name
     )
-    # Decoding, features, model and notes run block by block: memory does not grow with the recording.
-    blocks = decode_blocks(source, name=filename, max_s=ctx.max_audio_s)
+    note_params = NoteParams(**job.params)
+    if job.want_score:  # the beat tracker reads the whole recording: it is decoded into memory once
+        audio = decode(source, name=job.filename, max_s=ctx.max_audio_s)
+        blocks: Iterable[FloatArray] = [audio]
+        expected_s: float | None = audio.size / SAMPLE_RATE
+    else:  # decoding, features, model and notes block by block: memory does not grow with the recording
+        blocks = decode_blocks(source, name=job.filename, max_s=ctx.max_audio_s)
+        expected_s = declared_s(source)
     model = ctx.model_loader()
-    note_params = NoteParams(**params)
-    found = transcribe_blocks(blocks, model, note_params, progress, declared_s(source), keep_activations=True)
+    found = transcribe_blocks(blocks, model, note_params, progress, expected_s, keep_activations=True)
     notes, audio_s, sustain = found.notes, found.audio_s, found.sustain
+    midi, results = midi_bytes(notes, sustain=sustain), {}
+    if job.want_score:
+        midi, musicxml, results = _score(job, audio, notes, midi, progress)
+        if musicxml:
+            ctx.storage.put_bytes(keys.score, musicxml, MUSICXML_TYPE)
+            results["score_key"] = keys.score
     progress("uploading", 0.0)
     # The model's outputs first: a job that succeeded can always be decoded again (POST .../decode).
     assert found.activations is not None
     ctx.storage.put_bytes(keys.activations, activations.dumps(found.activations), "application/octet-stream")
     progress("uploading", 0.4)
-    midi_path = write_midi(notes, tmp / "output.mid", sustain=sustain)
-    ctx.storage.put_file(keys.midi, midi_path, "audio/midi")
+    (tmp / "output.mid").write_bytes(midi)
+    ctx.storage.put_file(keys.midi, tmp / "output.mid", "audio/midi")
     progress("uploading", 0.7)
     notes_json = notes_to_json(notes, sustain, note_params.pedal)
     ctx.storage.put_bytes(keys.notes, notes_json.encode(), "application/json")
     progress("uploading", 1.0)
-    return {
+    return results | {
         "midi_key": keys.midi,
         "notes_key": keys.notes,
         "note_count": len(notes),
         "audio_duration_s": round(audio_s, 3),
     }
+
+
+def _score(
+    job: Job, audio: FloatArray, notes: list[Note], midi: bytes, progress: ProgressWriter
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """The score stage: (MIDI on the tempo map, MusicXML, {"score": summary}). It never fails the job: when
+    the score cannot be made at all, the job keeps its plain MIDI and its results say why."""
+    from piano_ai.score.pipeline import score_audio
+
+    progress("score", 0.0)
+    title = PurePath(job.filename).stem or "Transcription"
+    try:
+        score = score_audio(audio, notes, title, midi, progress)
+    except RunSuperseded:
+        raise
+    except Exception as exc:
+        logger.exception("job %s: the score could not be made; the job keeps its MIDI", job.id)
+        return midi, b"", {"score": {"found": False, "note": f"no score: {type(exc).__name__}: {exc}"[:500]}}
+    if score.beats.note:
+        logger.info("job %s: %s", job.id, score.beats.note)
+    return score.midi, score.musicxml, {"score": score.summary()}
 
 
 def _remove_orphaned_results(ctx: WorkerContext, job_id: str, *result_keys: str) -> None:

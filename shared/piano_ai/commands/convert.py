@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # only for annotations: importing these at run time would slo
     from piano_ai.activations import Heads
     from piano_ai.inference import Transcriber
     from piano_ai.pedal import Intervals
-    from piano_ai.score.tempo import TempoMap
     from piano_ai.types import Activations, Note, NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -100,18 +99,21 @@ def convert_file(
 
     result = Result(source)
     clock = _StageClock(progress)
-    tempo, musicxml = None, b""
+    midi, musicxml = b"", b""
     outputs: Activations | Heads | None
     with display.decoder_chatter_to_log(str(source)):
         if "musicxml" in formats:  # beat tracking reads the whole recording
-            notes, sustain, outputs, tempo, musicxml, result.score_note = _transcribe_with_score(
+            notes, sustain, outputs, midi, musicxml, result.score_note = _transcribe_with_score(
                 source, model, params, clock, result
             )
         else:
             keep = "activations.npz" in formats
             notes, sustain, outputs = _transcribe_streaming(source, model, params, clock, result, keep)
     writers = {
-        "mid": lambda path: midi_io.write_midi(notes, path, tempo, sustain),
+        # with a score, the MIDI on its tempo map; else the notes (and pedal) at a fixed 120 bpm
+        "mid": lambda path: (
+            (path.write_bytes(midi) and path) if midi else midi_io.write_midi(notes, path, None, sustain)
+        ),
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
         "json": lambda path: midi_io.write_json(notes, path, sustain, params.pedal),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
@@ -146,9 +148,10 @@ def _transcribe_streaming(
 
 def _transcribe_with_score(
     source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
-) -> tuple[list[Note], Intervals, Activations, TempoMap, bytes, str]:
-    """The whole recording in memory (the beat tracker needs it): notes, pedal, activations, tempo map,
-    MusicXML, beat note."""
+) -> tuple[list[Note], Intervals, Activations, bytes, bytes, str]:
+    """The whole recording in memory (the beat tracker needs it): notes, pedal, activations, the MIDI on the
+    tracked tempo map (with the pedal), MusicXML (with pedal marks), beat note."""
+    from piano_ai import midi_io
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.score.pipeline import score_audio
@@ -159,10 +162,11 @@ def _transcribe_with_score(
     clock("decoding", 1.0)
     result.audio_s = audio.size / SAMPLE_RATE
     transcribed = transcript(audio, model, params, clock)
-    score = score_audio(audio, transcribed.notes, title=source.stem)
-    clock("score", 1.0)
     notes, sustain, outputs = transcribed.notes, transcribed.sustain, transcribed.activations
-    return notes, sustain, outputs, score.tempo, score.musicxml, score.beats.note
+    midi = midi_io.midi_bytes(notes, sustain=sustain)
+    score = score_audio(audio, notes, title=source.stem, midi=midi)  # the worker's score stage too
+    clock("score", 1.0)
+    return notes, sustain, outputs, score.midi, score.musicxml, score.beats.note
 
 
 class _StageClock:

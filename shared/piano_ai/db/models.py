@@ -69,6 +69,11 @@ class Job(Base):
     input_key: Mapped[str] = mapped_column(String(255))
     midi_key: Mapped[str | None] = mapped_column(String(255))
     notes_key: Mapped[str | None] = mapped_column(String(255))
+    want_score: Mapped[bool] = mapped_column(Boolean, default=False)  # the upload's ``score`` option
+    score_key: Mapped[str | None] = mapped_column(String(255))  # the MusicXML, once made
+    # The score stage's results (piano_ai.score.pipeline.ScoreResult.summary: beats, downbeats, time
+    # signature, tempo, key, and the note saying why no beat was found); NULL when no score was asked for.
+    score: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Each claim by a worker increments attempts; a run's later updates require attempts to still match,
     # so an older, superseded run (a redelivered message) can never overwrite a newer one.
     attempts: Mapped[int] = mapped_column(Integer, default=0)

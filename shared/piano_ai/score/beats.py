@@ -32,6 +32,11 @@ TRANSITION_LAMBDA = 20.0
 MIN_BEATS = 4  # fewer tracked beats than this is "no steady beat"
 MIN_ONSETS = 4  # fewer distinct note onsets than this (silence, one chord) is "no steady beat"
 ONSET_CLUSTER_S = 0.05  # note onsets closer than this count as one (a chord)
+# madmom holds spectrograms, activations and the DBN's back-pointers for all it tracks at once, about 10 MB
+# per second of audio (docs/score.md): longer recordings are tracked in windows.
+TRACK_WINDOW_S = 60.0
+TRACK_OVERLAP_S = 10.0  # consecutive windows share this much audio
+MIN_BEAT_GAP_S = 0.5 * 60.0 / MAX_TEMPO_BPM  # where windows meet, a beat closer than this to the last is one
 FALLBACK_BPM = 120.0  # the grid written when no beat is found: MIDI's default tempo, 4/4
 FALLBACK_BEATS_PER_BAR = 4
 
@@ -114,7 +119,32 @@ def distinct_onsets(notes: list[Note]) -> list[float]:
 def madmom_downbeats(
     audio: FloatArray, sample_rate: int = SAMPLE_RATE, meters: tuple[int, ...] = METERS
 ) -> tuple[list[float], list[int]]:
-    """madmom's RNNDownBeatProcessor + DBNDownBeatTrackingProcessor: (beat times s, position in bar 1..N)."""
+    """madmom's RNNDownBeatProcessor + DBNDownBeatTrackingProcessor: (beat times s, position in bar 1..N).
+
+    Tracked TRACK_WINDOW_S at a time (windows TRACK_OVERLAP_S apart keep the beats nearer their own centre),
+    so memory stays bounded however long the recording; a recording of one window is tracked whole.
+    """
+    duration = audio.size / sample_rate
+    hop = TRACK_WINDOW_S - TRACK_OVERLAP_S
+    starts = [0.0] if duration <= TRACK_WINDOW_S else np.arange(0.0, duration - TRACK_OVERLAP_S, hop).tolist()
+    times: list[float] = []
+    positions: list[int] = []
+    for i, start in enumerate(starts):
+        end = min(start + TRACK_WINDOW_S, duration)
+        window = audio[int(round(start * sample_rate)) : int(round(end * sample_rate))]
+        low = start + TRACK_OVERLAP_S / 2 if i > 0 else -np.inf
+        high = end - TRACK_OVERLAP_S / 2 if i + 1 < len(starts) else np.inf
+        for t, p in zip(*_window_downbeats(window, sample_rate, meters), strict=True):
+            if low <= start + t < high and (not times or start + t - times[-1] >= MIN_BEAT_GAP_S):
+                times.append(start + t)
+                positions.append(p)
+    return times, positions
+
+
+def _window_downbeats(
+    audio: FloatArray, sample_rate: int, meters: tuple[int, ...]
+) -> tuple[list[float], list[int]]:
+    """madmom on one window of audio: (beat times s from its start, position in bar 1..N)."""
     import soxr
 
     madmom = _import_madmom()

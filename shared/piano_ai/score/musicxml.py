@@ -4,11 +4,12 @@ music21, bars and time signatures from the tempo map, key signature and spelling
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from piano_ai.score.key import spelled, spelling
+from piano_ai.score.pedal import Intervals, pedal_groups
 from piano_ai.score.quantize import Chord
 
 if TYPE_CHECKING:
@@ -28,16 +29,19 @@ def build_score(
     bpm: float,
     title: str = TITLE,
     remark: str = "",
-) -> music21.stream.Score:
+    pedals: Sequence[tuple[float, float]] = (),
+) -> tuple[music21.stream.Score, int]:
     """A piano score: ``right`` on a treble staff, ``left`` on a bass staff (times in quarter notes), a time
-    signature n/4 at each (beat, n) of ``signatures``, ``key``'s signature, a metronome mark of ``bpm`` and
-    ``remark`` (if any) written above the first bar."""
+    signature n/4 at each (beat, n) of ``signatures``, ``key``'s signature, a metronome mark of ``bpm``,
+    ``remark`` (if any) written above the first bar, and a sustain-pedal mark (Ped. ... *) for each of
+    ``pedals`` ((down, up) in quarter notes) that holds a chord. Returns (score, pedal marks written)."""
     import music21
 
     names = spelling(key)
     score = music21.stream.Score()
     score.metadata = music21.metadata.Metadata(title=title, composer=COMPOSER)
     staves = []
+    elements: list[list[tuple[Chord, music21.note.GeneralNote]]] = []
     for staff_id, chords, clef in zip(
         STAFF_IDS, (right, left), (music21.clef.TrebleClef(), music21.clef.BassClef()), strict=True
     ):
@@ -49,8 +53,9 @@ def build_score(
         staff.insert(0, music21.key.KeySignature(key.sharps))
         for beat, count in signatures:
             staff.insert(beat, music21.meter.TimeSignature(f"{count}/4"))
-        for chord in chords:
-            staff.insert(float(chord.onset), _element(chord, names))
+        elements.append([(chord, _element(chord, names)) for chord in chords])
+        for chord, element in elements[-1]:
+            staff.insert(float(chord.onset), element)
         staves.append(staff)
     staves[0].insert(
         0, music21.tempo.MetronomeMark(number=round(bpm), referent=music21.note.Note(type="quarter"))
@@ -60,7 +65,30 @@ def build_score(
     for staff in staves:
         score.insert(0, staff)
     score.insert(0, music21.layout.StaffGroup(staves, symbol="brace", barTogether=True))
-    return score
+    return score, _pedal_marks(staves, elements, list(pedals))
+
+
+def _pedal_marks(
+    staves: list[music21.stream.PartStaff],
+    elements: list[list[tuple[Chord, music21.note.GeneralNote]]],
+    pedals: Intervals,
+) -> int:
+    """Attach a PedalMark to the chords each pedal holds: under the bass staff, or under the treble staff
+    when the left hand plays nothing while that pedal is down. Returns how many were attached."""
+    import music21
+
+    count = 0
+    for down, up in pedals:
+        for staff, staff_elements in zip(reversed(staves), reversed(elements), strict=True):
+            groups = pedal_groups([chord.onset for chord, _ in staff_elements], [(down, up)])
+            if groups:
+                mark = music21.expressions.PedalMark([staff_elements[i][1] for i in groups[0]])
+                mark.pedalType = music21.expressions.PedalType.Sustain
+                mark.pedalForm = music21.expressions.PedalForm.Symbol  # "Ped." ... "*"
+                staff.insert(0, mark)
+                count += 1
+                break
+    return count
 
 
 def musicxml_bytes(score: music21.stream.Score) -> bytes:

@@ -8,7 +8,9 @@ start on the tracked downbeats; beats before the first tracked one become a pick
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,3 +112,64 @@ def _signatures(positions: list[int], per_bar: int) -> tuple[tuple[int, int], ..
         if not out or out[-1][1] != length:
             out.append((start, length))
     return tuple(out)
+
+
+def retime_midi(midi: bytes, tempo: TempoMap) -> bytes:
+    """A standard MIDI file put on ``tempo``'s grid: every event of every track (notes, CC64 and the rest)
+    keeps its time in seconds, and the file's own set-tempo and time-signature events are replaced by the
+    tempo map's (written into its first track)."""
+    import mido
+
+    source = mido.MidiFile(file=io.BytesIO(midi))
+    seconds = _event_seconds(source)
+    out = mido.MidiFile(type=1, ticks_per_beat=MIDI_RESOLUTION)
+    for index, (track, times) in enumerate(zip(source.tracks, seconds, strict=True)):
+        kept = [(m, t) for m, t in zip(track, times, strict=True) if m.type not in _REPLACED]
+        ticks = tempo.ticks([t for _, t in kept]).tolist() if kept else []
+        events = [(tick, 1, m) for (m, _), tick in zip(kept, ticks, strict=True)]
+        if index == 0:
+            events += [(tick, 0, _meta_message(kind, data)) for tick, kind, data in tempo.meta_events()]
+        events.sort(key=lambda e: (e[0], e[1]))  # stable: a track's own order is kept at equal ticks
+        new_track, now = mido.MidiTrack(), 0
+        for tick, _, message in events:
+            new_track.append(message.copy(time=tick - now))
+            now = tick
+        new_track.append(mido.MetaMessage("end_of_track", time=0))
+        out.tracks.append(new_track)
+    buffer = io.BytesIO()
+    out.save(file=buffer)
+    return buffer.getvalue()
+
+
+_REPLACED = ("set_tempo", "time_signature", "end_of_track")  # events retime_midi writes anew
+
+
+def _event_seconds(midi: Any) -> list[npt.NDArray[np.float64]]:
+    """Per track, the time in seconds of each event, under the file's set-tempo events (any track)."""
+    ticks = [np.cumsum([m.time for m in track], dtype=np.int64) for track in midi.tracks]
+    changes = sorted(
+        (int(tick), message.tempo)
+        for track, track_ticks in zip(midi.tracks, ticks, strict=True)
+        for tick, message in zip(track_ticks, track, strict=True)
+        if message.type == "set_tempo"
+    )
+    change_ticks = np.array([0] + [t for t, _ in changes], dtype=np.int64)  # 120 bpm until the first
+    tempos_us = np.array([500_000] + [us for _, us in changes], dtype=np.float64)
+    per_tick = tempos_us / midi.ticks_per_beat / 1e6  # seconds per tick from each change on
+    at_change = np.concatenate([[0.0], np.cumsum(np.diff(change_ticks) * per_tick[:-1])])
+    out = []
+    for track_ticks in ticks:
+        i = np.searchsorted(change_ticks, track_ticks, side="right") - 1
+        out.append(at_change[i] + (track_ticks - change_ticks[i]) * per_tick[i])
+    return out
+
+
+def _meta_message(kind: int, data: bytes) -> Any:
+    import mido
+
+    if kind == 0x51:
+        return mido.MetaMessage("set_tempo", tempo=int.from_bytes(data, "big"))
+    return mido.MetaMessage(
+        "time_signature", numerator=data[0], denominator=2 ** data[1], clocks_per_click=data[2],
+        notated_32nd_notes_per_beat=data[3],
+    )  # fmt: skip

@@ -32,11 +32,12 @@ class JobKeys:
     midi: str  # the transcription as a standard MIDI file
     notes: str  # the notes as JSON (piano rolls)
     activations: str  # the model's outputs (piano_ai.activations), to decode again with other parameters
+    score: str  # the sheet music as MusicXML
 
     @property
     def results(self) -> tuple[str, ...]:
         """The keys a worker's run writes (a failed or superseded run removes them)."""
-        return (self.midi, self.notes, self.activations)
+        return (self.midi, self.notes, self.activations, self.score)
 
 
 def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
@@ -48,6 +49,7 @@ def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
         midi=f"{prefix}output.mid",
         notes=f"{prefix}notes.json",
         activations=f"{prefix}activations.npz",
+        score=f"{prefix}score.musicxml",
     )
 
 

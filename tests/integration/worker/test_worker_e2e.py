@@ -40,8 +40,10 @@ def test_submit_poll_download_matches_the_cli(stack: Stack, tmp_path: Path) -> N
     midi = stack.client.get(done["links"]["midi"])
     assert midi.status_code == 200
     out = tmp_path / "cli"
-    subprocess.run(
-        [str(CLI), "convert", str(clip), "--out-dir", str(out), "-q"], check=True, capture_output=True
+    subprocess.run(  # a job makes its score by default: the same MIDI as --score (the same pipeline)
+        [str(CLI), "convert", str(clip), "--out-dir", str(out), "--score", "-q"],
+        check=True,
+        capture_output=True,
     )
     cli_midi = (out / "phrase.mid").read_bytes()
     assert midi.content == cli_midi
@@ -76,7 +78,7 @@ def test_twenty_concurrent_submissions_all_succeed(stack: Stack, tmp_path: Path)
 
 def test_cancel_queued_and_running_jobs(stack: Stack, tmp_path: Path) -> None:
     long_audio = long_clip(tmp_path / "long.wav", seconds=200)
-    running = [_submit(stack, long_audio)["id"] for _ in range(2)]
+    running = [_submit(stack, long_audio, data={"score": "false"})["id"] for _ in range(2)]
     for job_id in running:
         stack.wait_for(job_id, ("running", "succeeded"))
     queued = _submit(stack, piano_clip(tmp_path / "short.wav"))["id"]
@@ -115,6 +117,7 @@ def test_idempotent_concurrent_submissions_make_one_job(stack: Stack, tmp_path: 
         f"jobs/{job_id}/input.wav",
         f"jobs/{job_id}/notes.json",
         f"jobs/{job_id}/output.mid",
+        f"jobs/{job_id}/score.musicxml",
     ]
 
 
@@ -147,7 +150,7 @@ def test_bad_inputs_give_documented_errors_and_leave_nothing_behind(stack: Stack
 
 def _kill_mid_job(stack: Stack, tmp_path: Path, names: set[str], timeout_s: float) -> None:
     """Submit a long job, kill -9 the worker running it, check another of ``names`` finishes it once."""
-    job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200))["id"]
+    job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200), data={"score": "false"})["id"]
     stack.wait_for(job_id, ("running",), timeout_s=60)
     victim = next(row for row in stack.rows() if row.id == job_id).worker.split("@")[0]
     stack.kill_worker(victim)  # SIGKILL to the worker and its pool process

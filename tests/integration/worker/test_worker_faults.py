@@ -45,9 +45,9 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Re
             yield stack, server
 
 
-def _submit(stack: Stack, path: Path) -> str:
+def _submit(stack: Stack, path: Path, **form: str) -> str:
     with path.open("rb") as audio:
-        response = stack.client.post("/v1/jobs", files={"file": (path.name, audio)})
+        response = stack.client.post("/v1/jobs", files={"file": (path.name, audio)}, data=form)
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -76,7 +76,9 @@ def test_a_dead_run_whose_worker_name_lives_on_is_handed_over_by_its_lease(
     Redis's visibility timeout would redeliver it."""
     stack, _ = faults
     _ensure_workers(stack, ("w1", "w2"))
-    job_id = _submit(stack, long_clip(tmp_path / "victim.wav", seconds=200))
+    job_id = _submit(
+        stack, long_clip(tmp_path / "victim.wav", seconds=200), score="false"
+    )  # no beat tracking
     stack.wait_for(job_id, ("running",), timeout_s=60)
     dead_name = _row(job_id).worker
     assert dead_name is not None
@@ -141,7 +143,7 @@ def test_a_two_minute_database_outage_leaves_no_job_unfinished(
     sweep send them again, and every job finishes."""
     stack, _ = faults
     _ensure_workers(stack, ("w1",))
-    running = _submit(stack, long_clip(tmp_path / "long.wav", seconds=200))
+    running = _submit(stack, long_clip(tmp_path / "long.wav", seconds=200), score="false")
     stack.wait_for(running, ("running",), timeout_s=60)
     waiting = [_submit(stack, piano_clip(tmp_path / f"w{i}.wav", pitches=(50 + i, 57 + i))) for i in range(3)]
     name = get_settings().database_url.rsplit("/", 1)[1]

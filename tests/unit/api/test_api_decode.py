@@ -62,7 +62,11 @@ def test_decode_with_a_lower_onset_threshold_finds_the_softer_note(api: ApiHarne
     response = api.client.post(f"/v1/jobs/{finished}/decode", json={"onset_threshold": 0.5})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["params"] == {**vars(NoteParams()), "onset_threshold": 0.5}  # the rest are the job's
+    assert body["params"] == {
+        **vars(NoteParams()),
+        "onset_threshold": 0.5,
+        "score": False,
+    }  # the rest: the job's
     assert body["note_count"] == 2
     assert [(n["pitch"], n["start"]) for n in body["notes"]] == [
         (60, pytest.approx(10 * SECONDS_PER_FRAME)),

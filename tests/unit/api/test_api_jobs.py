@@ -51,8 +51,12 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
         "offset_threshold": defaults.offset_threshold,
         "min_note_ms": defaults.min_note_ms,
         "pedal": "cc64",
+        "score": False,  # sheet music only when asked for
     }
-    assert job["links"] == {"self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None}
+    assert job["links"] == {
+        "self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None, "score": None
+    }  # fmt: skip
+    assert job["score"] is None
     assert job["created_at"].endswith("Z") and job["error"] is None
     assert api.enqueued == [job["id"]]
     assert api.storage.list() == [f"jobs/{job['id']}/input.wav"]

@@ -53,8 +53,10 @@ class FakeApi:
 
     base_url = "http://fake-api"
 
-    def __init__(self, midi: bytes = b"") -> None:
+    def __init__(self, midi: bytes = b"", musicxml: bytes = b"") -> None:
         self.midi = midi
+        self.musicxml = musicxml
+        self.score_error: ApiError | None = None
         self.calls: list[tuple[str, Any]] = []
         self.submit_error: ApiError | None = None
         self.queue_error: ApiError | None = None
@@ -125,6 +127,12 @@ class FakeApi:
         if self.delete_error:
             raise self.delete_error
         self.jobs = [j for j in self.jobs if j.id != job_id]
+
+    def get_score(self, job_id: str) -> bytes:
+        self.calls.append(("get_score", job_id))
+        if self.score_error:
+            raise self.score_error
+        return self.musicxml
 
     def cancel(self, job_id: str) -> Job:
         self.calls.append(("cancel", job_id))

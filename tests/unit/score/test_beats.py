@@ -84,3 +84,16 @@ def test_to_dict() -> None:
 )
 def test_distinct_onsets(starts: list[float], expected: list[float]) -> None:
     assert distinct_onsets([Note(60, s, s + 0.1, 64) for s in starts]) == expected
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_tracked_in_windows_that_join_seamlessly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from piano_ai.score import beats as beats_module
+
+    monkeypatch.setattr(beats_module, "TRACK_WINDOW_S", 12.0)  # 3 windows over 25 s instead of 60 s ones
+    monkeypatch.setattr(beats_module, "TRACK_OVERLAP_S", 4.0)
+    audio, _ = clicks(PERIOD_S, 40, accent_every=4)
+    times, positions = beats_module.madmom_downbeats(audio)
+    gaps = np.diff(times)
+    assert gaps.min() > 0.8 * PERIOD_S and gaps.max() < 1.2 * PERIOD_S  # none doubled or lost at the joins
+    assert len(times) >= 36 and times[-1] > 22.0

@@ -1,4 +1,5 @@
-"""/v1/jobs: submit, poll, list, download (with the job's or other note parameters), cancel, delete."""
+"""/v1/jobs: submit, poll, list, download (MIDI and notes with the job's or other note parameters, MusicXML),
+cancel, delete."""
 
 import json
 import logging
@@ -28,6 +29,11 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _DEFAULTS = NoteParams()
 # Note parameters in a download's query: the notes they give, decoded again from the stored model outputs.
 ParamsQuery = Annotated[ParamsChange, Query()]
+MUSICXML_TYPE = "application/vnd.recordare.musicxml+xml"
+SCORE_HELP = (
+    "true also makes sheet music (GET .../score.musicxml) and tracks the beats (the MIDI file's tempo map);"
+    " off by default because beat tracking costs about 10 s per minute of audio, 40 times the transcription"
+)
 
 
 def attachment(filename: str) -> str:
@@ -66,13 +72,16 @@ def create_job(
         Literal["cc64", "extend"],
         Form(description="cc64: the MIDI carries the sustain pedal; extend: notes lengthened by it, no CC64"),
     ] = "cc64",
+    score: Annotated[bool, Form(description=SCORE_HELP)] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
     params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms, pedal).validate()
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
-    job, replayed = submit(session, storage, enqueue, file.file, name, upload, params, idempotency_key)
+    job, replayed = submit(
+        session, storage, enqueue, file.file, name, upload, params, idempotency_key, want_score=score
+    )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -94,7 +103,8 @@ def list_jobs(
     before = int(cursor) if cursor else None
     jobs, next_seq = job_store.list_jobs(session, status, limit, before, name_contains=q or None)
     return JobList(
-        items=[JobPublic.from_job(job) for job in jobs], next_cursor=str(next_seq) if next_seq else None
+        items=[JobPublic.from_job(job, with_beats=False) for job in jobs],
+        next_cursor=str(next_seq) if next_seq else None,
     )
 
 
@@ -136,6 +146,28 @@ def get_midi(
         raise ApiError(410, "result_missing", "the MIDI file is gone from storage") from exc
     headers = {"Content-Disposition": attachment(download_name)}
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
+
+
+@router.get(
+    "/{job_id}/score.musicxml",
+    response_class=Response,
+    responses={200: {"content": {MUSICXML_TYPE: {}}}},
+)
+def get_score(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+    """The transcription as sheet music (two-staff MusicXML), for notation programs."""
+    job = job_or_404(session, job_id)
+    succeeded_or_409(job)
+    if job.score_key is None:
+        why = (job.score or {}).get("note") or "the job was submitted without score=true"
+        raise ApiError(404, "score_not_found", f"job {job_id} has no score: {why}")
+    try:
+        data = storage.get_bytes(job.score_key)
+    except ObjectNotFoundError as exc:
+        raise ApiError(410, "result_missing", "the MusicXML file is gone from storage") from exc
+    download_name = f"{PurePath(job.filename).stem or 'transcription'}.musicxml"
+    return Response(
+        data, media_type=MUSICXML_TYPE, headers={"Content-Disposition": attachment(download_name)}
+    )
 
 
 def _stored_notes(

@@ -1,4 +1,5 @@
-"""Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI."""
+"""Convert: upload a recording, look at it, transcribe it through the API, then see and hear the MIDI and
+read its sheet music."""
 
 import hashlib
 import math
@@ -78,11 +79,29 @@ def params_form() -> JobParams | None:
             5,
             help="Notes shorter than this are dropped.",
         )
+        pedal = st.radio(
+            "Sustain pedal",
+            ("cc64", "extend"),
+            index=("cc64", "extend").index(defaults.pedal),
+            format_func={"cc64": "as pedal events (CC64)", "extend": "in the note lengths"}.get,
+            horizontal=True,
+            help="CC64 keeps the pedal for DAWs and notation; note lengths suit tools that ignore it.",
+        )
+        score = st.checkbox(
+            "Sheet music",
+            value=defaults.score,
+            help="Track the beats and write the score (MusicXML); adds about 10 s per minute of audio.",
+        )
         pressed = st.form_submit_button("Transcribe", type="primary", icon=":material/music_note:")
     if not pressed:
         return None
     return JobParams(
-        onset_threshold=onset, frame_threshold=frame, offset_threshold=offset, min_note_ms=float(min_ms)
+        onset_threshold=onset,
+        frame_threshold=frame,
+        offset_threshold=offset,
+        min_note_ms=float(min_ms),
+        pedal=pedal,
+        score=score,
     )
 
 
