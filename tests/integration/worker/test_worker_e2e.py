@@ -40,8 +40,8 @@ def test_submit_poll_download_matches_the_cli(stack: Stack, tmp_path: Path) -> N
     midi = stack.client.get(done["links"]["midi"])
     assert midi.status_code == 200
     out = tmp_path / "cli"
-    subprocess.run(  # a job makes its score by default: the same MIDI as --score (the same pipeline)
-        [str(CLI), "convert", str(clip), "--out-dir", str(out), "--score", "-q"],
+    subprocess.run(  # a job makes no score by default: the same MIDI as a plain convert (the same pipeline)
+        [str(CLI), "convert", str(clip), "--out-dir", str(out), "-q"],
         check=True,
         capture_output=True,
     )

@@ -1,5 +1,5 @@
 """The score on the real stack: a job's MusicXML beside its MIDI, its beats in the job's results and in the
-MIDI's tempo map, GET /v1/jobs/{id}/score.musicxml, a recording with no steady beat, and score=false."""
+MIDI's tempo map, GET /v1/jobs/{id}/score.musicxml, a recording with no steady beat, and a job without score=true."""
 
 import io
 from pathlib import Path
@@ -39,7 +39,7 @@ def _submit(stack: Stack, path: Path, **form: str) -> str:
 
 
 def test_a_job_serves_its_score_and_its_beats(stack: Stack, tmp_path: Path) -> None:
-    job_id = _submit(stack, steady(tmp_path / "Waltz.wav"))
+    job_id = _submit(stack, steady(tmp_path / "Waltz.wav"), score="true")
     early = stack.client.get(f"/v1/jobs/{job_id}/score.musicxml")
     if early.status_code != 200:  # still queued or running (a fast machine may have finished)
         assert early.status_code == 409 and early.headers["content-type"] == "application/problem+json"
@@ -65,7 +65,8 @@ def test_a_job_serves_its_score_and_its_beats(stack: Stack, tmp_path: Path) -> N
 
 
 def test_no_steady_beat_still_gives_a_score_with_a_note(stack: Stack, tmp_path: Path) -> None:
-    job = stack.wait_for(_submit(stack, piano_clip(tmp_path / "chord.wav", pitches=(48, 55), seconds=2.0)))
+    chord = piano_clip(tmp_path / "chord.wav", pitches=(48, 55), seconds=2.0)
+    job = stack.wait_for(_submit(stack, chord, score="true"))
     assert job["status"] == "succeeded" and job["score"]["found"] is False
     assert job["score"]["note"].startswith("no steady beat")
     response = stack.client.get(job["links"]["score"])
@@ -73,7 +74,7 @@ def test_no_steady_beat_still_gives_a_score_with_a_note(stack: Stack, tmp_path: 
 
 
 def test_score_false_makes_no_score(stack: Stack, tmp_path: Path) -> None:
-    job = stack.wait_for(_submit(stack, long_clip(tmp_path / "plain.wav", seconds=12), score="false"))
+    job = stack.wait_for(_submit(stack, long_clip(tmp_path / "plain.wav", seconds=12)))  # no score=true
     assert job["status"] == "succeeded" and job["params"]["score"] is False and job["score"] is None
     response = stack.client.get(f"/v1/jobs/{job['id']}/score.musicxml")
     assert response.status_code == 404 and response.json()["code"] == "score_not_found"
