@@ -58,7 +58,7 @@ def test_patch_saves_the_parameters_and_delete_removes_the_outputs(stack: Stack,
     expected = stack.client.post(f"/v1/jobs/{job_id}/decode", json=loose).json()
     saved = stack.client.patch(f"/v1/jobs/{job_id}", json={"note_params": loose})
     assert saved.status_code == 200, saved.text
-    assert saved.json()["params"] == {**vars(NoteParams()), **loose}
+    assert saved.json()["params"] == {**vars(NoteParams()), **loose, "score": False}
     assert saved.json()["note_count"] == expected["note_count"]
     assert stack.client.get(f"/v1/jobs/{job_id}/notes").json()["notes"] == expected["notes"]
     (tmp_path / "saved.mid").write_bytes(stack.client.get(f"/v1/jobs/{job_id}/midi").content)
