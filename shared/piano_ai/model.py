@@ -31,7 +31,10 @@ class ModelConfig:
     # head reads the first BiLSTM). It sees the CNN embedding, the first BiLSTM and the onset head.
     head_lstm_units: int = 0
     dropout: float = 0.25  # after the CNN and the dense layer (training only)
-    pedal_head: bool = False  # a sustain-pedal output (frames, 1) read from the same features as the notes
+    pedal_head: bool = False  # a sustain-pedal output (frames, 1)
+    # per direction of the pedal head's own BiLSTM over the CNN embedding and the first BiLSTM: the pedal is
+    # heard in how the whole sound decays and resonates, over seconds, not in one key's onsets
+    pedal_lstm_units: int = 32
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (training run, date)
 
     def save(self, path: Path) -> None:
@@ -71,6 +74,7 @@ def build_model(config: ModelConfig):  # -> keras.Model
     x = layers.Dense(config.dense_units, activation="relu", name="embed")(x)
     embed = layers.Dropout(config.dropout)(x)
     x = layers.Bidirectional(layers.LSTM(config.lstm_units, return_sequences=True), name="bilstm")(embed)
+    first = x
 
     onset = layers.Dense(config.n_keys, activation="sigmoid", name="onset")(x)
     if config.head_lstm_units:
@@ -84,5 +88,8 @@ def build_model(config: ModelConfig):  # -> keras.Model
     frame = layers.Dense(config.n_keys, activation="sigmoid", name="frame")(frame_in)
     outputs = {"onset": onset, "frame": frame, "offset": offset, "velocity": velocity}
     if config.pedal_head:
-        outputs["pedal"] = layers.Dense(1, activation="sigmoid", name="pedal")(x)
+        pedal_in = layers.Concatenate(name="pedal_in")([embed, first])
+        pedal_lstm = layers.LSTM(config.pedal_lstm_units, return_sequences=True)
+        pedal = layers.Bidirectional(pedal_lstm, name="pedal_bilstm")(pedal_in)
+        outputs["pedal"] = layers.Dense(1, activation="sigmoid", name="pedal")(pedal)
     return keras.Model(inputs=mel, outputs=outputs, name="piano_ai_cnn_bilstm")
