@@ -196,7 +196,7 @@ def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
     return _layout(fig, "Notes per pitch", 260)
 
 
-def queue_depth(samples: list[dict[str, Any]]) -> go.Figure:
+def queue_depth(samples: list[dict[str, Any]], title: str = "Queue depth") -> go.Figure:
     """Queued and running jobs over time, from samples {"time": datetime, "queued": n, "running": n}."""
     times = [sample["time"] for sample in samples]
     fig = go.Figure(
@@ -213,5 +213,5 @@ def queue_depth(samples: list[dict[str, Any]]) -> go.Figure:
     )
     peak = max((max(sample["queued"], sample["running"]) for sample in samples), default=0)
     fig.update_yaxes(title="jobs", rangemode="tozero", tick0=0, dtick=max(1, math.ceil(peak / 5)))
-    fig.update_xaxes(title="time (UTC)", tickformat="%H:%M:%S")
-    return _layout(fig, "Queue depth since this page opened", 240)
+    fig.update_xaxes(title="time (UTC)", tickformat="%H:%M")
+    return _layout(fig, title, 240)
