@@ -214,9 +214,7 @@ class QueueOut(BaseModel):
             counts=stats.counts,
             oldest_queued_age_s=stats.oldest_queued_age_s,
             windows=[WindowOut(**vars(w)) for w in stats.windows],
-            workers=[
-                WorkerOut(**{**vars(w), "last_seen": iso(w.last_seen) or ""}) for w in stats.workers
-            ],
+            workers=[WorkerOut(**{**vars(w), "last_seen": iso(w.last_seen) or ""}) for w in stats.workers],
             errors_by_code=stats.errors_by_code,
         )
 

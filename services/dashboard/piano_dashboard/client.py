@@ -119,7 +119,9 @@ class Job(BaseModel):
         a worker starting it."""
         if self.started_at is None or self.created_at is None:
             return None
-        sent = self.enqueued_at if self.enqueued_at and self.enqueued_at <= self.started_at else self.created_at
+        sent = (
+            self.enqueued_at if self.enqueued_at and self.enqueued_at <= self.started_at else self.created_at
+        )
         return max((self.started_at - sent).total_seconds(), 0.0)
 
     @property

@@ -91,10 +91,12 @@ def worker_stats(session: Session, seen_since: datetime) -> list[WorkerStats]:
     if not heard:
         return []
     names = [name for name, _, _ in heard]
-    outcomes: dict[tuple[str, str], int] = {
+    outcomes: dict[tuple[str | None, str], int] = {
         (worker, status): n
         for worker, status, n in session.execute(
-            select(Job.worker, Job.status, func.count()).where(Job.worker.in_(names)).group_by(Job.worker, Job.status)
+            select(Job.worker, Job.status, func.count())
+            .where(Job.worker.in_(names))
+            .group_by(Job.worker, Job.status)
         )
     }
     running = dict(

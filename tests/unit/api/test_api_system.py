@@ -7,10 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from service_testkit import ApiHarness
-
-from piano_ai.db import jobs as job_store
 from sqlalchemy import update
 
+from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job
 from piano_ai.db.session import get_session_factory
 

@@ -27,8 +27,12 @@ def busy_queue(fake_api, job):
             ],
             "workers": [
                 {
-                    "name": "celery@box", "last_seen": "2026-01-01T12:00:00", "busy": True,
-                    "current_job": "r1" + "0" * 30, "processed": 41, "failed": 2,
+                    "name": "celery@box",
+                    "last_seen": "2026-01-01T12:00:00",
+                    "busy": True,
+                    "current_job": "r1" + "0" * 30,
+                    "processed": 41,
+                    "failed": 2,
                 }
             ],
             "errors_by_code": {"invalid_audio": 1},

@@ -156,7 +156,9 @@ def get_audio(session: SessionDep, storage: StorageDep, settings: SettingsDep, j
     if url := storage.signed_url(job.input_key, settings.signed_url_ttl_s):
         return RedirectResponse(url, status_code=307)
     if path := storage.local_path(job.input_key):
-        return FileResponse(path, media_type=media_type, filename=job.filename, content_disposition_type="inline")
+        return FileResponse(
+            path, media_type=media_type, filename=job.filename, content_disposition_type="inline"
+        )
     try:
         stream = storage.open(job.input_key)
     except ObjectNotFoundError as exc:
@@ -248,7 +250,9 @@ def retry_job(response: Response, session: SessionDep, enqueue: EnqueueDep, job_
     if not job_store.retry(session, job_id):
         job = job_or_404(session, job_id)
         raise ApiError(
-            409, "job_not_retryable", f"job {job_id} is {job.status}; only a failed or canceled job can be retried"
+            409,
+            "job_not_retryable",
+            f"job {job_id} is {job.status}; only a failed or canceled job can be retried",
         )
     try:
         enqueue(job_id)

@@ -1,7 +1,6 @@
 """Queue statistics, health probes and Prometheus metrics."""
 
 import logging
-
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
