@@ -149,7 +149,13 @@ def browser() -> Iterator[object]:
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--autoplay-policy=no-user-gesture-required",
+            ],  # fmt: skip
         )
         yield chromium
         chromium.close()
@@ -221,7 +227,7 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
         page.screenshot(path=str(_screenshot_path(tmp_path)), full_page=False)
 
         page.get_by_role("tab", name="SynthViz").click()
-        synthviz = page.frame_locator("iframe").first
+        synthviz = page.frame_locator("iframe").nth(1)  # the first is the piano roll's player
         assert int(synthviz.locator("canvas#roll").get_attribute("data-notes", timeout=30_000) or 0) >= 1
         assert synthviz.locator("audio#player").count() == 1
 
@@ -255,8 +261,9 @@ def test_swagger_ui_works_offline(stack, browser):
 
 
 def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser, tmp_path):
-    """Library -> open a past job (its own URL) -> the onset slider re-decodes it -> the note count changes;
-    a reload keeps the job open. Pictures: docs/img/library.png and docs/img/library-job.png on request."""
+    """Library -> open a past job (its own URL) -> the onset slider re-decodes it -> the note count changes
+    -> press play: the playhead moves over the piano roll, a click seeks; a reload keeps the job open.
+    Pictures: docs/img/library.png, library-job.png and piano-roll-playing.png on request."""
     job_id = converted(stack, piano_clip(tmp_path / "library_lamb.wav"))
     page = browser.new_page(viewport=VIEWPORT)
     with explained(page, stack, tmp_path):
@@ -283,7 +290,41 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         page.wait_for_timeout(2_000)  # let plotly finish drawing before the picture
         page.screenshot(path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "library-job.png")))
 
+        # Play: the playhead moves over the piano roll; a click on the roll seeks there.
+        player = page.frame_locator("iframe").first
+        assert "Original recording" in player.locator("select#source").inner_text(timeout=30_000)
+        player.locator("button#play").click()
+        head = page.locator(".st-key-piano_roll_box .playhead")
+        head.wait_for(state="attached", timeout=30_000)
+        start = float(head.get_attribute("data-time") or 0)
+        start_x = head.evaluate("e => e.getBoundingClientRect().left")
+        page.wait_for_timeout(1_500)
+        assert float(head.get_attribute("data-time") or 0) > start + 0.5  # it plays
+        assert head.evaluate("e => e.getBoundingClientRect().left") > start_x  # and the line moves
+        player.locator("button#play").click()  # pause
+        drag = page.locator(".st-key-piano_roll_box .nsewdrag").first
+        box = drag.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(500)
+        assert float(head.get_attribute("data-time") or 0) > 0.6 * float(
+            player.locator("audio#player").evaluate("a => a.duration")
+        )  # clicked three quarters in: it plays from there
+        page.screenshot(
+            path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "piano-roll-playing.png"))
+        )
+
         page.reload()  # the URL names the job: it survives a reload
         page.get_by_role("heading", name="library_lamb.wav").wait_for(timeout=60_000)
         assert notes_shown(page) == before  # the job itself kept its own settings
+
+        # The Queue page: the depth history from the job table, the worker, and this job's detail.
+        page.goto(f"{stack['dashboard']}/queue")
+        page.get_by_text("Job detail", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("from the job table", exact=False).first.wait_for(timeout=30_000)
+        assert page.locator(ERRORS).all_inner_texts() == []
+        page.wait_for_timeout(2_000)
+        page.screenshot(
+            path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "queue.png")), full_page=True
+        )
     page.close()

@@ -57,6 +57,7 @@ class JobError(BaseModel):
 
 class JobLinks(BaseModel):
     self: str
+    audio: str = Field(description="the upload itself, as received (its own format and content type)")
     midi: str | None = None
     notes: str | None = None
     notes_csv: str | None = None
@@ -87,10 +88,12 @@ class JobPublic(BaseModel):
     progress: float = Field(ge=0.0, le=1.0)
     filename: str
     params: JobParams
-    attempts: int
+    attempts: int = Field(description="how many times a worker started the job (retries and redeliveries)")
+    worker: str | None = Field(description="the worker that ran (or runs) its latest attempt")
     error: JobError | None
     created_at: str
-    started_at: str | None
+    enqueued_at: str | None = Field(description="when its latest attempt was sent to the queue")
+    started_at: str | None = Field(description="when a worker started its latest attempt")
     finished_at: str | None
     canceled_at: str | None
     updated_at: str
@@ -116,8 +119,10 @@ class JobPublic(BaseModel):
             filename=job.filename,
             params=JobParams(**job.params, score=bool(job.want_score)),
             attempts=job.attempts,
+            worker=job.worker,
             error=error,
             created_at=iso(job.created_at) or "",
+            enqueued_at=iso(job.enqueued_at),
             started_at=iso(job.started_at),
             finished_at=iso(job.finished_at),
             canceled_at=iso(job.canceled_at),
@@ -127,6 +132,7 @@ class JobPublic(BaseModel):
             score=score,
             links=JobLinks(
                 self=path,
+                audio=f"{path}/audio",
                 midi=f"{path}/midi" if done else None,
                 notes=f"{path}/notes" if done else None,
                 notes_csv=f"{path}/notes.csv" if done else None,
@@ -189,6 +195,10 @@ class WindowOut(BaseModel):
 class WorkerOut(BaseModel):
     name: str
     last_seen: str
+    busy: bool = Field(description="whether its last heartbeat said it was running a job")
+    current_job: str | None = Field(description="id of the job it is running")
+    processed: int = Field(description="jobs whose latest attempt it ran that succeeded")
+    failed: int = Field(description="jobs whose latest attempt it ran that failed")
 
 
 class QueueOut(BaseModel):
@@ -204,9 +214,23 @@ class QueueOut(BaseModel):
             counts=stats.counts,
             oldest_queued_age_s=stats.oldest_queued_age_s,
             windows=[WindowOut(**vars(w)) for w in stats.windows],
-            workers=[WorkerOut(name=name, last_seen=iso(seen) or "") for name, seen in stats.workers],
+            workers=[WorkerOut(**{**vars(w), "last_seen": iso(w.last_seen) or ""}) for w in stats.workers],
             errors_by_code=stats.errors_by_code,
         )
+
+
+class DepthPointOut(BaseModel):
+    time: str
+    queued: int
+    running: int
+
+
+class QueueHistoryOut(BaseModel):
+    """Queued and running jobs at evenly spaced times over a past window, from the job table."""
+
+    window_s: float
+    step_s: float
+    points: list[DepthPointOut]
 
 
 class Problem(BaseModel):

@@ -62,6 +62,7 @@ class JobErrorInfo(BaseModel):
 
 class JobLinks(BaseModel):
     self_: str = Field(alias="self")
+    audio: str | None = None  # the upload itself
     midi: str | None = None
     notes: str | None = None
     score: str | None = None  # the MusicXML, once made
@@ -88,8 +89,10 @@ class Job(BaseModel):
     filename: str
     params: JobParams = Field(default_factory=JobParams)
     attempts: int = 0
+    worker: str | None = None  # the worker of its latest attempt
     error: JobErrorInfo | None = None
     created_at: UtcDatetime | None = None
+    enqueued_at: UtcDatetime | None = None  # when its latest attempt was sent to the queue
     started_at: UtcDatetime | None = None
     finished_at: UtcDatetime | None = None
     canceled_at: UtcDatetime | None = None
@@ -109,6 +112,24 @@ class Job(BaseModel):
         if self.created_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.created_at).total_seconds()
+
+    @property
+    def wait_s(self) -> float | None:
+        """Seconds its latest attempt waited in the queue: from its send (a retry's, or the submission) to
+        a worker starting it."""
+        if self.started_at is None or self.created_at is None:
+            return None
+        sent = (
+            self.enqueued_at if self.enqueued_at and self.enqueued_at <= self.started_at else self.created_at
+        )
+        return max((self.started_at - sent).total_seconds(), 0.0)
+
+    @property
+    def work_s(self) -> float | None:
+        """Seconds a worker spent on its latest attempt (None until it ends)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max((self.finished_at - self.started_at).total_seconds(), 0.0)
 
 
 class JobPage(BaseModel):
@@ -153,6 +174,24 @@ class QueueWindow(BaseModel):
 class WorkerSeen(BaseModel):
     name: str
     last_seen: UtcDatetime | None = None
+    busy: bool = False
+    current_job: str | None = None  # id of the job it runs
+    processed: int = 0  # jobs it ran that succeeded
+    failed: int = 0  # jobs it ran that failed
+
+
+class DepthPoint(BaseModel):
+    time: UtcDatetime
+    queued: int
+    running: int
+
+
+class QueueHistory(BaseModel):
+    """Queue depth over a past window, from the job table (GET /v1/queue/history)."""
+
+    window_s: float
+    step_s: float
+    points: list[DepthPoint]
 
 
 class QueueStats(BaseModel):
@@ -177,9 +216,12 @@ class JobsApi(Protocol):
     def download(self, path: str) -> bytes: ...
     def save_params(self, job_id: str, params: JobParams) -> Job: ...
     def get_score(self, job_id: str) -> bytes: ...
+    def get_audio(self, job_id: str) -> tuple[bytes, str]: ...
     def cancel(self, job_id: str) -> Job: ...
+    def retry(self, job_id: str) -> Job: ...
     def delete(self, job_id: str) -> None: ...
     def queue(self) -> QueueStats: ...
+    def queue_history(self, window_s: float) -> QueueHistory: ...
 
 
 class ApiClient:
@@ -234,8 +276,17 @@ class ApiClient:
         """GET /v1/jobs/{id}/score.musicxml: the sheet music as MusicXML."""
         return self._request("GET", f"/v1/jobs/{job_id}/score.musicxml").content
 
+    def get_audio(self, job_id: str) -> tuple[bytes, str]:
+        """GET /v1/jobs/{id}/audio: the upload as received, and its content type."""
+        response = self._request("GET", f"/v1/jobs/{job_id}/audio", timeout=UPLOAD_TIMEOUT_S)
+        return response.content, response.headers.get("content-type", "application/octet-stream")
+
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))
+
+    def retry(self, job_id: str) -> Job:
+        """POST /v1/jobs/{id}/retry: run a failed or canceled job again on its upload."""
+        return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/retry"))
 
     def delete(self, job_id: str) -> None:
         """DELETE /v1/jobs/{id}: the job and its files (a queued or running job must be canceled first)."""
@@ -243,6 +294,11 @@ class ApiClient:
 
     def queue(self) -> QueueStats:
         return _parse(QueueStats, self._request("GET", "/v1/queue"))
+
+    def queue_history(self, window_s: float) -> QueueHistory:
+        """GET /v1/queue/history: queued and running jobs over the last ``window_s`` seconds."""
+        response = self._request("GET", "/v1/queue/history", params={"window_s": window_s})
+        return _parse(QueueHistory, response)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -1,10 +1,12 @@
-"""Plotly figures: piano roll, waveform, log-mel spectrogram, pitch histogram.
+"""Plotly figures: piano roll (with a keyboard along its pitch axis), waveform, log-mel spectrogram, pitch
+histogram, queue depth.
 
 Long inputs are reduced before plotting (min/max envelopes, max-pooled spectrogram columns) so a
 three-minute recording stays a light page.
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,10 @@ TRACK_COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2"
 ROLL_HEIGHT_PX = 480
 BLACK_KEYS = frozenset({1, 3, 6, 8, 10})  # pitch classes of the black keys (C = 0)
 BLACK_ROW = "rgba(128, 128, 128, 0.10)"  # piano-roll shading of black-key rows
+NOTE_OUTLINE = {"width": 1, "color": "rgba(255, 255, 255, 0.9)"}  # so touching bars stay apart
+REPEAT_GAP_S = 0.02  # seconds cut from a note's bar where the same key is struck again at once
+KEYBOARD_WIDTH = 0.045  # of the figure's width: the keyboard left of the roll
+BLACK_KEY_LENGTH = 0.62  # of a white key's length
 # Magma, but starting at pure black: plotly.js drew Magma's own first stop (#000004) as pale pink/violet
 # in Chromium, which painted every silent region of the spectrogram.
 SPECTROGRAM_COLORS = ["#000000", *plotly.colors.sequential.Magma[1:]]
@@ -34,39 +40,45 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def piano_roll(
-    rows: list[NoteRow], track_names: list[str] | None = None, duration_s: float | None = None
+    rows: list[NoteRow],
+    track_names: list[str] | None = None,
+    duration_s: float | None = None,
+    name: Callable[[int], str] = pitch_name,
 ) -> go.Figure:
-    """Notes as horizontal bars (time on x, pitch on y); hover shows pitch name, time, velocity.
+    """Notes as horizontal bars (time on x, pitch on y) beside a keyboard along the pitch axis; hover shows
+    the pitch name (``name``: e.g. spelled in the piece's key), time and velocity.
 
-    One trace per track; a single-track roll is coloured by velocity instead. ``duration_s``: the
-    length of the recording, so the time axis spans all of it (default: up to the last note).
+    One trace per track; a single-track roll is coloured by velocity instead. A note struck again on the
+    same key is its own bar, with a gap before it. ``duration_s``: the length of the recording, so the
+    time axis spans all of it (default: up to the last note).
     """
     fig = go.Figure()
     tracks = sorted({r.track for r in rows})
     for track in tracks:
         notes = [r for r in rows if r.track == track]
-        name = track_names[track] if track_names and track < len(track_names) else f"track {track}"
+        label = track_names[track] if track_names and track < len(track_names) else f"track {track}"
         by_velocity = len(tracks) == 1
         # Velocity colours are computed here, not left to plotly.js: bars given numbers as colours make it
         # log "Invalid color specifier" twice per note in the browser console (tens of thousands of lines).
-        marker = (
-            {"color": velocity_colors([r.velocity for r in notes])}
+        color = (
+            velocity_colors([r.velocity for r in notes])
             if by_velocity
-            else {"color": TRACK_COLORS[track % len(TRACK_COLORS)]}
+            else TRACK_COLORS[track % len(TRACK_COLORS)]
         )
+        ends = bar_ends(notes)
         fig.add_trace(
             go.Bar(
                 base=[r.start for r in notes],
-                x=[r.end - r.start for r in notes],
+                x=[end - r.start for r, end in zip(notes, ends, strict=True)],
                 y=[r.pitch for r in notes],
                 orientation="h",
                 width=0.8,
-                marker=marker,
-                name=name,
-                customdata=[(pitch_name(r.pitch), r.start, r.end, r.velocity) for r in notes],
+                marker={"color": color, "line": NOTE_OUTLINE},
+                name=label,
+                customdata=[(name(r.pitch), r.start, r.end, r.velocity) for r in notes],
                 hovertemplate=(
                     "<b>%{customdata[0]}</b><br>%{customdata[1]:.3f}–%{customdata[2]:.3f} s"
-                    "<br>velocity %{customdata[3]}<extra>" + name + "</extra>"
+                    "<br>velocity %{customdata[3]}<extra>" + label + "</extra>"
                 ),
             )
         )
@@ -74,9 +86,11 @@ def piano_roll(
         fig.add_trace(_velocity_colorbar())
     low = min((r.pitch for r in rows), default=LOWEST_KEY) - 2
     high = max((r.pitch for r in rows), default=HIGHEST_KEY) + 2
+    for trace in _keyboard(low, high, name):
+        fig.add_trace(trace)
     c_keys = [p for p in range(low, high + 1) if p % 12 == 0]
     black_rows = [  # shade the black-key rows, as on a keyboard
-        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": p - 0.5, "y1": p + 0.5,
+        {"type": "rect", "xref": "x domain", "x0": 0, "x1": 1, "y0": p - 0.5, "y1": p + 0.5,
          "fillcolor": BLACK_ROW, "line": {"width": 0}, "layer": "below"}
         for p in range(low, high + 1)
         if p % 12 in BLACK_KEYS
@@ -84,11 +98,61 @@ def piano_roll(
     fig.update_layout(shapes=black_rows)
     fig.update_layout(barmode="overlay", showlegend=len(tracks) > 1, dragmode="zoom")
     last = max((r.end for r in rows), default=0.0)
-    fig.update_xaxes(title="time (s)", range=[0, max(last, duration_s or 0.0)])
-    fig.update_yaxes(
-        title="pitch", range=[low, high], tickvals=c_keys, ticktext=[pitch_name(p) for p in c_keys]
-    )
+    fig.update_layout(
+        xaxis={"domain": [KEYBOARD_WIDTH + 0.005, 1], "title": "time (s)",
+               "range": [0, max(last, duration_s or 0.0)]},
+        xaxis2={"domain": [0, KEYBOARD_WIDTH], "range": [0, 1], "visible": False, "fixedrange": True},
+        yaxis={"anchor": "x2", "title": "pitch", "range": [low, high], "tickvals": c_keys,
+               "ticktext": [pitch_name(p) for p in c_keys]},
+    )  # fmt: skip
     return _layout(fig, "Piano roll", ROLL_HEIGHT_PX)
+
+
+def bar_ends(notes: list[NoteRow]) -> list[float]:
+    """Where each note's bar ends (seconds): its end, or REPEAT_GAP_S before the next note on the same key
+    when that one starts before this one has ended (or right at its end), so repeated notes stay apart."""
+    ends = [r.end for r in notes]
+    by_key: dict[int, list[int]] = {}
+    for i in sorted(range(len(notes)), key=lambda i: notes[i].start):
+        by_key.setdefault(notes[i].pitch, []).append(i)
+    for indices in by_key.values():
+        for this, following in zip(indices, indices[1:], strict=False):
+            start = notes[following].start
+            if start - REPEAT_GAP_S < ends[this]:
+                shortest = notes[this].start + min(REPEAT_GAP_S, (ends[this] - notes[this].start) / 2)
+                ends[this] = max(start - REPEAT_GAP_S, shortest)
+    return ends
+
+
+def _keyboard(low: int, high: int, name: Callable[[int], str]) -> list[go.Bar]:
+    """Piano keys for ``low``..``high`` along the pitch axis (on the left x axis): white keys reach under
+    their black neighbours, as on a piano; black keys are drawn shorter, on top."""
+    whites = [p for p in range(low, high + 1) if p % 12 not in BLACK_KEYS]
+    blacks = [p for p in range(low, high + 1) if p % 12 in BLACK_KEYS]
+    # A white key's span in pitch: its own row plus half of each black neighbour's.
+    spans = [
+        (p - 0.5 - 0.5 * ((p - 1) % 12 in BLACK_KEYS), p + 0.5 + 0.5 * ((p + 1) % 12 in BLACK_KEYS))
+        for p in whites
+    ]
+    line = {"width": 0.5, "color": "#999999"}
+    white = go.Bar(
+        x=[1.0] * len(whites),
+        y=[(lo + hi) / 2 for lo, hi in spans],
+        width=[hi - lo for lo, hi in spans],
+        marker={"color": "#f4f4f4", "line": line},
+        customdata=[name(p) for p in whites],
+    )
+    black = go.Bar(
+        x=[BLACK_KEY_LENGTH] * len(blacks),
+        y=blacks,
+        width=0.9,
+        marker={"color": "#222222", "line": line},
+        customdata=[name(p) for p in blacks],
+    )
+    for keys, label in ((white, "white keys"), (black, "black keys")):
+        keys.update(orientation="h", xaxis="x2", name=label, showlegend=False)
+        keys.update(hovertemplate="%{customdata}<extra></extra>")
+    return [white, black]
 
 
 def velocity_colors(velocities: list[int]) -> list[str]:
@@ -196,7 +260,7 @@ def pitch_histogram(rows: list[NoteRow]) -> go.Figure:
     return _layout(fig, "Notes per pitch", 260)
 
 
-def queue_depth(samples: list[dict[str, Any]]) -> go.Figure:
+def queue_depth(samples: list[dict[str, Any]], title: str = "Queue depth") -> go.Figure:
     """Queued and running jobs over time, from samples {"time": datetime, "queued": n, "running": n}."""
     times = [sample["time"] for sample in samples]
     fig = go.Figure(
@@ -213,5 +277,5 @@ def queue_depth(samples: list[dict[str, Any]]) -> go.Figure:
     )
     peak = max((max(sample["queued"], sample["running"]) for sample in samples), default=0)
     fig.update_yaxes(title="jobs", rangemode="tozero", tick0=0, dtick=max(1, math.ceil(peak / 5)))
-    fig.update_xaxes(title="time (UTC)", tickformat="%H:%M:%S")
-    return _layout(fig, "Queue depth since this page opened", 240)
+    fig.update_xaxes(title="time (UTC)", tickformat="%H:%M")
+    return _layout(fig, title, 240)

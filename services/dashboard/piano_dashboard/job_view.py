@@ -11,10 +11,13 @@ import streamlit as st
 from piano_ai.types import FloatArray
 from piano_dashboard import sheet_music, views
 from piano_dashboard.client import ApiError, Decoded, Job, JobParams
+from piano_dashboard.roll_player import AudioSource
 from piano_dashboard.session import get_client
 
 MIDI_KEY = "job_midi"  # st.session_state: (job id, params) -> MIDI bytes of those notes
 DECODED_KEY = "job_decoded"  # st.session_state: (job id, params) -> Decoded
+AUDIO_KEY = "job_audio"  # st.session_state: job id -> AudioSource of its upload (or None: unavailable)
+AUDIO_CACHED = 3  # uploads kept (each up to the API's upload limit)
 CACHED = 24  # entries kept per cache (a MIDI file of a long piece is a few hundred kB)
 SLIDER_STEP = 0.05
 
@@ -36,6 +39,22 @@ def forget(job_id: str) -> None:
         cache = _cache(name)
         for key in [k for k in cache if k[0] == job_id]:
             del cache[key]
+    st.session_state.setdefault(AUDIO_KEY, {}).pop(job_id, None)
+
+
+def recording(job: Job) -> AudioSource | None:
+    """The job's upload as the API stores it (not a 16 kHz copy), for the player; None if unavailable."""
+    cache: dict[str, AudioSource | None] = st.session_state.setdefault(AUDIO_KEY, {})
+    if job.id not in cache:
+        try:
+            data, mime = get_client().get_audio(job.id)
+            cache[job.id] = AudioSource("Original recording", data, mime)
+        except ApiError as error:
+            st.caption(f"The original recording cannot be played: {error.code}: {error.message}")
+            cache[job.id] = None
+        while len(cache) > AUDIO_CACHED:
+            cache.pop(next(iter(cache)))
+    return cache.get(job.id)
 
 
 def chosen_params(job: Job) -> JobParams:
@@ -125,5 +144,13 @@ def result(job: Job, original: FloatArray | None = None, silence_said: bool = Fa
             right.info(notice, icon=":material/info:")
     no_notes = "No notes with these settings: a lower onset threshold finds softer notes."
     quiet = count > 0 or (silence_said and params == job.params)
-    views.midi_result(midi, job.filename, original=original, no_notes=None if quiet else no_notes)
+    views.midi_result(
+        midi,
+        job.filename,
+        original=original,
+        no_notes=None if quiet else no_notes,
+        recording=recording(job),
+        key=job.score.key if job.score else None,
+        duration_s=job.audio_duration_s,
+    )
     sheet_music.sheet_music(get_client(), job)

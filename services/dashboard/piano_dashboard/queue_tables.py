@@ -46,7 +46,8 @@ def job_rows(jobs: list[Job], statuses: Sequence[str], text: str = "") -> list[d
                 "stage": (job.stage or "starting") if job.status == "running" else "",
                 "progress": _progress(job),
                 "audio (s)": round(job.audio_duration_s, 1) if job.audio_duration_s is not None else None,
-                "took (s)": round(job.latency_s, 1) if job.latency_s is not None else None,
+                "wait (s)": _seconds(job.wait_s),
+                "work (s)": _seconds(job.work_s),
                 "notes": job.note_count,
                 "submitted (UTC)": _local(job.created_at),
                 "attempts": job.attempts,
@@ -54,6 +55,10 @@ def job_rows(jobs: list[Job], statuses: Sequence[str], text: str = "") -> list[d
             }
         )
     return rows
+
+
+def _seconds(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
 
 
 def _progress(job: Job) -> float | None:
@@ -88,15 +93,43 @@ def latency_points(jobs: list[Job]) -> list[dict[str, Any]]:
 
 
 def worker_rows(stats: QueueStats, now: datetime) -> list[dict[str, Any]]:
-    """Workers seen, most recent first, with how long ago."""
+    """Workers seen, most recent first: what each runs now, its jobs' outcomes, when it was last heard."""
     workers = sorted(
         stats.workers, key=lambda w: w.last_seen or datetime.min.replace(tzinfo=UTC), reverse=True
     )
     return [
         {
             "worker": w.name,
+            "current job": w.current_job[:8] if w.current_job else ("busy" if w.busy else "idle"),
+            "processed": w.processed,
+            "failed": w.failed,
             "last seen (UTC)": _local(w.last_seen),
             "ago": age((now - w.last_seen).total_seconds()) if w.last_seen else "–",
         }
         for w in workers
     ]
+
+
+def timeline_rows(job: Job) -> list[dict[str, str]]:
+    """A job's timestamps in order (UTC), each with the time since the previous one."""
+    moments = [
+        ("submitted", job.created_at),
+        ("sent to the queue", job.enqueued_at),
+        ("started by a worker", job.started_at),
+        ("canceled", job.canceled_at),
+        ("finished", job.finished_at),
+        ("last updated", job.updated_at),
+    ]
+    rows, previous = [], None
+    for event, moment in moments:
+        if moment is None:
+            continue
+        after = age((moment - previous).total_seconds()) if previous and event != "last updated" else ""
+        rows.append({"event": event, "time (UTC)": _local(moment), "after": after})
+        previous = moment if event != "last updated" else previous
+    return rows
+
+
+def job_label(job: Job) -> str:
+    """How a job is named in a picker: file, short id, status."""
+    return f"{job.filename} · {job.id[:8]} · {job.status}"

@@ -8,12 +8,14 @@ import streamlit as st
 from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import PianoAIError
 from piano_ai.types import FloatArray
-from piano_dashboard import audio_tools, figures, midi_tools, synthviz
+from piano_dashboard import audio_tools, figures, midi_tools, roll_player, spelling, synthviz
 from piano_dashboard.client import ApiError
+from piano_dashboard.roll_player import AudioSource
 
 PLOT_CONFIG = {"displaylogo": False, "scrollZoom": True}
 VISUALIZER_PAGE = "app_pages/visualizer.py"  # as app.py routes it
 NO_NOTES = "The MIDI file has no notes."
+ROLL_BOX = "piano_roll_box"  # the container key the roll's player finds the chart by
 
 
 def plural(count: int, noun: str) -> str:
@@ -80,12 +82,21 @@ def _mime(filename: str) -> str:
 
 
 def midi_result(
-    midi: bytes, name: str, original: FloatArray | None = None, no_notes: str | None = NO_NOTES
+    midi: bytes,
+    name: str,
+    original: FloatArray | None = None,
+    no_notes: str | None = NO_NOTES,
+    recording: AudioSource | None = None,
+    key: str | None = None,
+    duration_s: float | None = None,
 ) -> None:
-    """Everything about one MIDI file: piano roll, instruments, statistics, listening, downloads.
+    """Everything about one MIDI file: a piano roll that plays, instruments, statistics, listening, downloads.
 
     ``original``: the recording it was transcribed from (mono, SAMPLE_RATE), to listen side by side.
     ``no_notes``: the warning shown when the file has no notes (None: the caller said it already).
+    ``recording``: the upload itself, for the player (else the mono copy, else only the MIDI rendering).
+    ``key``: the piece's key (e.g. "Ab major") to spell pitch names in; ``duration_s``: the recording's
+    length, seconds (else the original's, else up to the last note).
     """
     try:
         parsed = midi_tools.load_midi(midi)
@@ -107,15 +118,38 @@ def midi_result(
     )
     if not rows:
         return
-    duration = original.size / SAMPLE_RATE if original is not None else None
-    st.plotly_chart(figures.piano_roll(rows, names, duration), config=PLOT_CONFIG, key="piano_roll")
+    if original is not None:
+        recording = recording or AudioSource("Original recording", _ogg(original), "audio/ogg")
+        duration_s = duration_s or original.size / SAMPLE_RATE
+    wav, rendered_ogg, how = _render(midi)
+    _playing_roll(rows, names, duration_s, key, recording, rendered_ogg)
     listen, viz, about = st.tabs(["Listen", "SynthViz", "Instruments & statistics"])
     with listen:
-        rendered_ogg = _listen(midi, original)
+        _listen(wav, how, recording)
     with viz:
-        _synthviz(rows, rendered_ogg, original)
+        _synthviz(rows, rendered_ogg, recording)
     with about:
         _instruments_and_stats(parsed, rows)
+
+
+def _playing_roll(
+    rows: list[midi_tools.NoteRow],
+    names: list[str],
+    duration_s: float | None,
+    key: str | None,
+    recording: AudioSource | None,
+    rendered_ogg: bytes,
+) -> None:
+    """The piano roll, and under it the player that moves a playhead over it (roll_player)."""
+    with st.container(key=ROLL_BOX):
+        figure = figures.piano_roll(rows, names, duration_s, spelling.namer(key))
+        st.plotly_chart(figure, config=PLOT_CONFIG, key="piano_roll")
+    sources = [AudioSource("MIDI rendering", rendered_ogg, "audio/ogg")]
+    if recording is not None and len(recording.data) <= roll_player.LARGEST_INLINE_BYTES:
+        sources.insert(0, recording)
+    st.iframe(roll_player.player_html(sources, ROLL_BOX), height=roll_player.HEIGHT_PX)
+    spelled = f" Pitch names are spelled in {key}." if key else ""
+    st.caption(f"Press Play: the red line follows the music. Click the roll to play from there.{spelled}")
 
 
 def _instruments_and_stats(parsed: pretty_midi.PrettyMIDI, rows: list[midi_tools.NoteRow]) -> None:
@@ -137,23 +171,22 @@ def _instruments_and_stats(parsed: pretty_midi.PrettyMIDI, rows: list[midi_tools
     st.plotly_chart(figures.pitch_histogram(rows), config=PLOT_CONFIG, key="pitch_histogram")
 
 
-def _listen(midi: bytes, original: FloatArray | None) -> bytes:
-    """Original and rendering side by side; returns the rendering as Ogg for SynthViz."""
-    wav, ogg, how = _render(midi)
-    left, right = st.columns(2) if original is not None else (None, st.container())
-    if left is not None and original is not None:
-        left.markdown("**Original recording**")
-        left.audio(_ogg(original), format="audio/ogg")
+def _listen(wav: bytes, how: str, recording: AudioSource | None) -> None:
+    """The recording and the MIDI rendering side by side."""
+    left, right = st.columns(2) if recording is not None else (None, st.container())
+    if left is not None and recording is not None:
+        left.markdown(f"**{recording.label}**")
+        left.audio(recording.data, format=recording.mime)
     right.markdown("**MIDI rendering**")
     right.audio(wav, format="audio/wav")
     right.caption(f"Rendered with {how}.")
-    return ogg
 
 
-def _synthviz(rows: list[midi_tools.NoteRow], rendered_ogg: bytes, original: FloatArray | None) -> None:
+def _synthviz(rows: list[midi_tools.NoteRow], rendered_ogg: bytes, recording: AudioSource | None) -> None:
     source = "MIDI rendering"
-    if original is not None:
-        source = st.radio("Play along with", ["MIDI rendering", "Original recording"], horizontal=True)
-    audio = _ogg(original) if source == "Original recording" and original is not None else rendered_ogg
-    st.iframe(synthviz.synthviz_html(rows, audio), height=synthviz.HEIGHT_PX + 60)
+    if recording is not None:
+        source = st.radio("Play along with", ["MIDI rendering", recording.label], horizontal=True)
+    chosen = recording if recording is not None and source == recording.label else None
+    audio, mime = (chosen.data, chosen.mime) if chosen else (rendered_ogg, "audio/ogg")
+    st.iframe(synthviz.synthviz_html(rows, audio, mime), height=synthviz.HEIGHT_PX + 60)
     st.caption("Press play: notes fall onto the keys as they sound. Seek or pause with the player.")

@@ -212,6 +212,29 @@ def cancel(session: Session, job_id: str) -> bool:
     )
 
 
+def retry(session: Session, job_id: str) -> bool:
+    """Queue a failed or canceled job again, for a new attempt on the same upload (the next claim raises
+    ``attempts``); its error and times of the last run are cleared. False when it is in another status.
+
+    Like ``claim_unsent``, the row is marked sent here, so a sweep never sends it too; the caller sends it
+    and calls ``unmark_enqueued`` if that fails (the next sweep sends it then)."""
+    return update_if(
+        session,
+        job_id,
+        [Job.status.in_([JobStatus.FAILED.value, JobStatus.CANCELED.value])],
+        status=QUEUED,
+        stage=None,
+        progress=0.0,
+        error_code=None,
+        error_message=None,
+        started_at=None,
+        finished_at=None,
+        canceled_at=None,
+        lease_expires_at=None,
+        enqueued_at=db_now(session),
+    )
+
+
 def delete_job(session: Session, job_id: str) -> bool:
     """Delete a terminal job's row; False when it is missing or still active."""
     result = session.execute(

@@ -21,11 +21,21 @@ class WindowStats:
 
 
 @dataclass
+class WorkerStats:
+    name: str
+    last_seen: datetime
+    busy: bool  # what its last heartbeat said
+    current_job: str | None  # id of the job it is running, if any
+    processed: int  # jobs it ran that succeeded (the last attempt's worker: a retried job counts once)
+    failed: int  # jobs it ran that failed
+
+
+@dataclass
 class QueueStats:
     counts: dict[str, int]
     oldest_queued_age_s: float | None
     windows: list[WindowStats]
-    workers: list[tuple[str, datetime]]
+    workers: list[WorkerStats]
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -59,12 +69,6 @@ def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
         failed = sum(1 for st, _, _ in recent if st == JobStatus.FAILED.value)
         mean = sum(latencies) / len(latencies) if latencies else None
         windows.append(WindowStats(window_s, len(latencies), failed, mean))
-    seen_since = now - timedelta(seconds=WORKER_SEEN_WINDOW_S)
-    workers = session.execute(
-        select(WorkerHeartbeat.name, WorkerHeartbeat.last_seen)
-        .where(WorkerHeartbeat.last_seen >= seen_since)
-        .order_by(WorkerHeartbeat.name)
-    ).all()
     errors = session.execute(
         select(Job.error_code, func.count()).where(Job.error_code.is_not(None)).group_by(Job.error_code)
     ).all()
@@ -72,6 +76,42 @@ def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
         counts=counts,
         oldest_queued_age_s=(now - oldest).total_seconds() if oldest else None,
         windows=windows,
-        workers=[(name, seen) for name, seen in workers],
+        workers=worker_stats(session, now - timedelta(seconds=WORKER_SEEN_WINDOW_S)),
         errors_by_code={str(code): n for code, n in errors},
     )
+
+
+def worker_stats(session: Session, seen_since: datetime) -> list[WorkerStats]:
+    """Each worker heard from since ``seen_since``, by name: its running job and its jobs' outcomes."""
+    heard = session.execute(
+        select(WorkerHeartbeat.name, WorkerHeartbeat.last_seen, WorkerHeartbeat.busy)
+        .where(WorkerHeartbeat.last_seen >= seen_since)
+        .order_by(WorkerHeartbeat.name)
+    ).all()
+    if not heard:
+        return []
+    names = [name for name, _, _ in heard]
+    outcomes: dict[tuple[str | None, str], int] = {
+        (worker, status): n
+        for worker, status, n in session.execute(
+            select(Job.worker, Job.status, func.count())
+            .where(Job.worker.in_(names))
+            .group_by(Job.worker, Job.status)
+        )
+    }
+    running = dict(
+        session.execute(
+            select(Job.worker, Job.id).where(Job.worker.in_(names), Job.status == JobStatus.RUNNING.value)
+        ).all()
+    )
+    return [
+        WorkerStats(
+            name=name,
+            last_seen=seen,
+            busy=bool(busy),
+            current_job=running.get(name),
+            processed=outcomes.get((name, JobStatus.SUCCEEDED.value), 0),
+            failed=outcomes.get((name, JobStatus.FAILED.value), 0),
+        )
+        for name, seen, busy in heard
+    ]

@@ -54,14 +54,17 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
         "score": False,  # sheet music only when asked for
     }
     assert job["links"] == {
-        "self": f"/v1/jobs/{job['id']}", "midi": None, "notes": None, "notes_csv": None, "score": None
+        "self": f"/v1/jobs/{job['id']}", "audio": f"/v1/jobs/{job['id']}/audio",
+        "midi": None, "notes": None, "notes_csv": None, "score": None,
     }  # fmt: skip
     assert job["score"] is None
     assert job["created_at"].endswith("Z") and job["error"] is None
     assert api.enqueued == [job["id"]]
     assert api.storage.list() == [f"jobs/{job['id']}/input.wav"]
     assert api.storage.get_bytes(f"jobs/{job['id']}/input.wav") == wav_bytes
-    assert api.client.get(f"/v1/jobs/{job['id']}").json() == job
+    polled = api.client.get(f"/v1/jobs/{job['id']}").json()
+    assert polled["enqueued_at"] is not None  # recorded once the queue took the message
+    assert polled == {**job, "enqueued_at": polled["enqueued_at"]}
 
 
 def test_bad_parameters_are_422_with_a_code(api: ApiHarness, wav_bytes: bytes) -> None:

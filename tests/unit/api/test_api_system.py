@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from service_testkit import ApiHarness
+from sqlalchemy import update
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job
@@ -33,7 +34,12 @@ def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callab
     assert body["oldest_queued_age_s"] >= 0
     assert [w["window_s"] for w in body["windows"]] == [300, 3600, 86400]
     assert body["windows"][0] == {"window_s": 300, "finished": 1, "failed": 1, "mean_latency_s": 10.0}
-    assert [w["name"] for w in body["workers"]] == ["w1@host/1"]
+    assert body["workers"] == [
+        {
+            "name": "w1@host/1", "last_seen": body["workers"][0]["last_seen"], "busy": False,
+            "current_job": ids[2], "processed": 1, "failed": 1,
+        }
+    ]  # fmt: skip
     assert body["errors_by_code"] == {"invalid_audio": 1}
 
 
@@ -83,3 +89,39 @@ def test_swagger_ui_loads_nothing_from_the_internet(api: ApiHarness) -> None:
     for url in assets:
         assert api.client.get(url).status_code == 200, url
     assert "docs/api.md" in api.client.get("/openapi.json").json()["info"]["description"]
+
+
+def test_queue_history_counts_queued_and_running_jobs_from_the_job_rows(
+    api: ApiHarness, submit: Callable[..., dict]
+) -> None:
+    ids = [submit()["id"] for _ in range(3)]
+    with get_session_factory()() as session:
+        jobs = [session.get(Job, seq) for seq in (1, 2, 3)]
+        now = jobs[0].created_at  # type: ignore[union-attr]
+        # Job 0: queued 50 min ago, ran from 40 to 30 min ago. Job 1: queued 20 min ago, running since 10.
+        # Job 2: queued 5 min ago, still waiting.
+        for job, created in zip(jobs, (50, 20, 5), strict=True):
+            job.created_at = now - timedelta(minutes=created)  # type: ignore[union-attr]
+        session.commit()
+        for job_id, started in ((ids[0], 40), (ids[1], 10)):
+            job_store.claim(session, job_id, "w1")
+            session.execute(
+                update(Job).where(Job.id == job_id).values(started_at=now - timedelta(minutes=started))
+            )
+        session.execute(
+            update(Job)
+            .where(Job.id == ids[0])
+            .values(status="succeeded", finished_at=now - timedelta(minutes=30), updated_at=now)
+        )
+        session.commit()
+    body = api.client.get("/v1/queue/history", params={"window_s": 3600, "points": 13}).json()
+    assert body["window_s"] == 3600 and body["step_s"] == 300 and len(body["points"]) == 13
+    depth = [(p["queued"], p["running"]) for p in body["points"]]  # every 5 min from an hour ago to now
+    assert depth == [
+        (0, 0), (0, 0), (1, 0), (1, 0), (0, 1), (0, 1), (0, 0), (0, 0), (1, 0), (1, 0), (0, 1), (1, 1), (1, 1)
+    ]  # fmt: skip
+
+
+def test_queue_history_rejects_a_window_out_of_range(api: ApiHarness) -> None:
+    response = api.client.get("/v1/queue/history", params={"window_s": 10})
+    assert response.status_code == 422

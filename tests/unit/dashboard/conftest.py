@@ -14,7 +14,16 @@ from streamlit.testing.v1 import AppTest
 
 from piano_ai.midi_io import midi_bytes, note_to_dict
 from piano_ai.types import Note
-from piano_dashboard.client import ApiError, Decoded, Job, JobNotes, JobPage, JobParams, QueueStats
+from piano_dashboard.client import (
+    ApiError,
+    Decoded,
+    Job,
+    JobNotes,
+    JobPage,
+    JobParams,
+    QueueHistory,
+    QueueStats,
+)
 from piano_dashboard.session import CLIENT_KEY
 
 APP = Path(__file__).resolve().parents[3] / "services" / "dashboard" / "piano_dashboard" / "app.py"
@@ -62,6 +71,10 @@ class FakeApi:
         self.queue_error: ApiError | None = None
         self.decode_error: ApiError | None = None
         self.delete_error: ApiError | None = None
+        self.retry_error: ApiError | None = None
+        self.audio_error: ApiError | None = None
+        self.audio: tuple[bytes, str] = (b"RIFF-not-really", "audio/wav")  # get_audio's answer
+        self.history = QueueHistory(window_s=3600, step_s=1800, points=[])
         self.links: dict[str, bytes] = {}  # download() answers: MIDI files decode() made
         # get_job answers these in turn, repeating the last one
         self.job_states: list[Job] = [make_job("succeeded", note_count=4, audio_duration_s=1.0)]
@@ -137,6 +150,22 @@ class FakeApi:
     def cancel(self, job_id: str) -> Job:
         self.calls.append(("cancel", job_id))
         return make_job("canceled", id=job_id)
+
+    def retry(self, job_id: str) -> Job:
+        self.calls.append(("retry", job_id))
+        if self.retry_error:
+            raise self.retry_error
+        return make_job("queued", id=job_id)
+
+    def get_audio(self, job_id: str) -> tuple[bytes, str]:
+        self.calls.append(("get_audio", job_id))
+        if self.audio_error:
+            raise self.audio_error
+        return self.audio
+
+    def queue_history(self, window_s: float) -> QueueHistory:
+        self.calls.append(("queue_history", window_s))
+        return self.history
 
     def queue(self) -> QueueStats:
         self.calls.append(("queue", None))

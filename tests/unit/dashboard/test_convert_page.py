@@ -45,7 +45,7 @@ def test_upload_submit_result(dashboard, short_wav, fake_api):
     assert [b.label for b in at.get("download_button")] == ["Download .mid", "Notes CSV", "Notes JSON"]
     assert len(at.get("plotly_chart")) >= 3  # waveform, spectrogram, piano roll (+ histogram)
     assert {m.label: m.value for m in at.metric}["Notes"] == "4"
-    assert len(at.get("iframe")) == 1  # SynthViz
+    assert len(at.get("iframe")) == 2  # the piano roll's player, SynthViz
 
 
 def test_a_running_job_shows_stage_and_progress(dashboard, short_wav, fake_api, job):

@@ -142,3 +142,31 @@ def test_a_refused_delete_is_a_message(dashboard, library):
     at = dashboard(LIBRARY)
     at.button(key="delete-job-0").click().run()
     assert "job_active" in at.error[0].value
+
+
+def test_an_opened_job_plays_its_upload_under_the_piano_roll(dashboard, library, job):
+    import base64
+
+    library.job_states = [
+        job("succeeded", id="job-0", filename="nocturne.mp3", note_count=4, audio_duration_s=1.5,
+            score={"found": True, "key": "Ab major"})
+    ]  # fmt: skip
+    library.audio = (b"ID3-the-upload-itself", "audio/mpeg")
+    at = open_job(dashboard, "job-0")
+    assert not at.exception
+    assert library.called("get_audio") == ["job-0"]
+    player = at.get("iframe")[0].proto.srcdoc
+    upload = base64.b64encode(b"ID3-the-upload-itself").decode()
+    assert f"data:audio/mpeg;base64,{upload}" in player  # the upload as sent, with its content type
+    assert "<option>Original recording</option><option>MIDI rendering</option>" in player
+    assert '"piano_roll_box"' in player  # it drives the roll in that container
+    assert any("spelled in Ab major" in c.value for c in at.caption)
+
+
+def test_a_missing_upload_leaves_the_midi_rendering_to_play(dashboard, library):
+    library.audio_error = ApiError("upload_missing", "the uploaded recording is gone from storage")
+    at = open_job(dashboard, "job-0")
+    assert not at.exception
+    player = at.get("iframe")[0].proto.srcdoc
+    assert "Original recording" not in player and "<option>MIDI rendering</option>" in player
+    assert any("upload_missing" in c.value for c in at.caption)

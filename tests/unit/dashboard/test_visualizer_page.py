@@ -26,7 +26,7 @@ def test_a_midi_file_shows_instruments_roll_statistics_and_players(dashboard, sm
     assert metrics["Range"] == "C4–C5"
     assert len(at.get("plotly_chart")) == 2  # piano roll + pitch histogram
     assert len(at.get("audio")) == 1  # the rendering (no original recording here)
-    assert len(at.get("iframe")) == 1  # SynthViz
+    assert len(at.get("iframe")) == 2  # the piano roll's player, SynthViz
 
 
 def test_a_file_that_is_not_midi_is_an_error_message(dashboard):

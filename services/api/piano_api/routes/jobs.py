@@ -1,5 +1,5 @@
-"""/v1/jobs: submit, poll, list, download (MIDI and notes with the job's or other note parameters, MusicXML),
-cancel, delete."""
+"""/v1/jobs: submit, poll, list, download (the upload; MIDI and notes with the job's or other note parameters;
+MusicXML), cancel, retry, delete."""
 
 import json
 import logging
@@ -148,6 +148,24 @@ def get_midi(
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
 
 
+@router.get("/{job_id}/audio", response_class=Response, responses={200: {"content": {"audio/*": {}}}})
+def get_audio(session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str) -> Response:
+    """The recording as uploaded (its own format and content type), to listen to; ranges are honoured."""
+    job = job_or_404(session, job_id)
+    media_type = job.content_type or "application/octet-stream"
+    if url := storage.signed_url(job.input_key, settings.signed_url_ttl_s):
+        return RedirectResponse(url, status_code=307)
+    if path := storage.local_path(job.input_key):
+        return FileResponse(
+            path, media_type=media_type, filename=job.filename, content_disposition_type="inline"
+        )
+    try:
+        stream = storage.open(job.input_key)
+    except ObjectNotFoundError as exc:
+        raise ApiError(410, "upload_missing", "the uploaded recording is gone from storage") from exc
+    return StreamingResponse(stream, media_type=media_type)
+
+
 @router.get(
     "/{job_id}/score.musicxml",
     response_class=Response,
@@ -222,6 +240,29 @@ def cancel_job(session: SessionDep, job_id: str) -> JobPublic:
             raise ApiError(409, "job_not_active", f"job {job_id} already {job.status}; nothing to cancel")
     else:
         logger.info("job %s: canceled", job_id)
+    return JobPublic.from_job(job_or_404(session, job_id))
+
+
+@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic)
+def retry_job(response: Response, session: SessionDep, enqueue: EnqueueDep, job_id: str) -> JobPublic:
+    """Run a failed or canceled job again on the same upload: a new attempt, queued now."""
+    job = job_or_404(session, job_id)
+    if not job_store.retry(session, job_id):
+        job = job_or_404(session, job_id)
+        raise ApiError(
+            409,
+            "job_not_retryable",
+            f"job {job_id} is {job.status}; only a failed or canceled job can be retried",
+        )
+    try:
+        enqueue(job_id)
+    except Exception:
+        # The row is queued and marked unsent: the worker's sweep sends it once the queue answers.
+        logger.exception("job %s: queued again, but the queue is unreachable; a sweep will send it", job_id)
+        job_store.unmark_enqueued(session, job_id)
+    else:
+        logger.info("job %s: queued again (after %d attempts)", job_id, job.attempts)
+    response.headers["Location"] = f"/v1/jobs/{job_id}"
     return JobPublic.from_job(job_or_404(session, job_id))
 
 

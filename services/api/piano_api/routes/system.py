@@ -1,18 +1,20 @@
 """Queue statistics, health probes and Prometheus metrics."""
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from piano_ai.db.queue_history import depth_history
 from piano_ai.db.stats import queue_stats
 from piano_ai.storage import get_storage
 from piano_api.deps import SessionDep
 from piano_api.metrics import REGISTRY
 from piano_api.queue import ping_broker
-from piano_api.schemas import QueueOut
+from piano_api.schemas import DepthPointOut, QueueHistoryOut, QueueOut, iso
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
@@ -22,6 +24,21 @@ router = APIRouter(tags=["system"])
 def get_queue(session: SessionDep) -> QueueOut:
     """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code."""
     return QueueOut.from_stats(queue_stats(session))
+
+
+@router.get("/v1/queue/history", response_model=QueueHistoryOut)
+def get_queue_history(
+    session: SessionDep,
+    window_s: Annotated[float, Query(ge=60, le=7 * 86400, description="how far back, seconds")] = 3600,
+    points: Annotated[int, Query(ge=2, le=1000, description="evenly spaced times, both ends included")] = 121,
+) -> QueueHistoryOut:
+    """Queue depth (queued and running jobs) over the last ``window_s`` seconds, from the job table."""
+    history = depth_history(session, window_s, points)
+    return QueueHistoryOut(
+        window_s=window_s,
+        step_s=window_s / (points - 1),
+        points=[DepthPointOut(time=iso(p.time) or "", queued=p.queued, running=p.running) for p in history],
+    )
 
 
 @router.get("/healthz")

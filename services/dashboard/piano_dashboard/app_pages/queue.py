@@ -1,4 +1,5 @@
-"""Queue: counts, throughput and latency, workers, errors and recent jobs; refreshes by itself."""
+"""Queue: counts and depth history, active jobs, throughput and latency, workers, errors, recent jobs, and
+one job's detail (timestamps, attempts, worker, error, links; retry, cancel, delete); refreshes by itself."""
 
 from datetime import UTC, datetime
 
@@ -7,27 +8,32 @@ import plotly.express as px
 import streamlit as st
 
 from piano_dashboard import figures, queue_tables, views
-from piano_dashboard.client import ACTIVE, STATUSES, ApiError, Job, QueueStats
+from piano_dashboard.client import ACTIVE, STATUSES, TERMINAL, ApiError, Job, QueueStats
 from piano_dashboard.session import get_client
 
 REFRESH_S = 5  # seconds between automatic refreshes
 RECENT_JOBS = 200  # jobs fetched for the table and the latency chart
 SHOWN_ACTIVE = 20  # queued/running jobs listed with a cancel button
-HISTORY_KEY = "queue_history"  # st.session_state: queue depth samples taken at each refresh
-HISTORY_POINTS = 720  # an hour of samples at REFRESH_S
-NOTICE_KEY = "queue_notice"  # st.session_state: outcome of the last cancel, shown once
+HISTORY_WINDOWS = {"last hour": 3600, "last 6 hours": 6 * 3600, "last 24 hours": 86400}  # seconds
+NOTICE_KEY = "queue_notice"  # st.session_state: outcome of the last cancel, retry or delete, shown once
+LIBRARY_PAGE = "app_pages/library.py"  # as app.py routes it; ?job=<id> opens one job
 EMPTY_CELL = ""  # how tables show a missing value (Streamlit's default is "None")
 
 
-def cancel(job_id: str, filename: str) -> None:
-    """Button callback: ask the API to cancel, remember the outcome for the next run."""
+def act(action: str, job_id: str, filename: str) -> None:
+    """Button callback: cancel, retry or delete through the API; remember the outcome for the next run."""
+    client = get_client()
     try:
-        job = get_client().cancel(job_id)
+        if action == "delete":
+            client.delete(job_id)
+            st.session_state[NOTICE_KEY] = ("success", f"{filename}: deleted")
+            return
+        job = client.cancel(job_id) if action == "cancel" else client.retry(job_id)
         st.session_state[NOTICE_KEY] = ("success", f"{filename}: {job.status}")
     except ApiError as error:
         st.session_state[NOTICE_KEY] = (
             "error",
-            f"Could not cancel {filename}: **{error.code}**: {error.message}",
+            f"Could not {action} {filename}: **{error.code}**: {error.message}",
         )
 
 
@@ -36,11 +42,15 @@ def counts_and_depth(stats: QueueStats) -> None:
     for col, status in zip(cols, STATUSES, strict=False):
         col.metric(status.capitalize(), stats.counts.get(status, 0))
     cols[-1].metric("Oldest queued", queue_tables.age(stats.oldest_queued_age_s))
-    history: list[dict[str, object]] = st.session_state.setdefault(HISTORY_KEY, [])
-    history.append({"time": datetime.now(UTC), **{s: stats.counts.get(s, 0) for s in ACTIVE}})
-    del history[:-HISTORY_POINTS]
-    if len(history) > 1:
-        st.plotly_chart(figures.queue_depth(history), config=views.PLOT_CONFIG, key="depth")
+    window = st.selectbox("Queue depth over the", list(HISTORY_WINDOWS), key="depth_window")
+    try:
+        history = get_client().queue_history(HISTORY_WINDOWS[window])
+    except ApiError as error:
+        views.show_api_error(error, "Could not read the queue's history")
+        return
+    samples = [point.model_dump() for point in history.points]
+    title = f"Queue depth, {window} (from the job table)"
+    st.plotly_chart(figures.queue_depth(samples, title), config=views.PLOT_CONFIG, key="depth")
 
 
 def throughput_and_latency(stats: QueueStats, jobs: list[Job]) -> None:
@@ -115,10 +125,51 @@ def active_jobs(jobs: list[Job]) -> None:
         button.button(
             "Cancel",
             key=f"cancel-{job.id}",
-            on_click=cancel,
-            args=(job.id, job.filename),
+            on_click=act,
+            args=("cancel", job.id, job.filename),
             icon=":material/cancel:",
         )
+
+
+def job_detail(jobs: list[Job]) -> None:
+    """One job picked from the recent ones: every timestamp, attempts, worker, error, links and actions."""
+    st.subheader("Job detail")
+    if not jobs:
+        st.caption("No jobs yet.")
+        return
+    by_id = {job.id: job for job in jobs}
+    picked = st.selectbox(
+        "Job", list(by_id), format_func=lambda i: queue_tables.job_label(by_id[i]), key="detail_job"
+    )
+    job = by_id.get(picked or "", jobs[0])
+    facts = st.columns(5)
+    facts[0].metric("Status", job.status)
+    facts[1].metric("Attempts", job.attempts)
+    facts[2].metric("Wait", queue_tables.age(job.wait_s), help="queue wait of its latest attempt")
+    facts[3].metric("Work", queue_tables.age(job.work_s), help="a worker's time on its latest attempt")
+    facts[4].metric("Notes", job.note_count if job.note_count is not None else "–")
+    st.markdown(f"**Worker:** `{job.worker}`" if job.worker else "**Worker:** none yet")
+    if job.error:
+        st.error(f"**{job.error.code}**: {job.error.message}", icon=":material/error:")
+    st.dataframe(queue_tables.timeline_rows(job), hide_index=True, placeholder=EMPTY_CELL)
+    links = st.columns(4, vertical_alignment="center")
+    links[0].page_link(LIBRARY_PAGE, label="Open in the Library", query_params={"job": job.id})
+    links[1].markdown(f"API: `/v1/jobs/{job.id}`")
+    if job.status in ("failed", "canceled"):
+        links[2].button(
+            "Retry", key=f"retry-{job.id}", on_click=act, args=("retry", job.id, job.filename),
+            icon=":material/replay:", help="a new attempt on the same upload",
+        )  # fmt: skip
+    elif job.status in ACTIVE:
+        links[2].button(
+            "Cancel", key=f"detail-cancel-{job.id}", on_click=act, args=("cancel", job.id, job.filename),
+            icon=":material/cancel:",
+        )  # fmt: skip
+    if job.status in TERMINAL:
+        links[3].button(
+            "Delete", key=f"delete-{job.id}", on_click=act, args=("delete", job.id, job.filename),
+            icon=":material/delete:", help="the job, its upload and its results",
+        )  # fmt: skip
 
 
 def panel() -> None:
@@ -137,6 +188,7 @@ def panel() -> None:
     throughput_and_latency(stats, jobs)
     workers_and_errors(stats)
     jobs_table(jobs)
+    job_detail(jobs)
     st.caption(f"Updated {datetime.now(UTC):%H:%M:%S} UTC.")
 
 
