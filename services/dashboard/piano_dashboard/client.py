@@ -65,6 +65,7 @@ class JobLinks(BaseModel):
     midi: str | None = None
     notes: str | None = None
     score: str | None = None  # the MusicXML, once made
+    score_midi: str | None = None  # the score's quantized notes as MIDI, once made
 
 
 class ScoreInfo(BaseModel):
@@ -177,6 +178,7 @@ class JobsApi(Protocol):
     def download(self, path: str) -> bytes: ...
     def save_params(self, job_id: str, params: JobParams) -> Job: ...
     def get_score(self, job_id: str) -> bytes: ...
+    def get_score_midi(self, job_id: str) -> bytes: ...
     def cancel(self, job_id: str) -> Job: ...
     def delete(self, job_id: str) -> None: ...
     def queue(self) -> QueueStats: ...
@@ -233,6 +235,10 @@ class ApiClient:
     def get_score(self, job_id: str) -> bytes:
         """GET /v1/jobs/{id}/score.musicxml: the sheet music as MusicXML."""
         return self._request("GET", f"/v1/jobs/{job_id}/score.musicxml").content
+
+    def get_score_midi(self, job_id: str) -> bytes:
+        """GET /v1/jobs/{id}/score.mid: the sheet music's quantized notes as MIDI, at one tempo."""
+        return self._request("GET", f"/v1/jobs/{job_id}/score.mid").content
 
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))
