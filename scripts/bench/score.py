@@ -26,6 +26,7 @@ from piano_ai.data.plan import asap_pieces, is_val_piece
 from piano_ai.data.render import instruments, render
 from piano_ai.midi_io import midi_notes
 from piano_ai.score.beats import Beats, fixed_beats, librosa_beats, track_beats
+from piano_ai.score.meter import COMPOUND_SHARE, triple_share, with_meter
 from piano_ai.score.quantize import DIVISIONS, DUPLE, quantize
 from piano_ai.score.tempo import tempo_map
 from piano_ai.types import FloatArray, Note
@@ -37,11 +38,24 @@ QUANTIZERS = {"sixteenths or triplets (chosen)": DIVISIONS, "sixteenths only": (
 START_FRACTION = 0.25  # excerpts start a quarter of the way into the performance
 
 Tracker = Callable[[FloatArray, list[Note]], Beats]
+_simple_meter: dict[int, Beats] = {}  # id(audio) -> madmom's beats before the meter stage (tracked once)
+
+
+def _madmom(audio: FloatArray, notes: list[Note], compound: bool) -> Beats:
+    """madmom's beats, with or without the compound-meter stage (score/meter.py) on one tracking."""
+    if id(audio) not in _simple_meter:
+        _simple_meter[id(audio)] = track_beats(audio, notes, compound=False)
+    beats = _simple_meter[id(audio)]
+    return with_meter(beats, notes) if compound else beats
+
+
 TRACKERS: dict[str, Tracker] = {
-    "madmom": lambda audio, notes: track_beats(audio, notes),
+    "madmom": lambda audio, notes: _madmom(audio, notes, compound=True),
+    "madmom-simple-meter": lambda audio, notes: _madmom(audio, notes, compound=False),
     "librosa": lambda audio, notes: librosa_beats(audio),
     "fixed-120": lambda audio, notes: fixed_beats(audio.size / SAMPLE_RATE),
 }
+COMPOUND_SIGNATURES = ("6/8", "9/8", "12/8", "6/16", "12/16", "24/16")  # ASAP's compound meters
 
 
 @dataclass
@@ -175,6 +189,31 @@ def quantization_table(counts: dict[str, tuple[int, int]]) -> str:
     return "\n".join(lines)
 
 
+def meter_evidence() -> str:
+    """On ASAP *training* pieces (first performance, whole, on its annotated beats): how many of each kind
+    of meter score/meter.py calls compound (the evidence COMPOUND_SHARE was chosen on)."""
+    counts = {"compound": [0, 0], "simple": [0, 0]}  # kind -> [pieces, called compound]
+    for piece, files in sorted(asap_pieces().items()):
+        if is_val_piece(piece):
+            continue
+        path = Path(files[0])
+        annotations = path.with_name(path.stem + "_annotations.txt")
+        fields = [line.split("\t")[2].split(",") for line in annotations.read_text().splitlines()]
+        signature = next((f[1] for f in fields if f[0] == "db" and len(f) > 1), "")
+        beats, _ = read_annotations(annotations)
+        grid = Beats(tuple(beats), (1,) * len(beats), 4, True)
+        share, _ = triple_share(grid, midi_notes(pretty_midi.PrettyMIDI(str(path))))
+        kind = "compound" if signature in COMPOUND_SIGNATURES else "simple"
+        counts[kind][0] += 1
+        counts[kind][1] += int(share >= COMPOUND_SHARE)
+    lines = [
+        f"| ASAP training pieces, annotated beats | pieces | called compound (share >= {COMPOUND_SHARE}) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {kind} meter | {n} | {hits} |" for kind, (n, hits) in counts.items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-piece", type=int, default=1, help="performances per validation piece")
@@ -182,7 +221,13 @@ def main() -> None:
     parser.add_argument("--instrument", default="fluidr3", help="a piano_ai.data.render instrument")
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
     parser.add_argument("--quantization-only", action="store_true", help="skip beat tracking")
+    parser.add_argument(
+        "--meter-evidence", action="store_true", help="only the compound-meter table on training pieces"
+    )
     args = parser.parse_args()
+    if args.meter_evidence:
+        print(meter_evidence())
+        return
     print(quantization_table(quantization(args.per_piece)), flush=True)
     if args.quantization_only:
         return

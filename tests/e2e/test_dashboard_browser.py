@@ -2,7 +2,8 @@
 
 Upload a short piano clip on the Convert page, transcribe it with the shipped model, wait for the piano
 roll, check the Queue page, and save a screenshot of the result (into docs/img/dashboard.png, the
-README's picture, only with PIANO_AI_UPDATE_SCREENSHOT=1).
+README's picture, only with PIANO_AI_UPDATE_SCREENSHOT=1); open past jobs in the Library, one of them with
+its sheet music engraved (docs/img/library*.png, docs/img/sheet-music.png, on the same request).
 Embedded defaults only: SQLite, local storage and the filesystem broker in a temporary directory.
 """
 
@@ -28,6 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 README_SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 STARTUP_S = 240  # seconds for the API, the dashboard and a worker with its model to come up
 TRANSCRIBE_S = 300  # seconds from Transcribe to the piano roll (CPU inference, shared machine)
+SCORE_S = 120  # more seconds for a job that makes sheet music (beat tracking: ~12 s per minute of audio)
 VIEWPORT = {"width": 1400, "height": 1250}
 BEAT_S = 0.5  # seconds per quarter note (120 bpm)
 # "Mary had a little lamb" (traditional): melody as (MIDI pitch, beats) and one chord root per 4/4 bar
@@ -185,13 +187,15 @@ def _screenshot_path(tmp_path: Path, docs_path: Path = README_SCREENSHOT) -> Pat
     return tmp_path / docs_path.name
 
 
-def converted(stack: dict[str, str], clip: Path) -> str:
-    """Submit ``clip`` straight to the API and wait until it succeeded; returns the job id."""
+def converted(stack: dict[str, str], clip: Path, score: bool = False) -> str:
+    """Submit ``clip`` straight to the API (with ``score``, sheet music too) and wait until it succeeded;
+    returns the job id."""
     import httpx
 
     with clip.open("rb") as audio:
-        job = httpx.post(f"{stack['api']}/v1/jobs", files={"file": (clip.name, audio)}, timeout=60).json()
-    deadline = time.monotonic() + TRANSCRIBE_S
+        files, data = {"file": (clip.name, audio)}, {"score": str(score).lower()}
+        job = httpx.post(f"{stack['api']}/v1/jobs", files=files, data=data, timeout=60).json()
+    deadline = time.monotonic() + TRANSCRIBE_S + (SCORE_S if score else 0)
     while (status := httpx.get(f"{stack['api']}/v1/jobs/{job['id']}").json()["status"]) in (
         "queued",
         "running",
@@ -327,4 +331,31 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         page.screenshot(
             path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "queue.png")), full_page=True
         )
+    page.close()
+
+
+def test_a_finished_job_shows_its_sheet_music(stack, browser, tmp_path):
+    """A job made with score=true, opened in the Library: its Sheet music view holds the score engraved by
+    verovio (an SVG image) and the MusicXML and quantized MIDI downloads. Picture: docs/img/sheet-music.png
+    on request."""
+    import base64
+
+    job_id = converted(stack, piano_clip(tmp_path / "sheet_lamb.wav"), score=True)
+    page = browser.new_page(viewport=VIEWPORT)
+    with explained(page, stack, tmp_path):
+        page.goto(f"{stack['dashboard']}/library?job={job_id}")
+        heading = page.get_by_role("heading", name="Sheet music")
+        heading.wait_for(timeout=60_000)
+        engraved = page.locator('[data-testid=stImage] img[src^="data:image/svg+xml"]').first
+        engraved.wait_for(timeout=60_000)
+        source = engraved.get_attribute("src") or ""
+        svg = base64.b64decode(source.split(",", 1)[1]).decode()
+        assert "<svg" in svg and 'class="definition-scale"' in svg  # verovio's engraving, not a placeholder
+        assert engraved.bounding_box()["height"] > 100  # drawn, at a readable size
+        for label in ("Download MusicXML", "Download quantized MIDI"):
+            page.get_by_role("button", name=label).wait_for(timeout=30_000)
+        assert page.locator(ERRORS).all_inner_texts() == []
+        heading.scroll_into_view_if_needed()
+        page.wait_for_timeout(1_000)
+        page.screenshot(path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "sheet-music.png")))
     page.close()

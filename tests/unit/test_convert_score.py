@@ -48,7 +48,7 @@ def test_score_writes_musicxml_and_a_tempo_mapped_midi(
     stand_in(monkeypatch, notes)
     out = tmp_path / "out"
     assert cli.main(["convert", str(tmp_path / "clicks.wav"), "-o", str(out), "--score", "-q"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["clicks.mid", "clicks.musicxml"]
+    assert sorted(p.name for p in out.iterdir()) == ["clicks.mid", "clicks.musicxml", "clicks.quantized.mid"]
     midi = pretty_midi.PrettyMIDI(str(out / "clicks.mid"))
     assert np.median(np.diff(midi.get_beats())) == pytest.approx(PERIOD_S, abs=0.03)
     starts = sorted(n.start for n in midi.instruments[0].notes)
@@ -56,17 +56,26 @@ def test_score_writes_musicxml_and_a_tempo_mapped_midi(
     score = music21.converter.parse(out / "clicks.musicxml")
     assert len(score.parts) == 2
     assert score.recurse().getElementsByClass("MetronomeMark").first().number == pytest.approx(100, abs=5)
+    quantized = pretty_midi.PrettyMIDI(str(out / "clicks.quantized.mid"))
+    assert len(quantized.get_tempo_changes()[1]) == 1  # one constant tempo: the score's metronome mark
+    on_beats = sorted(quantized.time_to_tick(n.start) for i in quantized.instruments for n in i.notes)
+    assert len(on_beats) == len(notes) and {t % quantized.resolution for t in on_beats} == {0}
 
 
 def test_no_steady_beat_still_writes_both_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sf.write(tmp_path / "chord.wav", np.zeros(2 * SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
-    stand_in(monkeypatch, [Note(60, 0.2, 1.8, 70), Note(64, 0.21, 1.8, 70)])
+    stand_in(monkeypatch, [Note(60, 0.26, 1.8, 70), Note(64, 0.27, 1.8, 70)])
     out = tmp_path / "out"
     assert cli.main(["convert", str(tmp_path / "chord.wav"), "-o", str(out), "--score", "--json", "-q"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["chord.json", "chord.mid", "chord.musicxml"]
+    names = ["chord.json", "chord.mid", "chord.musicxml", "chord.quantized.mid"]
+    assert sorted(p.name for p in out.iterdir()) == names
     assert "chord.wav: no steady beat: only 1 distinct note onsets" in capsys.readouterr().err
     midi = pretty_midi.PrettyMIDI(str(out / "chord.mid"))
     assert midi.get_tempo_changes()[1].tolist() == [120.0]
     assert b"no steady beat found" in (out / "chord.musicxml").read_bytes()
+    quantized = pretty_midi.PrettyMIDI(str(out / "chord.quantized.mid"))
+    assert quantized.get_tempo_changes()[1].tolist() == [120.0]
+    starts = sorted(n.start for i in quantized.instruments for n in i.notes)
+    assert starts == [0.25, 0.25]  # played at 0.26 s: the eighth after the beat at 120 bpm

@@ -62,6 +62,9 @@ class JobLinks(BaseModel):
     notes: str | None = None
     notes_csv: str | None = None
     score: str | None = Field(None, description="the sheet music as MusicXML, once made")
+    score_midi: str | None = Field(
+        None, description="the sheet music as MIDI: quantized notes at one tempo, once made"
+    )
 
 
 class ScoreOut(BaseModel):
@@ -137,6 +140,7 @@ class JobPublic(BaseModel):
                 notes=f"{path}/notes" if done else None,
                 notes_csv=f"{path}/notes.csv" if done else None,
                 score=f"{path}/score.musicxml" if done and job.score_key else None,
+                score_midi=f"{path}/score.mid" if done and job.score_key else None,
             ),
         )
 

@@ -66,6 +66,7 @@ class JobLinks(BaseModel):
     midi: str | None = None
     notes: str | None = None
     score: str | None = None  # the MusicXML, once made
+    score_midi: str | None = None  # the score's quantized notes as MIDI, once made
 
 
 class ScoreInfo(BaseModel):
@@ -217,6 +218,7 @@ class JobsApi(Protocol):
     def save_params(self, job_id: str, params: JobParams) -> Job: ...
     def get_score(self, job_id: str) -> bytes: ...
     def get_audio(self, job_id: str) -> tuple[bytes, str]: ...
+    def get_score_midi(self, job_id: str) -> bytes: ...
     def cancel(self, job_id: str) -> Job: ...
     def retry(self, job_id: str) -> Job: ...
     def delete(self, job_id: str) -> None: ...
@@ -280,6 +282,10 @@ class ApiClient:
         """GET /v1/jobs/{id}/audio: the upload as received, and its content type."""
         response = self._request("GET", f"/v1/jobs/{job_id}/audio", timeout=UPLOAD_TIMEOUT_S)
         return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    def get_score_midi(self, job_id: str) -> bytes:
+        """GET /v1/jobs/{id}/score.mid: the sheet music's quantized notes as MIDI, at one tempo."""
+        return self._request("GET", f"/v1/jobs/{job_id}/score.mid").content
 
     def cancel(self, job_id: str) -> Job:
         return _parse(Job, self._request("POST", f"/v1/jobs/{job_id}/cancel"))

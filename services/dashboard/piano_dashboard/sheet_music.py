@@ -1,4 +1,5 @@
-"""The "Sheet music" view: a job's MusicXML (from the API) engraved to SVG pages by verovio; a download."""
+"""The "Sheet music" view: a job's MusicXML (from the API) engraved to SVG pages by verovio; downloads of the
+MusicXML and of the quantized MIDI (the score's notes at one tempo)."""
 
 from pathlib import Path
 
@@ -13,6 +14,7 @@ PAGE_WIDTH = 2100
 PAGE_HEIGHT = 2970
 SCALE_PERCENT = 40
 SCORE_KEY = "sheet_music_xml"  # st.session_state: job id -> MusicXML bytes
+SCORE_MIDI_KEY = "sheet_music_midi"  # st.session_state: job id -> quantized MIDI bytes, or an ApiError
 
 
 @st.cache_data(show_spinner="Engraving the score…", max_entries=8)
@@ -51,8 +53,21 @@ def summary(job: Job) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def quantized_midi(client: JobsApi, job: Job) -> bytes | ApiError:
+    """The job's quantized MIDI, fetched once per session; the API's error when it has none (jobs scored
+    before it existed)."""
+    cache: dict[str, bytes | ApiError] = st.session_state.setdefault(SCORE_MIDI_KEY, {})
+    if job.id not in cache:
+        try:
+            cache[job.id] = client.get_score_midi(job.id)
+        except ApiError as error:
+            cache[job.id] = error
+    return cache[job.id]
+
+
 def sheet_music(client: JobsApi, job: Job) -> None:
-    """The job's score, a page at a time, with a MusicXML download; a note when the beat was not found."""
+    """The job's score, a page at a time, with MusicXML and quantized MIDI downloads; a note when the beat
+    was not found."""
     st.subheader("Sheet music")
     if job.links is None or job.links.score is None:
         reason = job.score.note if job.score is not None and job.score.note else "it was not asked for"
@@ -71,15 +86,24 @@ def sheet_music(client: JobsApi, job: Job) -> None:
     if job.score is not None and not job.score.found:
         st.warning(f"{job.score.note}: the bars are at 120 bpm in 4/4.", icon=":material/timer_off:")
     pages = engrave(musicxml)
-    top = st.columns([3, 1])
+    stem = Path(job.filename).stem or "transcription"
+    top = st.columns([2, 1, 1])
     top[0].caption(summary(job))
     top[1].download_button(
-        "Download MusicXML",
-        musicxml,
-        f"{Path(job.filename).stem or 'transcription'}.musicxml",
-        MUSICXML_TYPE,
-        icon=":material/download:",
+        "Download MusicXML", musicxml, f"{stem}.musicxml", MUSICXML_TYPE, icon=":material/download:"
     )
+    midi = quantized_midi(client, job)
+    if isinstance(midi, bytes):
+        top[2].download_button(
+            "Download quantized MIDI",
+            midi,
+            f"{stem}.quantized.mid",
+            "audio/midi",
+            icon=":material/download:",
+            help="the notes of the score on its beat grid, at one tempo (the metronome mark)",
+        )
+    else:
+        top[2].caption(f"No quantized MIDI: {midi.message}")
     if not pages:
         st.error(
             "The score could not be engraved; the MusicXML download still holds it.", icon=":material/error:"

@@ -165,8 +165,11 @@ def _transcribe_and_store(
     notes, audio_s, sustain = found.notes, found.audio_s, found.sustain
     midi, results = midi_bytes(notes, sustain=sustain), {}
     if job.want_score:
-        midi, musicxml, results = _score(job, audio, notes, midi, progress)
+        midi, musicxml, quantized, results = _score(job, audio, notes, midi, progress)
         if musicxml:
+            ctx.storage.put_bytes(
+                keys.score_midi, quantized, "audio/midi"
+            )  # before the key that announces it
             ctx.storage.put_bytes(keys.score, musicxml, MUSICXML_TYPE)
             results["score_key"] = keys.score
     progress("uploading", 0.0)
@@ -190,9 +193,9 @@ def _transcribe_and_store(
 
 def _score(
     job: Job, audio: FloatArray, notes: list[Note], midi: bytes, progress: ProgressWriter
-) -> tuple[bytes, bytes, dict[str, Any]]:
-    """The score stage: (MIDI on the tempo map, MusicXML, {"score": summary}). It never fails the job: when
-    the score cannot be made at all, the job keeps its plain MIDI and its results say why."""
+) -> tuple[bytes, bytes, bytes, dict[str, Any]]:
+    """The score stage: (MIDI on the tempo map, MusicXML, quantized MIDI, {"score": summary}). It never fails
+    the job: when the score cannot be made at all, the job keeps its plain MIDI and its results say why."""
     from piano_ai.score.pipeline import score_audio
 
     progress("score", 0.0)
@@ -203,10 +206,11 @@ def _score(
         raise
     except Exception as exc:
         logger.exception("job %s: the score could not be made; the job keeps its MIDI", job.id)
-        return midi, b"", {"score": {"found": False, "note": f"no score: {type(exc).__name__}: {exc}"[:500]}}
+        note = f"no score: {type(exc).__name__}: {exc}"[:500]
+        return midi, b"", b"", {"score": {"found": False, "note": note}}
     if score.beats.note:
         logger.info("job %s: %s", job.id, score.beats.note)
-    return score.midi, score.musicxml, {"score": score.summary()}
+    return score.midi, score.musicxml, score.quantized_midi, {"score": score.summary()}
 
 
 def _remove_orphaned_results(ctx: WorkerContext, job_id: str, *result_keys: str) -> None:

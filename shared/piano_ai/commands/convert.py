@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # only for annotations: importing these at run time would slo
     from piano_ai.activations import Heads
     from piano_ai.inference import Transcriber
     from piano_ai.pedal import Intervals
+    from piano_ai.score.pipeline import ScoreResult
     from piano_ai.types import Activations, Note, NoteParams, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--score",
         action="store_true",
-        help="track the beats: the MIDI gets a tempo map, DIR/<stem>.musicxml the sheet music (slower)",
+        help="track the beats: the MIDI gets a tempo map, DIR/<stem>.musicxml the sheet music and"
+        " DIR/<stem>.quantized.mid the sheet music's notes as MIDI, at one tempo (slower)",
     )
     parser.add_argument(
         "--save-activations",
@@ -91,21 +93,21 @@ def convert_file(
 
     out_name: the outputs' base name (default: the source's stem; --keep-extension passes its full name).
 
-    formats: any of "mid", "csv", "json", "musicxml", "activations.npz". With "musicxml" (--score) the beats
-    are tracked (piano_ai.score) and the MIDI file gets their tempo map; "activations.npz" keeps the model's
-    outputs (piano_ai.activations). Raises PianoAIError for bad input.
+    formats: any of "mid", "csv", "json", "musicxml", "quantized.mid", "activations.npz". With "musicxml" or
+    "quantized.mid" (--score) the beats are tracked (piano_ai.score) and the MIDI file gets their tempo map;
+    "activations.npz" keeps the model's outputs (piano_ai.activations). Raises PianoAIError for bad input.
     """
     from piano_ai import activations, midi_io
 
     result = Result(source)
     clock = _StageClock(progress)
-    midi, musicxml = b"", b""
+    midi, musicxml, quantized = b"", b"", b""
     outputs: Activations | Heads | None
     with display.decoder_chatter_to_log(str(source)):
-        if "musicxml" in formats:  # beat tracking reads the whole recording
-            notes, sustain, outputs, midi, musicxml, result.score_note = _transcribe_with_score(
-                source, model, params, clock, result
-            )
+        if {"musicxml", "quantized.mid"} & set(formats):  # beat tracking reads the whole recording
+            notes, sustain, outputs, score = _transcribe_with_score(source, model, params, clock, result)
+            midi, musicxml, quantized = score.midi, score.musicxml, score.quantized_midi
+            result.score_note = score.beats.note
         else:
             keep = "activations.npz" in formats
             notes, sustain, outputs = _transcribe_streaming(source, model, params, clock, result, keep)
@@ -117,6 +119,7 @@ def convert_file(
         "csv": lambda path: midi_io.notes_to_csv(notes, path),
         "json": lambda path: midi_io.write_json(notes, path, sustain, params.pedal),
         "musicxml": lambda path: path.write_bytes(musicxml) and path,
+        "quantized.mid": lambda path: path.write_bytes(quantized) and path,
         "activations.npz": lambda path: activations.save(outputs or {}, path),
     }
     for fmt in formats:
@@ -148,9 +151,9 @@ def _transcribe_streaming(
 
 def _transcribe_with_score(
     source: Path, model: Transcriber, params: NoteParams, clock: _StageClock, result: Result
-) -> tuple[list[Note], Intervals, Activations, bytes, bytes, str]:
-    """The whole recording in memory (the beat tracker needs it): notes, pedal, activations, the MIDI on the
-    tracked tempo map (with the pedal), MusicXML (with pedal marks), beat note."""
+) -> tuple[list[Note], Intervals, Activations, ScoreResult]:
+    """The whole recording in memory (the beat tracker needs it): notes, pedal, activations and the score
+    (the MIDI on the tracked tempo map with the pedal, MusicXML with pedal marks, the quantized MIDI)."""
     from piano_ai import midi_io
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
@@ -166,7 +169,7 @@ def _transcribe_with_score(
     midi = midi_io.midi_bytes(notes, sustain=sustain)
     score = score_audio(audio, notes, title=source.stem, midi=midi)  # the worker's score stage too
     clock("score", 1.0)
-    return notes, sustain, outputs, score.midi, score.musicxml, score.beats.note
+    return notes, sustain, outputs, score
 
 
 class _StageClock:
@@ -196,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     formats = ("mid",) + tuple(fmt for fmt, wanted in (("csv", args.csv), ("json", args.json),
                                                       ("musicxml", args.score),
+                                                      ("quantized.mid", args.score),
                                                       ("activations.npz", args.save_activations))
                                if wanted)  # fmt: skip
     try:

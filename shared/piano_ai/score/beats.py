@@ -49,7 +49,8 @@ class Beats:
 
     ``times`` are seconds from the start of the audio, increasing; ``positions[i]`` is beat i's place in its
     bar, 1 = downbeat, up to ``beats_per_bar``. ``found`` is False when no steady beat was found: then the
-    times are a fixed FALLBACK_BPM grid and ``note`` says why.
+    times are a fixed FALLBACK_BPM grid and ``note`` says why. ``compound``: each beat is a dotted quarter
+    (three eighths), so 2 beats per bar are 6/8 (piano_ai.score.meter); otherwise a beat is a quarter.
     """
 
     times: tuple[float, ...]
@@ -57,17 +58,25 @@ class Beats:
     beats_per_bar: int
     found: bool
     note: str = ""
+    compound: bool = False
 
     @property
     def downbeats(self) -> tuple[float, ...]:
         return tuple(t for t, p in zip(self.times, self.positions, strict=True) if p == 1)
 
+    @property
+    def time_signature(self) -> str:
+        """ "3/4", or "6/8" for two compound beats a bar."""
+        return time_signature(self.beats_per_bar, self.compound)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: {"found", "note", "beats_per_bar", "beats": [s...], "downbeats": [s...]}."""
+        """JSON-ready: {"found", "note", "beats_per_bar", "compound", "beats": [s...],
+        "downbeats": [s...]}."""
         return {
             "found": self.found,
             "note": self.note,
             "beats_per_bar": self.beats_per_bar,
+            "compound": self.compound,
             "beats": [round(t, 4) for t in self.times],
             "downbeats": [round(t, 4) for t in self.downbeats],
         }
@@ -79,11 +88,20 @@ class Beats:
         downs = [i for i, t in enumerate(times) if round(t, 4) in {round(d, 4) for d in data["downbeats"]}]
         first = downs[0] if downs else 0
         positions = tuple((i - first) % per_bar + 1 for i in range(len(times)))
-        return cls(times, positions, per_bar, bool(data["found"]), str(data["note"]))
+        compound = bool(data.get("compound", False))
+        return cls(times, positions, per_bar, bool(data["found"]), str(data["note"]), compound)
 
 
-def track_beats(audio: FloatArray, notes: list[Note], sample_rate: int = SAMPLE_RATE) -> Beats:
-    """Beats and downbeats of mono ``audio`` (shape (samples,)) whose transcription is ``notes``.
+def time_signature(beats_per_bar: int, compound: bool = False) -> str:
+    """A bar of ``beats_per_bar`` beats as a time signature: quarters ("3/4") or dotted quarters ("6/8")."""
+    return f"{3 * beats_per_bar}/8" if compound else f"{beats_per_bar}/4"
+
+
+def track_beats(
+    audio: FloatArray, notes: list[Note], sample_rate: int = SAMPLE_RATE, compound: bool = True
+) -> Beats:
+    """Beats and downbeats of mono ``audio`` (shape (samples,)) whose transcription is ``notes``; with
+    ``compound``, beats that the notes divide in three are read as a compound meter (piano_ai.score.meter).
 
     Never raises for hard input: silence, a single chord or a recording madmom finds no beat in gives
     ``fixed_beats`` with found=False and a note saying so.
@@ -95,7 +113,12 @@ def track_beats(audio: FloatArray, notes: list[Note], sample_rate: int = SAMPLE_
     times, positions = madmom_downbeats(audio, sample_rate)
     if len(times) < MIN_BEATS:
         return fixed_beats(duration, f"no steady beat: the tracker found {len(times)} beats")
-    return Beats(tuple(times), tuple(positions), max(positions), True)
+    beats = Beats(tuple(times), tuple(positions), max(positions), True)
+    if compound:
+        from piano_ai.score.meter import with_meter
+
+        beats = with_meter(beats, notes)
+    return beats
 
 
 def fixed_beats(duration_s: float, note: str = "") -> Beats:

@@ -24,15 +24,17 @@ STAFF_IDS = ("P1-Staff1", "P1-Staff2")
 def build_score(
     right: Iterable[Chord],
     left: Iterable[Chord],
-    signatures: Iterable[tuple[int, int]],
+    signatures: Iterable[tuple[Fraction, int, int]],
     key: music21.key.Key,
     bpm: float,
     title: str = TITLE,
     remark: str = "",
     pedals: Sequence[tuple[float, float]] = (),
+    beat_quarters: Fraction = Fraction(1),
 ) -> tuple[music21.stream.Score, int]:
     """A piano score: ``right`` on a treble staff, ``left`` on a bass staff (times in quarter notes), a time
-    signature n/4 at each (beat, n) of ``signatures``, ``key``'s signature, a metronome mark of ``bpm``,
+    signature at each (quarter offset, numerator, denominator) of ``signatures`` (TempoMap.time_signatures),
+    ``key``'s signature, a metronome mark of ``bpm`` beats of ``beat_quarters`` quarters (1.5: dotted),
     ``remark`` (if any) written above the first bar, and a sustain-pedal mark (Ped. ... *) for each of
     ``pedals`` ((down, up) in quarter notes) that holds a chord. Returns (score, pedal marks written)."""
     import music21
@@ -51,14 +53,14 @@ def build_score(
         staff.insert(0, piano)
         staff.insert(0, clef)
         staff.insert(0, music21.key.KeySignature(key.sharps))
-        for beat, count in signatures:
-            staff.insert(beat, music21.meter.TimeSignature(f"{count}/4"))
+        for offset, numerator, denominator in signatures:
+            staff.insert(float(offset), music21.meter.TimeSignature(f"{numerator}/{denominator}"))
         elements.append([(chord, _element(chord, names)) for chord in chords])
         for chord, element in elements[-1]:
             staff.insert(float(chord.onset), element)
         staves.append(staff)
     staves[0].insert(
-        0, music21.tempo.MetronomeMark(number=round(bpm), referent=music21.note.Note(type="quarter"))
+        0, music21.tempo.MetronomeMark(number=round(bpm), referent=music21.duration.Duration(beat_quarters))
     )
     if remark:
         staves[0].insert(0, music21.expressions.TextExpression(remark))

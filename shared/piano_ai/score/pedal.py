@@ -33,11 +33,11 @@ def sustain_of_midi(midi: bytes) -> Intervals:
 
 
 def sustain_beats(intervals: Intervals, tempo: TempoMap) -> Intervals:
-    """``intervals`` (seconds) in beats (quarter notes) on ``tempo``'s grid; an unlifted pedal stays inf."""
+    """``intervals`` (seconds) in quarter notes on ``tempo``'s grid; an unlifted pedal stays inf."""
     out = []
     for down, up in intervals:
-        start = float(tempo.beat_positions([down])[0])
-        end = math.inf if math.isinf(up) else float(tempo.beat_positions([up])[0])
+        start = float(tempo.quarter_positions([down])[0])
+        end = math.inf if math.isinf(up) else float(tempo.quarter_positions([up])[0])
         out.append((start, end))
     return out
 

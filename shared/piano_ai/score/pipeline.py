@@ -36,6 +36,7 @@ class ScoreResult:
     bpm: float  # the median tracked tempo, beats per minute (the score's metronome mark)
     pedal_marks: int = 0  # sustain-pedal marks written (Ped. ... *)
     midi: bytes = b""  # the transcription's MIDI file on the tempo map (score_audio with ``midi``)
+    quantized_midi: bytes = b""  # the score as MIDI: quantized notes, one constant tempo (quantized_midi.py)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready, for the job's results: {"found", "note", "key" ("Ab major"), "time_signature"
@@ -45,7 +46,7 @@ class ScoreResult:
             "found": beats["found"],
             "note": beats["note"],
             "key": self.key.replace("-", "b"),
-            "time_signature": f"{self.beats.beats_per_bar}/4",
+            "time_signature": self.beats.time_signature,
             "tempo_bpm": round(self.bpm, 1),
             "pedal_marks": self.pedal_marks,
             "beats": beats["beats"],
@@ -112,6 +113,7 @@ def score_notes(
     from piano_ai.score.musicxml import build_score, musicxml_bytes
     from piano_ai.score.pedal import sustain_beats
     from piano_ai.score.quantize import chords, quantize
+    from piano_ai.score.quantized_midi import quantized_midi_bytes
 
     end_s = max([duration_s] + [n.end for n in notes])
     tempo = tempo_map(beats, end_s)
@@ -121,5 +123,8 @@ def score_notes(
     bpm = 60.0 / float(np.median(np.diff(beats.times))) if len(beats.times) > 1 else FALLBACK_BPM
     remark = "" if beats.found else NO_BEAT_REMARK
     pedals = sustain_beats(sustain or [], tempo)
-    score, marks = build_score(chords(right), chords(left), tempo.signatures, key, bpm, title, remark, pedals)
-    return ScoreResult(beats, tempo, f"{key.tonic.name} {key.mode}", musicxml_bytes(score), bpm, marks)
+    signatures, unit = tempo.time_signatures(), tempo.beat_quarters
+    score, marks = build_score(chords(right), chords(left), signatures, key, bpm, title, remark, pedals, unit)
+    as_midi = quantized_midi_bytes(right, left, tempo, key, bpm, pedals)
+    name = f"{key.tonic.name} {key.mode}"
+    return ScoreResult(beats, tempo, name, musicxml_bytes(score), bpm, marks, quantized_midi=as_midi)

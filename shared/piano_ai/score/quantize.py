@@ -1,6 +1,7 @@
-"""Notes on the beat grid: onsets and ends in quarter notes (one tracked beat = one quarter), each beat
-divided in sixteenths or in triplet eighths, whichever fits its onsets; then chords merged and overlaps
-cleaned so each staff reads as one voice.
+"""Notes on the beat grid: onsets and ends in quarter notes (one tracked beat = one quarter, or a dotted
+quarter in a compound meter), each beat divided in sixteenths or in triplet eighths, whichever fits its
+onsets (a compound beat: in sixteenths, three or six of them); then chords merged and overlaps cleaned so
+each staff reads as one voice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from piano_ai.types import Note
 DUPLE = 4  # sixteenths per beat
 TRIPLE = 3  # triplet eighths per beat
 DIVISIONS = (DUPLE, TRIPLE)
+COMPOUND_DIVISIONS = (6,)  # sixteenths per compound beat (a dotted quarter): its eighths fall on them too
 # A beat goes triplet when its onsets miss the triplet grid by less than TRIPLET_MARGIN x the sixteenth grid
 # (summed over its onsets). On a quarter of ASAP's training pieces, quantized on their annotated beats, 1.0
 # put the most onsets on the score's positions (0.747 / 0.758 / 0.765 / 0.767 / 0.762 / 0.748 of them at
@@ -49,23 +51,28 @@ class Chord:
     velocity: int  # the loudest note's
 
 
-def quantize(notes: Iterable[Note], tempo: TempoMap, divisions: tuple[int, ...] = DIVISIONS) -> list[QNote]:
-    """Quantize performed notes (seconds) to ``tempo``'s beat grid, sorted by (onset, pitch).
+def quantize(notes: Iterable[Note], tempo: TempoMap, divisions: tuple[int, ...] | None = None) -> list[QNote]:
+    """Quantize performed notes (seconds) to ``tempo``'s beat grid, sorted by (onset, pitch); times in
+    quarter notes.
 
-    ``divisions``: the ways a beat may be divided (`make bench-score` also measures sixteenths alone).
+    ``divisions``: the ways a beat may be divided (`make bench-score` also measures sixteenths alone);
+    default DIVISIONS, or COMPOUND_DIVISIONS when ``tempo`` is compound.
     """
     notes = list(notes)
     if not notes:
         return []
+    if divisions is None:
+        divisions = COMPOUND_DIVISIONS if tempo.compound else DIVISIONS
     onsets = tempo.beat_positions([n.start for n in notes])
     ends = tempo.beat_positions([n.end for n in notes])
     division = beat_divisions(onsets, divisions)
+    fallback, unit = divisions[0], tempo.beat_quarters
     out = []
     for note, onset, end in zip(notes, onsets, ends, strict=True):
-        q_onset = snap(onset, division.get(_beat_of(onset), DUPLE))
-        step = Fraction(1, division.get(_beat_of(onset), DUPLE))
-        q_end = max(snap(end, division.get(_beat_of(end), DUPLE)), q_onset + step)
-        out.append(QNote(note.pitch, q_onset, q_end - q_onset, note.velocity))
+        q_onset = snap(onset, division.get(_beat_of(onset), fallback))
+        step = Fraction(1, division.get(_beat_of(onset), fallback))
+        q_end = max(snap(end, division.get(_beat_of(end), fallback)), q_onset + step)
+        out.append(QNote(note.pitch, q_onset * unit, (q_end - q_onset) * unit, note.velocity))
     return sorted(out, key=lambda q: (q.onset, q.pitch))
 
 
@@ -73,8 +80,11 @@ def beat_divisions(onsets: Iterable[float], divisions: tuple[int, ...] = DIVISIO
     """beat index -> DUPLE or TRIPLE for every beat holding an onset (positions in beats).
 
     A beat is divided in triplets when its onsets sit closer to the triplet grid than to the sixteenth
-    grid; ties (a single on-beat onset) stay duple, the common case.
+    grid; ties (a single on-beat onset) stay duple, the common case. With one division (a compound beat's),
+    every beat gets that one.
     """
+    if len(divisions) == 1:
+        return {_beat_of(position): divisions[0] for position in onsets}
     by_beat: dict[int, list[float]] = {}
     for position in onsets:
         beat = _beat_of(position)

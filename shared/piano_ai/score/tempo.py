@@ -1,15 +1,18 @@
 """The tempo map: tracked beats turned into MIDI tempo and time-signature events.
 
-Every MIDI beat (a quarter note, MIDI_RESOLUTION ticks) is one tracked beat: each beat interval gets its own
-set-tempo event, so a reader's beats (``pretty_midi.PrettyMIDI.get_beats()``) fall on the performed beats and
-every note, written at the tick of its time in seconds, sounds when it was played. Time signatures make bars
-start on the tracked downbeats; beats before the first tracked one become a pickup bar starting at 0 s.
+Every MIDI beat is one tracked beat: a quarter note (MIDI_RESOLUTION ticks), or in a compound meter (6/8) a
+dotted quarter (1.5 x MIDI_RESOLUTION ticks, which pretty_midi also counts as one beat). Each beat interval
+gets its own set-tempo event, so a reader's beats (``pretty_midi.PrettyMIDI.get_beats()``) fall on the
+performed beats and every note, written at the tick of its time in seconds, sounds when it was played. Time
+signatures make bars start on the tracked downbeats; beats before the first tracked one become a pickup bar
+starting at 0 s.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,8 @@ MIDI_RESOLUTION = 960  # ticks per beat (a quarter note), as piano_ai.midi_io wr
 MAX_TEMPO_US = 2**24 - 1  # the largest set-tempo value (microseconds per quarter) MIDI can hold
 MIN_BEAT_S = 0.05  # no beat interval is written shorter than this (1200 bpm)
 PICKUP_EPS_S = 0.01  # a first beat this close to 0 s is taken to start at 0 (no pickup)
-TIME_SIGNATURE_DENOMINATOR = 4  # a tracked beat is written as a quarter note
+COMPOUND_BEAT = Fraction(3, 2)  # quarter notes in a compound meter's beat (a dotted quarter: 6/8, 9/8)
+MIDI_CLOCKS_PER_QUARTER = 24  # MIDI clocks per quarter note (the time-signature event's metronome unit)
 
 
 @dataclass(frozen=True)
@@ -29,16 +33,32 @@ class TempoMap:
     """Beat k of the MIDI file is at ``grid[k]`` seconds (tick k * MIDI_RESOLUTION); grid[0] == 0.
 
     ``signatures``: (beat index, beats per bar) where a bar of a new length starts, the first at beat 0.
+    ``compound``: a beat is a dotted quarter (COMPOUND_BEAT) and bars are written n/8 (2 beats: 6/8).
     """
 
-    grid: tuple[float, ...]  # seconds, increasing, integer microseconds apart
+    grid: tuple[float, ...]  # seconds, increasing, integer microseconds apart (3 us apart when compound)
     signatures: tuple[tuple[int, int], ...]
+    compound: bool = False
+
+    @property
+    def beat_quarters(self) -> Fraction:
+        """Quarter notes in one beat: 1, or 3/2 in a compound meter."""
+        return COMPOUND_BEAT if self.compound else Fraction(1)
 
     @property
     def tempos_us(self) -> list[int]:
         """Microseconds per quarter for each beat interval, then the last one again for what follows."""
-        steps = [round((b - a) * 1e6) for a, b in zip(self.grid[:-1], self.grid[1:], strict=True)]
+        steps = [round((b - a) * 1e6 / self.beat_quarters)
+                 for a, b in zip(self.grid[:-1], self.grid[1:], strict=True)]  # fmt: skip
         return steps + steps[-1:] if steps else [500_000]
+
+    def time_signatures(self) -> list[tuple[Fraction, int, int]]:
+        """(offset in quarter notes, numerator, denominator) of each time signature: n/4, or 3n/8 when
+        compound."""
+        return [
+            (index * self.beat_quarters, 3 * length if self.compound else length, 8 if self.compound else 4)
+            for index, length in self.signatures
+        ]
 
     @property
     def bar_starts(self) -> list[float]:
@@ -56,20 +76,30 @@ class TempoMap:
         beats = np.interp(t, grid, np.arange(len(grid), dtype=np.float64))
         return np.where(t > grid[-1], len(grid) - 1 + (t - grid[-1]) / last, beats)
 
+    def quarter_positions(self, seconds: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Each time (s) in quarter notes from 0 s (beat_positions x beat_quarters)."""
+        return self.beat_positions(seconds) * float(self.beat_quarters)
+
     def ticks(self, seconds: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """The MIDI tick of each time (s)."""
-        return np.round(self.beat_positions(seconds) * MIDI_RESOLUTION).astype(np.int64)
+        return np.round(self.quarter_positions(seconds) * MIDI_RESOLUTION).astype(np.int64)
 
     def meta_events(self) -> list[tuple[int, int, bytes]]:
         """(tick, meta type, data) for every set-tempo (0x51) and time-signature (0x58) event, by tick."""
-        events = [(k * MIDI_RESOLUTION, 0x51, min(us, MAX_TEMPO_US).to_bytes(3, "big"))
+        beat_ticks = int(MIDI_RESOLUTION * self.beat_quarters)
+        events = [(k * beat_ticks, 0x51, min(us, MAX_TEMPO_US).to_bytes(3, "big"))
                   for k, us in enumerate(self.tempos_us)]  # fmt: skip
-        denominator_power = int(np.log2(TIME_SIGNATURE_DENOMINATOR))
         events += [
-            (index * MIDI_RESOLUTION, 0x58, bytes([length, denominator_power, 24, 8]))
-            for index, length in self.signatures
+            (int(at * MIDI_RESOLUTION), 0x58, signature_data(numerator, denominator))
+            for at, numerator, denominator in self.time_signatures()
         ]
         return sorted(events, key=lambda e: (e[0], e[1]))
+
+
+def signature_data(numerator: int, denominator: int) -> bytes:
+    """A time-signature meta event's data; its metronome click is the beat (a dotted quarter in n/8)."""
+    click = int(MIDI_CLOCKS_PER_QUARTER * (COMPOUND_BEAT if denominator == 8 else 1))  # 24, or 36 in n/8
+    return bytes([numerator, int(np.log2(denominator)), click, 8])
 
 
 def tempo_map(beats: Beats, end_s: float) -> TempoMap:
@@ -80,10 +110,12 @@ def tempo_map(beats: Beats, end_s: float) -> TempoMap:
     while times[-1] < end_s:
         times.append(times[-1] + period)
         positions.append(positions[-1] % beats.beats_per_bar + 1)
-    micros = np.cumsum([0] + [max(round((b - a) * 1e6), round(MIN_BEAT_S * 1e6))
+    # Whole microseconds per quarter: a compound beat (1.5 quarters) is a multiple of 3 us.
+    step = 3 if beats.compound else 1
+    micros = np.cumsum([0] + [step * max(round((b - a) * 1e6 / step), round(MIN_BEAT_S * 1e6 / step))
                               for a, b in zip(times[:-1], times[1:], strict=True)])  # fmt: skip
     grid = tuple(float(us) / 1e6 for us in micros)
-    return TempoMap(grid, _signatures(positions, beats.beats_per_bar))
+    return TempoMap(grid, _signatures(positions, beats.beats_per_bar), beats.compound)
 
 
 def _with_pickup(times: list[float], positions: list[int], per_bar: int) -> tuple[list[float], list[int]]:

@@ -33,11 +33,12 @@ class JobKeys:
     notes: str  # the notes as JSON (piano rolls)
     activations: str  # the model's outputs (piano_ai.activations), to decode again with other parameters
     score: str  # the sheet music as MusicXML
+    score_midi: str  # the sheet music's quantized notes as MIDI, at one tempo
 
     @property
     def results(self) -> tuple[str, ...]:
         """The keys a worker's run writes (a failed or superseded run removes them)."""
-        return (self.midi, self.notes, self.activations, self.score)
+        return (self.midi, self.notes, self.activations, self.score, self.score_midi)
 
 
 def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
@@ -50,6 +51,7 @@ def job_keys(job_id: str, input_ext: str = "bin") -> JobKeys:
         notes=f"{prefix}notes.json",
         activations=f"{prefix}activations.npz",
         score=f"{prefix}score.musicxml",
+        score_midi=f"{prefix}score.mid",
     )
 
 

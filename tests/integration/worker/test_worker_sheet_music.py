@@ -1,5 +1,6 @@
-"""The score on the real stack: a job's MusicXML beside its MIDI, its beats in the job's results and in the
-MIDI's tempo map, GET /v1/jobs/{id}/score.musicxml, a recording with no steady beat, and a job without score=true."""
+"""The score on the real stack: a job's MusicXML and quantized MIDI beside its MIDI, its beats in the job's
+results and in the MIDI's tempo map, GET /v1/jobs/{id}/score.musicxml and score.mid, a recording with no
+steady beat, and a job without score=true."""
 
 import io
 from pathlib import Path
@@ -60,6 +61,10 @@ def test_a_job_serves_its_score_and_its_beats(stack: Stack, tmp_path: Path) -> N
     # The MIDI's beats are the tracked ones (a first beat within 10 ms of the start is moved to 0 s).
     np.testing.assert_allclose(beats[first + 1 : first + len(tracked)], tracked[1:], atol=1e-3)
     assert stack.storage.exists(job_keys(job_id).score)
+    quantized = stack.client.get(job["links"]["score_midi"])  # the score's notes at one tempo
+    assert quantized.status_code == 200 and "Waltz.quantized.mid" in quantized.headers["content-disposition"]
+    as_score = pretty_midi.PrettyMIDI(io.BytesIO(quantized.content))
+    assert len(as_score.get_tempo_changes()[1]) == 1 and sum(len(i.notes) for i in as_score.instruments) > 0
     assert stack.client.delete(f"/v1/jobs/{job_id}").status_code == 204
     assert stack.storage.list(f"jobs/{job_id}/") == []  # deleted with the job
 
@@ -79,3 +84,4 @@ def test_score_false_makes_no_score(stack: Stack, tmp_path: Path) -> None:
     response = stack.client.get(f"/v1/jobs/{job['id']}/score.musicxml")
     assert response.status_code == 404 and response.json()["code"] == "score_not_found"
     assert not stack.storage.exists(job_keys(job["id"]).score)
+    assert not stack.storage.exists(job_keys(job["id"]).score_midi)

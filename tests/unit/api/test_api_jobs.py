@@ -55,7 +55,7 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
     }
     assert job["links"] == {
         "self": f"/v1/jobs/{job['id']}", "audio": f"/v1/jobs/{job['id']}/audio",
-        "midi": None, "notes": None, "notes_csv": None, "score": None,
+        "midi": None, "notes": None, "notes_csv": None, "score": None, "score_midi": None,
     }  # fmt: skip
     assert job["score"] is None
     assert job["created_at"].endswith("Z") and job["error"] is None

@@ -66,6 +66,7 @@ class FakeApi:
         self.midi = midi
         self.musicxml = musicxml
         self.score_error: ApiError | None = None
+        self.score_midi_error: ApiError | None = None
         self.calls: list[tuple[str, Any]] = []
         self.submit_error: ApiError | None = None
         self.queue_error: ApiError | None = None
@@ -146,6 +147,12 @@ class FakeApi:
         if self.score_error:
             raise self.score_error
         return self.musicxml
+
+    def get_score_midi(self, job_id: str) -> bytes:
+        self.calls.append(("get_score_midi", job_id))
+        if self.score_midi_error:
+            raise self.score_midi_error
+        return b"MThd quantized"
 
     def cancel(self, job_id: str) -> Job:
         self.calls.append(("cancel", job_id))

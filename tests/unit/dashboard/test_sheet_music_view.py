@@ -1,6 +1,6 @@
 """The Convert page's "Sheet music" view: the job's MusicXML, fetched through the client, engraved by verovio
-to SVG a page at a time, with a download; a note when no steady beat was found; nothing fetched without a
-score."""
+to SVG a page at a time, with downloads of the MusicXML and the quantized MIDI; a note when no steady beat was
+found; nothing fetched without a score."""
 
 from pathlib import Path
 
@@ -59,7 +59,9 @@ def test_the_score_is_engraved_with_a_download(dashboard, fake_api, job, short_w
     assert not at.exception and [e.value for e in at.error] == []
     assert "Sheet music" in [h.value for h in at.subheader]
     assert fake_api.called("get_score") == [JOB_ID]
-    assert "Download MusicXML" in [b.label for b in at.get("download_button")]
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download MusicXML" in labels and "Download quantized MIDI" in labels
+    assert fake_api.called("get_score_midi") == [JOB_ID]
     assert "Eb major · 3/4 · ♩ = 92 · 3 pedal marks" in [c.value for c in at.caption]
     (image,) = svg_pages(at)
     assert image.startswith("data:image/svg+xml")  # the engraved SVG, inline
@@ -87,6 +89,7 @@ def test_a_long_score_is_paged(dashboard, fake_api, job, short_wav, long_score):
     at = picker.set_value(2).run()
     assert not at.exception and svg_pages(at) != first
     assert fake_api.called("get_score") == [JOB_ID]  # fetched once, kept for the session
+    assert fake_api.called("get_score_midi") == [JOB_ID]
 
 
 def test_a_job_without_a_score_fetches_none(dashboard, fake_api, job, short_wav):
@@ -96,7 +99,7 @@ def test_a_job_without_a_score_fetches_none(dashboard, fake_api, job, short_wav)
     at.run()
     at.button[0].click()
     at = at.run()
-    assert not at.exception and fake_api.called("get_score") == []
+    assert not at.exception and fake_api.called("get_score") == [] and fake_api.called("get_score_midi") == []
     assert any("No sheet music for this job" in i.value for i in at.info)
 
 
@@ -105,6 +108,17 @@ def test_an_api_error_is_a_message(dashboard, fake_api, job, short_wav):
     at = result_page(dashboard, fake_api, job, short_wav)
     assert not at.exception
     assert any("result_missing" in e.value and "gone from storage" in e.value for e in at.error)
+
+
+def test_a_score_without_quantized_midi_still_shows(dashboard, fake_api, job, short_wav):
+    fake_api.musicxml = GOLDEN.read_bytes()
+    fake_api.score_midi_error = ApiError(
+        "result_missing", "the quantized MIDI file is gone from storage", 410
+    )
+    at = result_page(dashboard, fake_api, job, short_wav)
+    assert not at.exception and len(svg_pages(at)) == 1
+    assert [b.label for b in at.get("download_button") if "quantized" in b.label] == []
+    assert any("No quantized MIDI: the quantized MIDI file is gone" in c.value for c in at.caption)
 
 
 def test_the_sheet_music_option_is_sent_with_the_job(dashboard, fake_api, short_wav):

@@ -68,9 +68,16 @@ def test_to_dict() -> None:
         "found": True,
         "note": "",
         "beats_per_bar": 3,
+        "compound": False,
         "beats": [0.5, 1.0, 1.5],
         "downbeats": [1.0],
     }
+
+
+def test_a_compound_meter_survives_the_round_trip() -> None:
+    beats = Beats((0.5, 1.0, 1.5, 2.0), (2, 1, 2, 1), 2, True, compound=True)
+    assert Beats.from_dict(beats.to_dict()) == beats
+    assert beats.time_signature == "6/8" and Beats((0.5,), (1,), 3, True).time_signature == "3/4"
 
 
 @pytest.mark.parametrize(

@@ -74,8 +74,16 @@ def test_a_job_asked_for_a_score_makes_it(
     keys = job_keys("job-1")
     assert job.want_score and job.score_key == keys.score
     assert ctx.storage.list("jobs/job-1/") == sorted(
-        [keys.input.replace(".bin", ".wav"), keys.midi, keys.notes, keys.activations, keys.score]
+        [
+            keys.input.replace(".bin", ".wav"),
+            keys.midi,
+            keys.notes,
+            keys.activations,
+            keys.score,
+            keys.score_midi,
+        ]
     )
+    assert ctx.storage.get_bytes(keys.score_midi).startswith(b"MThd")  # the quantized MIDI
     score = music21.converter.parseData(ctx.storage.get_bytes(keys.score).decode())
     assert len(score.parts) == 2 and score.metadata.bestTitle == "Prelude"
     assert job.score["found"] is False and job.score["note"] == "no steady beat: only 1 distinct note onsets"

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job, JobStatus
 from piano_ai.midi_io import midi_bytes, notes_csv_text, notes_from_dicts, notes_to_json
-from piano_ai.storage import ObjectNotFoundError
+from piano_ai.storage import ObjectNotFoundError, job_keys
 from piano_ai.transcribe import Transcript
 from piano_ai.types import NoteParams
 from piano_api import decoding
@@ -174,18 +174,31 @@ def get_audio(session: SessionDep, storage: StorageDep, settings: SettingsDep, j
 def get_score(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """The transcription as sheet music (two-staff MusicXML), for notation programs."""
     job = job_or_404(session, job_id)
+    return _score_file(storage, job, job.score_key, "MusicXML file", "musicxml", MUSICXML_TYPE)
+
+
+@router.get("/{job_id}/score.mid", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
+def get_score_midi(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+    """The sheet music as MIDI: its quantized notes (a track per staff) at one constant tempo."""
+    job = job_or_404(session, job_id)
+    key = job_keys(job.id).score_midi if job.score_key else None
+    return _score_file(storage, job, key, "quantized MIDI file", "quantized.mid", "audio/midi")
+
+
+def _score_file(
+    storage: StorageDep, job: Job, key: str | None, what: str, extension: str, media_type: str
+) -> Response:
+    """One of the score's files as an attachment: 409 before the job succeeds, 404 without a score."""
     succeeded_or_409(job)
-    if job.score_key is None:
+    if key is None:
         why = (job.score or {}).get("note") or "the job was submitted without score=true"
-        raise ApiError(404, "score_not_found", f"job {job_id} has no score: {why}")
+        raise ApiError(404, "score_not_found", f"job {job.id} has no score: {why}")
     try:
-        data = storage.get_bytes(job.score_key)
+        data = storage.get_bytes(key)
     except ObjectNotFoundError as exc:
-        raise ApiError(410, "result_missing", "the MusicXML file is gone from storage") from exc
-    download_name = f"{PurePath(job.filename).stem or 'transcription'}.musicxml"
-    return Response(
-        data, media_type=MUSICXML_TYPE, headers={"Content-Disposition": attachment(download_name)}
-    )
+        raise ApiError(410, "result_missing", f"the {what} is gone from storage") from exc
+    download_name = f"{PurePath(job.filename).stem or 'transcription'}.{extension}"
+    return Response(data, media_type=media_type, headers={"Content-Disposition": attachment(download_name)})
 
 
 def _stored_notes(
