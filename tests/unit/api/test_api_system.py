@@ -28,7 +28,7 @@ def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callab
         attempt = job_store.claim(session, ids[1], "w1@host/1")
         job_store.fail(session, ids[1], attempt, "invalid_audio", "bad")
         job_store.claim(session, ids[2], "w1@host/1")
-    body = api.client.get("/v1/queue").json()
+    body = api.client.get("/v1/queue", headers=api.admin_headers).json()
     assert body["counts"] == {"queued": 1, "running": 1, "succeeded": 1, "failed": 1, "canceled": 0}
     assert body["oldest_queued_age_s"] >= 0
     assert [w["window_s"] for w in body["windows"]] == [300, 3600, 86400]
@@ -38,7 +38,7 @@ def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callab
 
 
 def test_empty_queue(api: ApiHarness) -> None:
-    body = api.client.get("/v1/queue").json()
+    body = api.client.get("/v1/queue", headers=api.admin_headers).json()
     assert body["oldest_queued_age_s"] is None and body["workers"] == []
     assert body["windows"][2]["mean_latency_s"] is None
 

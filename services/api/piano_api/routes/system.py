@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from piano_ai.db.stats import queue_stats
 from piano_ai.storage import get_storage
+from piano_api.auth import AdminDep
 from piano_api.deps import SessionDep
 from piano_api.metrics import REGISTRY
 from piano_api.queue import ping_broker
@@ -19,8 +20,9 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/v1/queue", response_model=QueueOut)
-def get_queue(session: SessionDep) -> QueueOut:
-    """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code."""
+def get_queue(_: AdminDep, session: SessionDep) -> QueueOut:
+    """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code
+    (every key's jobs: an admin key only)."""
     return QueueOut.from_stats(queue_stats(session))
 
 
