@@ -27,7 +27,11 @@ class ContentTypeMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _WITH_BODY or not scope["path"].startswith("/v1"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _WITH_BODY
+            or not scope["path"].startswith("/v1")
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

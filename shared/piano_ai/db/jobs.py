@@ -67,7 +67,9 @@ def count_active(session: Session, owner_key_id: int | None) -> int:
     """Queued and running jobs of API key ``owner_key_id``."""
     active = [s.value for s in ACTIVE_STATUSES]
     owner = Job.owner_key_id.is_(None) if owner_key_id is None else Job.owner_key_id == owner_key_id
-    return int(session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(active), owner)) or 0)
+    return int(
+        session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(active), owner)) or 0
+    )
 
 
 def list_jobs(

@@ -146,7 +146,11 @@ def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Trans
 @router.get("/{job_id}/midi", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
 def get_midi(
     caller: CallerDep,
-    session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str, change: ParamsQuery
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    job_id: str,
+    change: ParamsQuery,
 ) -> Response:
     """The transcription as a standard MIDI file (or a 307 redirect to a signed storage URL).
 
@@ -195,16 +199,14 @@ def get_score(caller: CallerDep, session: SessionDep, storage: StorageDep, job_i
 
 
 def _stored_notes(
-    caller: Caller,
-    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+    caller: Caller, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
 ) -> tuple[Job, list[dict[str, Any]]]:
     job, stored = _stored_result(caller, session, storage, job_id, change)
     return job, stored["notes"]
 
 
 def _stored_result(
-    caller: Caller,
-    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+    caller: Caller, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
 ) -> tuple[Job, dict[str, Any]]:
     """The job and its notes file ({"notes": [...]} and, for jobs made since the pedal head, pedal and
     sustain), or the same decoded again when the query gives other parameters."""
