@@ -27,15 +27,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-KEY: dict[str, str] = {}  # the curl key make run printed, read from its file once it started
+KEY: dict[str, str] = {}  # the keys make run made (curl's, the dashboard's), read from their files
 
 
-def _request(url: str) -> urllib.request.Request:
-    return urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY['curl']}"})
+def _request(url: str, key: str = "curl") -> urllib.request.Request:
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY[key]}"})
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(_request(url), timeout=5) as response:
+def _get(url: str, key: str = "curl") -> Any:
+    with urllib.request.urlopen(_request(url, key), timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -90,7 +90,8 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
             assert time.monotonic() < deadline, "make run did not print its URLs"
             time.sleep(0.5)
         assert f"Dashboard  http://127.0.0.1:{dash_port}" in (tmp_path / "run.log").read_text()
-        KEY["curl"] = (tmp_path / "keys" / "curl.key").read_text().strip()
+        for name in ("curl", "dashboard"):
+            KEY[name] = (tmp_path / "keys" / f"{name}.key").read_text().strip()
         assert f"API key    {KEY['curl']}" in (tmp_path / "run.log").read_text()  # printed on first start
         assert (tmp_path / "keys" / "dashboard.key").stat().st_mode & 0o777 == 0o600
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -110,7 +111,7 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
         job = _submit(api, long_clip(tmp_path / "long.wav", seconds=200))
         running = _wait(api, job["id"], ("running", "succeeded"))
         assert running["status"] == "running", "the job finished before it could be interrupted"
-        rows = _get(f"{api}/v1/queue")["workers"]
+        rows = _get(f"{api}/v1/queue", "dashboard")["workers"]  # an admin key's view
         assert rows, "no worker heartbeat"
         pool_pid = int(_job_worker(tmp_path, job["id"]).rsplit("/", 1)[1])
         os.kill(pool_pid, signal.SIGKILL)
