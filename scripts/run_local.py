@@ -3,6 +3,9 @@
 With no environment set it needs no servers: SQLite (var/piano_ai.db), local storage (var/storage) and
 kombu's filesystem broker (var/broker). Set DATABASE_URL / REDIS_URL / PIANO_AI_STORAGE_BACKEND=gcs to
 run the same code against Postgres, Redis and GCS.
+
+On its first start it makes two API keys and keeps them in PIANO_AI_LOCAL_KEYS_DIR (var/keys, mode 0600):
+an admin key for the dashboard, and one it prints for curl (`export KEY=$(cat var/keys/curl.key)`).
 """
 
 import argparse
@@ -105,6 +108,29 @@ def stop_all(procs: dict[str, subprocess.Popen[bytes]], grace_s: float = 15.0) -
             proc.wait()
 
 
+def local_key(keys_dir: Path, name: str, admin: bool) -> tuple[str, bool]:
+    """The key kept in keys_dir/<name>.key, made (and the file written, 0600) when it is missing or no
+    longer works (a new database, a revoked key); returns (key, made now)."""
+    import secrets
+
+    from piano_ai.db import keys
+    from piano_ai.db.session import session_scope
+
+    path = keys_dir / f"{name}.key"
+    with session_scope() as session:
+        if path.is_file() and keys.authenticate(session, kept := path.read_text().strip()) is not None:
+            return kept, False
+        try:
+            _, key = keys.create_key(session, name, admin=admin)
+        except keys.KeyNameTakenError:  # the file is gone but the name is not: a name of its own
+            _, key = keys.create_key(session, f"{name}-{secrets.token_hex(3)}", admin=admin)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(key + "\n")
+    return key, True
+
+
 def _hide_password(url: str) -> str:
     """``url`` with any password replaced by ***, for printing."""
     from sqlalchemy.engine import make_url
@@ -128,18 +154,30 @@ def main(argv: list[str] | None = None) -> int:
     upgrade()
     api_url = f"http://{args.host}:{args.api_port}"
     env = {**os.environ, "PIANO_AI_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
+    curl_key: tuple[str, bool] | None = None
+    dashboard_env = dict(env)
+    if settings.auth == "required":
+        dashboard_env["PIANO_AI_API_KEY"] = local_key(settings.local_keys_dir, "dashboard", admin=True)[0]
+        curl_key = local_key(settings.local_keys_dir, "curl", admin=False)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     # Ctrl-C goes to the whole terminal group; we stop the children ourselves, in order.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         for name, cmd in commands(args, settings.queue, args.workers or settings.worker_concurrency).items():
-            procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+            procs[name] = subprocess.Popen(
+                cmd, env=dashboard_env if name == "dashboard" else env, start_new_session=True
+            )
         if not wait_for_api(api_url, procs):
             print("piano-ai: the API did not start; see the log above", file=sys.stderr)
             return 1
         print(f"\n  API        {api_url}   (docs: {api_url}/docs)")
         if "dashboard" in procs:
             print(f"  Dashboard  http://{args.host}:{args.dashboard_port}")
+        if curl_key is not None:
+            key_file = settings.local_keys_dir / "curl.key"
+            shown = f"{curl_key[0]}  (new; kept in {key_file})" if curl_key[1] else f"in {key_file}"
+            print(f"  API key    {shown}")
+            print(f'             export KEY=$(cat {key_file}); curl -H "Authorization: Bearer $KEY" ...')
         print("  Ctrl-C stops everything.\n", flush=True)
         while True:
             for name, proc in procs.items():

@@ -214,7 +214,20 @@ def stack_env(root: Path, database_url: str, redis_url: str, queue: str) -> dict
         "PIANO_AI_RESEND_UNSENT_AFTER_S": "10",
         "PIANO_AI_MAX_UPLOAD_MB": "16",
         "PIANO_AI_MAX_AUDIO_S": str(MAX_AUDIO_S),
+        # The worker tests submit 20 jobs at once from one key; the limits have tests of their own.
+        "PIANO_AI_SUBMISSIONS_PER_MINUTE": "0",
+        "PIANO_AI_MAX_ACTIVE_JOBS": "0",
     }
+
+
+def create_api_key(name: str, admin: bool = False) -> dict[str, str]:
+    """Make an API key in the configured job store; returns the headers that send it."""
+    from piano_ai.db import keys
+    from piano_ai.db.session import session_scope
+
+    with session_scope() as session:
+        _, key = keys.create_key(session, name, admin=admin)
+    return {"Authorization": f"Bearer {key}"}
 
 
 def clear_service_caches() -> None:
@@ -235,8 +248,9 @@ def clear_service_caches() -> None:
 
 @dataclass
 class ApiHarness:
-    client: "TestClient"
+    client: "TestClient"  # sends a plain (non-admin) API key
     storage: "LocalStorage"
+    admin_headers: dict[str, str] = field(default_factory=dict)  # an admin key, for /v1/queue
     enqueued: list[str] = field(default_factory=list)
     fail_enqueue: bool = False
 
@@ -247,8 +261,9 @@ class Stack:
 
     env: dict[str, str]
     root: Path
-    client: "TestClient"
+    client: "TestClient"  # sends a plain (non-admin) API key
     storage: "LocalStorage"
+    admin_headers: dict[str, str] = field(default_factory=dict)  # an admin key, for /v1/queue
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
@@ -284,7 +299,7 @@ class Stack:
         """Ready = the pool process loaded the model and wrote its first heartbeat row."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            queue = self.client.get("/v1/queue").json()
+            queue = self.client.get("/v1/queue", headers=self.admin_headers).json()
             seen = {w["name"].split("@")[0] for w in queue["workers"]}
             if set(names) <= seen:
                 return
@@ -301,7 +316,8 @@ class Stack:
         proc.wait(timeout=30)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        response = self.client.get(f"/v1/jobs/{job_id}")
+        # With the admin key: tests also poll jobs they inserted themselves, which no key owns.
+        response = self.client.get(f"/v1/jobs/{job_id}", headers=self.admin_headers)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -344,8 +360,14 @@ def running_stack(
         upgrade()
         from piano_api.main import create_app
 
-        client = TestClient(create_app())
-        stack = Stack(env={**os.environ}, root=root, client=client, storage=get_storage())  # type: ignore[arg-type]
+        client = TestClient(create_app(), headers=create_api_key("stack"))
+        stack = Stack(
+            env={**os.environ},
+            root=root,
+            client=client,
+            storage=get_storage(),  # type: ignore[arg-type]
+            admin_headers=create_api_key("stack-admin", admin=True),
+        )
         try:
             with client:
                 for name in workers:

@@ -13,7 +13,7 @@ from types import ModuleType
 
 PROG = "piano-ai"
 # Subcommand modules in help order; one that is not written yet is skipped.
-COMMANDS = ("convert", "decode", "data", "train", "evaluate", "bench")
+COMMANDS = ("convert", "decode", "keys", "data", "train", "evaluate", "bench")
 
 
 def available_commands() -> list[ModuleType]:

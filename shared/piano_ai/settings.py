@@ -7,10 +7,10 @@ read their usual unprefixed names.
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -46,8 +46,27 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("STORAGE_EMULATOR_HOST")
     )
 
-    # Dashboard -> API.
+    # Dashboard -> API: where, and the dashboard's API key (an admin key: its Queue page sees every job).
     api_url: str = "http://127.0.0.1:8000"
+    api_key: str | None = None
+
+    # API keys (piano-ai keys create): "required" answers 401 to a request without a valid
+    # ``Authorization: Bearer <key>``; "off" serves everyone as one admin (a single-user machine only).
+    auth: Literal["required", "off"] = "required"
+    # Who may read /metrics and /docs (/redoc, /openapi.json): "public", or "key" (any valid key; /metrics
+    # needs an admin key).
+    metrics_access: Literal["public", "key"] = "public"
+    docs_access: Literal["public", "key"] = "public"
+    # `make run` keeps the dashboard's and curl's keys here (files of mode 0600), made on its first start.
+    local_keys_dir: Path = Path("var/keys")
+    # Limits per API key (429 + Retry-After beyond them); 0 turns one off. Counted in Redis when REDIS_URL
+    # is set (shared by every API replica), else in this process.
+    submissions_per_minute: int = Field(default=30, ge=0)
+    max_active_jobs: int = Field(default=20, ge=0)  # queued + running jobs of one key at a time
+    upload_mb_per_day: float = Field(default=4096, ge=0)  # bytes accepted per UTC day, MiB
+    # Web pages on these origins may call the API from a browser (CORS), e.g.
+    # "https://app.example.com,https://admin.example.com"; empty: none may. Never "*".
+    cors_origins: Annotated[list[str], NoDecode] = []
 
     # Queue and worker.
     queue: str = "transcribe"
@@ -75,6 +94,20 @@ class Settings(BaseSettings):
     # Longest recording converted, seconds: refused from its header at upload, and by the worker before
     # decoding (or as soon as decoding passes it). Worker memory grows with it: 10 h took one to 6.4 GB.
     max_audio_s: float = Field(default=4 * 3600, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        if "*" in value:
+            raise ValueError("PIANO_AI_CORS_ORIGINS lists origins; a wildcard would let any web page call us")
+        return value
+
+    @property
+    def upload_bytes_per_day(self) -> int:
+        """The daily upload quota per key in bytes (0: none)."""
+        return int(self.upload_mb_per_day * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:

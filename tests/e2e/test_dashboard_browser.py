@@ -59,9 +59,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str) -> bytes | None:
+def get(url: str, key: str | None = None) -> bytes | None:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2) as response:
             return response.read() if response.status == 200 else None
     except OSError:
         return None
@@ -112,6 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         PIANO_AI_STORAGE_BACKEND="local",
         PIANO_AI_STORAGE_DIR=str(var / "storage"),
         PIANO_AI_BROKER_DIR=str(var / "broker"),
+        PIANO_AI_LOCAL_KEYS_DIR=str(var / "keys"),
     )
     log = var / "stack.log"
     command = [
@@ -130,10 +132,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         wait_until(
             lambda: get(f"{dashboard}/_stcore/health") is not None, STARTUP_S, "the dashboard", proc, log
         )
+        key = (var / "keys" / "dashboard.key").read_text().strip()  # the admin key make run made
         wait_until(
-            lambda: b'"workers":[{' in (get(f"{api}/v1/queue") or b""), STARTUP_S, "a worker", proc, log
+            lambda: b'"workers":[{' in (get(f"{api}/v1/queue", key) or b""), STARTUP_S, "a worker", proc, log
         )
-        yield {"api": api, "dashboard": dashboard, "log": str(log)}
+        yield {"api": api, "dashboard": dashboard, "log": str(log), "key": key}
     finally:
         proc.send_signal(signal.SIGTERM)  # run_local stops its children (worker finishes or is killed)
         try:
@@ -192,11 +195,12 @@ def converted(stack: dict[str, str], clip: Path, score: bool = False) -> str:
     returns the job id."""
     import httpx
 
+    client = httpx.Client(base_url=stack["api"], headers={"Authorization": f"Bearer {stack['key']}"})
     with clip.open("rb") as audio:
         files, data = {"file": (clip.name, audio)}, {"score": str(score).lower()}
-        job = httpx.post(f"{stack['api']}/v1/jobs", files=files, data=data, timeout=60).json()
+        job = client.post("/v1/jobs", files=files, data=data, timeout=60).json()
     deadline = time.monotonic() + TRANSCRIBE_S + (SCORE_S if score else 0)
-    while (status := httpx.get(f"{stack['api']}/v1/jobs/{job['id']}").json()["status"]) in (
+    while (status := client.get(f"/v1/jobs/{job['id']}").json()["status"]) in (
         "queued",
         "running",
     ):

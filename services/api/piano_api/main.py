@@ -3,9 +3,13 @@
 import logging
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from piano_ai.settings import get_settings
+from piano_api.auth import AuthMiddleware, protected_paths
+from piano_api.content_types import ContentTypeMiddleware
+from piano_api.limits import Limiter, make_counter
 from piano_api.metrics import MetricsMiddleware
 from piano_api.problems import install_handlers
 from piano_api.routes import decoding, jobs, system
@@ -16,7 +20,8 @@ DESCRIPTION = """Convert piano recordings to MIDI asynchronously.
 Submit with `POST /v1/jobs`, poll `GET /v1/jobs/{id}` until `status` is `succeeded`, then download
 `GET /v1/jobs/{id}/midi`. `POST /v1/jobs/{id}/decode` tries other note parameters on a finished job
 without running the model again; `PATCH /v1/jobs/{id}` saves them as the job's own.
-Errors are `application/problem+json` with a stable `code`.
+Every /v1 request sends an API key: `Authorization: Bearer <key>` (`piano-ai keys create NAME`); a key
+sees only its own jobs. Errors are `application/problem+json` with a stable `code`.
 Every endpoint, field, error code and setting, with curl examples: `docs/api.md` in the repository.
 """
 DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package
@@ -33,8 +38,22 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(decoding.router)
     app.include_router(system.router)
+    app.state.limiter = Limiter(settings, make_counter(settings))
+    # The last added runs first: CORS, metrics, the key, the body's type, its size, then the routes.
     app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
+    app.add_middleware(ContentTypeMiddleware)
+    app.add_middleware(AuthMiddleware, settings=settings, paths=protected_paths(settings))
     app.add_middleware(MetricsMiddleware)
+    # Keys travel in a header, never in cookies: no credentials mode, and only the listed origins.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        expose_headers=["Location", "Retry-After", "Idempotent-Replayed"],
+        max_age=600,
+    )
     return app
 
 

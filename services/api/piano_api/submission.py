@@ -34,9 +34,10 @@ def request_hash(upload: UploadInfo, params: NoteParams, want_score: bool = Fals
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def replay(session: Session, key: str, fingerprint: str) -> Job | None:
-    """The job first created with Idempotency-Key ``key``; 409 if that request was different."""
-    job = job_store.get_job_by_idempotency_key(session, key)
+def replay(session: Session, key: str, fingerprint: str, owner_key_id: int | None = None) -> Job | None:
+    """The job API key ``owner_key_id`` first created with Idempotency-Key ``key``; 409 if that request
+    was different."""
+    job = job_store.get_job_by_idempotency_key(session, key, owner_key_id)
     if job is not None and job.request_hash != fingerprint:
         raise ApiError(
             409,
@@ -56,11 +57,16 @@ def submit(
     params: NoteParams,
     idempotency_key: str | None,
     want_score: bool = False,
+    owner_key_id: int | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> tuple[Job, bool]:
-    """Create and enqueue a job; returns (job, replayed) where replayed means an earlier answer."""
+    """Create and enqueue a job for API key ``owner_key_id``; returns (job, replayed) where replayed means
+    an earlier answer. ``admit`` runs before anything is stored, unless it is a replay (limits, quotas)."""
     fingerprint = request_hash(upload, params, want_score)
-    if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint)):
+    if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint, owner_key_id)):
         return earlier, True
+    if admit is not None:
+        admit()
     job_id = str(uuid.uuid4())
     keys = job_keys(job_id, upload.format)
     stream.seek(0)
@@ -81,11 +87,12 @@ def submit(
             input_key=keys.input,
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
+            owner_key_id=owner_key_id,
         )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the insert: answer with its job.
         storage.delete(keys.input)
-        if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint)):
+        if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint, owner_key_id)):
             return earlier, True
         raise
     except BaseException:

@@ -227,13 +227,22 @@ class JobsApi(Protocol):
 
 
 class ApiClient:
-    """HTTP client for the piano-ai API at ``base_url`` (e.g. http://127.0.0.1:8000)."""
+    """HTTP client for the piano-ai API at ``base_url`` (e.g. http://127.0.0.1:8000), sending ``api_key``
+    (PIANO_AI_API_KEY) as ``Authorization: Bearer``."""
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        # follow_redirects: GET /midi may answer 307 to a signed GCS URL.
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # follow_redirects: GET /midi may answer 307 to a signed GCS URL (httpx drops Authorization when
+        # a redirect leaves this host, so the key never reaches storage).
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=DEFAULT_TIMEOUT_S, follow_redirects=True, transport=transport
+            base_url=self.base_url,
+            headers=headers,
+            timeout=DEFAULT_TIMEOUT_S,
+            follow_redirects=True,
+            transport=transport,
         )
 
     def submit(self, filename: str, content: bytes, params: JobParams) -> Job:
@@ -318,6 +327,10 @@ class ApiClient:
                 "api_unreachable",
                 f"cannot reach the API at {self.base_url} ({exc}); is it running? Start it with `make run`.",
             ) from exc
+        if response.status_code == 401:  # the dashboard's own setup, not the user's input
+            error = _problem(response)
+            hint = "set PIANO_AI_API_KEY to a key from `piano-ai keys create dashboard --admin`"
+            raise ApiError(error.code, f"{error.message} ({hint})", 401)
         if response.is_error:
             raise _problem(response)
         return response

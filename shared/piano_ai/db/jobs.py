@@ -57,9 +57,19 @@ def get_job(session: Session, job_id: str) -> Job | None:
     ).first()
 
 
-def get_job_by_idempotency_key(session: Session, key: str) -> Job | None:
-    """The job first created with this Idempotency-Key, or None."""
-    return session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+def get_job_by_idempotency_key(session: Session, key: str, owner_key_id: int | None = None) -> Job | None:
+    """The job API key ``owner_key_id`` first created with this Idempotency-Key, or None."""
+    owner = Job.owner_key_id.is_(None) if owner_key_id is None else Job.owner_key_id == owner_key_id
+    return session.scalars(select(Job).where(Job.idempotency_key == key, owner)).first()
+
+
+def count_active(session: Session, owner_key_id: int | None) -> int:
+    """Queued and running jobs of API key ``owner_key_id``."""
+    active = [s.value for s in ACTIVE_STATUSES]
+    owner = Job.owner_key_id.is_(None) if owner_key_id is None else Job.owner_key_id == owner_key_id
+    return int(
+        session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(active), owner)) or 0
+    )
 
 
 def list_jobs(
@@ -68,12 +78,16 @@ def list_jobs(
     limit: int = 50,
     before_seq: int | None = None,
     name_contains: str | None = None,
+    owner_key_id: int | None = None,
 ) -> tuple[list[Job], int | None]:
     """Newest first; returns (jobs, seq to pass as ``before_seq`` for the next page or None).
 
     ``name_contains``: only jobs whose file name contains this text, ignoring case (% and _ are literal).
+    ``owner_key_id``: only the jobs of this API key (None: everyone's).
     """
     query = select(Job).order_by(Job.seq.desc()).limit(limit + 1)
+    if owner_key_id is not None:
+        query = query.where(Job.owner_key_id == owner_key_id)
     if status:
         query = query.where(Job.status == status)
     if name_contains:

@@ -1,4 +1,5 @@
-"""Tables: the job row is the source of truth for a conversion; workers leave a heartbeat row.
+"""Tables: the job row is the source of truth for a conversion; workers leave a heartbeat row; API keys
+own jobs.
 
 Changes to these classes need a migration in piano_ai/db/migrations/versions.
 """
@@ -7,7 +8,18 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -55,6 +67,8 @@ class Job(Base):
     """One conversion request; API and workers change ``status`` only by conditional updates."""
 
     __tablename__ = "jobs"
+    # An Idempotency-Key is one client's: two keys may use the same value for different uploads.
+    __table_args__ = (UniqueConstraint("owner_key_id", "idempotency_key", name="uq_jobs_owner_idempotency"),)
 
     # seq orders jobs (newest first) and backs the list cursor; id is what clients see.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -80,7 +94,10 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(255))
     error_code: Mapped[str | None] = mapped_column(String(64), index=True)
     error_message: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # The API key that submitted the job; only it (and admin keys) see the job. NULL: made before keys
+    # existed, or with PIANO_AI_AUTH=off (admin keys see those).
+    owner_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of upload + params
     audio_duration_s: Mapped[float | None] = mapped_column(Float)
     note_count: Mapped[int | None] = mapped_column(Integer)
@@ -95,6 +112,21 @@ class Job(Base):
     # A running row's lease, on the database's clock: its worker process renews it with every progress write
     # and heartbeat; once it lapses the reconciler hands the job to another worker. NULL unless running.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A client's API key: only a hash of the secret is kept, and a short plain prefix to find the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # the key's first characters, shown in lists
+    secret_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole key
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)  # sees and manages every job
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to the minute
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set: the key no longer works
 
 
 class WorkerHeartbeat(Base):

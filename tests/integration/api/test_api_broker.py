@@ -10,7 +10,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from hostile_uploads import raw_multipart
-from service_testkit import REDIS_BASE_URL, piano_clip, throwaway_postgres
+from service_testkit import REDIS_BASE_URL, create_api_key, piano_clip, throwaway_postgres
 
 from piano_ai.db import session as db_session
 from piano_ai.db.migrate import upgrade
@@ -50,7 +50,7 @@ def _client(
     _clear()
     from piano_api.main import create_app
 
-    return TestClient(create_app())
+    return TestClient(create_app(), headers=create_api_key(f"broker-{uuid.uuid4().hex[:8]}"))
 
 
 def test_submit_puts_one_message_named_for_the_worker_on_our_queue(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from service_testkit import PG_ADMIN_URL, clear_service_caches, piano_clip, throwaway_postgres
+from service_testkit import PG_ADMIN_URL, clear_service_caches, create_api_key, piano_clip, throwaway_postgres
 from sqlalchemy import create_engine, text
 
 from piano_ai.db import session as db_session
@@ -31,6 +31,9 @@ def _allow_connections(database_url: str, allow: bool) -> None:
     admin.dispose()
 
 
+SOME_KEY = {"Authorization": "Bearer pai_" + "k" * 43}  # well-formed: checking it needs the database
+
+
 @pytest.fixture
 def api_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, str]]:
     with throwaway_postgres() as url:
@@ -44,7 +47,8 @@ def api_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         from piano_api.main import create_app
 
         try:
-            with TestClient(create_app(), raise_server_exceptions=False) as client:
+            admin = create_api_key("admin", admin=True)  # /v1/queue too
+            with TestClient(create_app(), raise_server_exceptions=False, headers=admin) as client:
                 yield client, url
         finally:
             _allow_connections(url, True)
@@ -89,7 +93,9 @@ def test_a_database_that_never_answers_fails_fast(monkeypatch: pytest.MonkeyPatc
     try:
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             # In a thread: a request stuck in libpq's connect cannot be interrupted from Python.
-            request = threading.Thread(target=lambda: answers.append(client.get("/v1/jobs")), daemon=True)
+            request = threading.Thread(
+                target=lambda: answers.append(client.get("/v1/jobs", headers=SOME_KEY)), daemon=True
+            )
             request.start()
             request.join(timeout=15)
             answered_in_time = bool(answers)

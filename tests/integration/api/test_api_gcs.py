@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from service_testkit import (
     clear_service_caches,
+    create_api_key,
     create_bucket,
     gcs_emulator_server,
     piano_clip,
@@ -48,7 +49,7 @@ def gcs_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[T
         enqueued: list[str] = []
         app.dependency_overrides[get_enqueue] = lambda: enqueued.append
         try:
-            with TestClient(app) as client:
+            with TestClient(app, headers=create_api_key("gcs")) as client:
                 yield client, enqueued
         finally:
             db_session.get_engine().dispose()

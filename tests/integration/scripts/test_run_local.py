@@ -1,5 +1,6 @@
-"""`make run` (scripts/run_local.py) on the embedded default: no servers, a file converts at once,
-a killed pool process's job is finished by its replacement, Ctrl-C stops everything."""
+"""`make run` (scripts/run_local.py) on the embedded default: no servers, API keys made on the first start,
+a file converts at once, a killed pool process's job is finished by its replacement, Ctrl-C stops
+everything."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,15 +27,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+KEY: dict[str, str] = {}  # the keys make run made (curl's, the dashboard's), read from their files
+
+
+def _request(url: str, key: str = "curl") -> urllib.request.Request:
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {KEY[key]}"})
+
+
+def _get(url: str, key: str = "curl") -> Any:
+    with urllib.request.urlopen(_request(url, key), timeout=5) as response:
         return json.loads(response.read())
 
 
 def _submit(api: str, path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["curl", "-sf", "-F", f"file=@{path}", f"{api}/v1/jobs"], capture_output=True, text=True, check=True
-    )
+    # The README's curl line
+    command = ["curl", "-sf", "-H", f"Authorization: Bearer {KEY['curl']}", "-F", f"file=@{path}"]
+    result = subprocess.run([*command, f"{api}/v1/jobs"], capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 
@@ -55,6 +64,7 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
         "PIANO_AI_STORAGE_DIR": str(tmp_path / "storage"),
         "PIANO_AI_BROKER_DIR": str(tmp_path / "broker"),
         "PIANO_AI_WORKER_HEARTBEAT_S": "2",
+        "PIANO_AI_LOCAL_KEYS_DIR": str(tmp_path / "keys"),
         "TMPDIR": str(tmp_path),
     }
     log = (tmp_path / "run.log").open("wb")
@@ -80,11 +90,18 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
             assert time.monotonic() < deadline, "make run did not print its URLs"
             time.sleep(0.5)
         assert f"Dashboard  http://127.0.0.1:{dash_port}" in (tmp_path / "run.log").read_text()
+        for name in ("curl", "dashboard"):
+            KEY[name] = (tmp_path / "keys" / f"{name}.key").read_text().strip()
+        assert f"API key    {KEY['curl']}" in (tmp_path / "run.log").read_text()  # printed on first start
+        assert (tmp_path / "keys" / "dashboard.key").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{api}/v1/jobs", timeout=5)
+        assert refused.value.code == 401
 
         job = _submit(api, piano_clip(tmp_path / "clip.wav"))
         done = _wait(api, job["id"], ("succeeded", "failed"))
         assert done["status"] == "succeeded", done
-        midi = urllib.request.urlopen(f"{api}/v1/jobs/{job['id']}/midi", timeout=5).read()
+        midi = urllib.request.urlopen(_request(f"{api}/v1/jobs/{job['id']}/midi"), timeout=5).read()
         assert midi.startswith(b"MThd")
         with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/", timeout=10) as page:
             assert page.status == 200
@@ -94,7 +111,7 @@ def test_make_run_converts_a_file_survives_a_killed_pool_process_and_stops_on_ct
         job = _submit(api, long_clip(tmp_path / "long.wav", seconds=200))
         running = _wait(api, job["id"], ("running", "succeeded"))
         assert running["status"] == "running", "the job finished before it could be interrupted"
-        rows = _get(f"{api}/v1/queue")["workers"]
+        rows = _get(f"{api}/v1/queue", "dashboard")["workers"]  # an admin key's view
         assert rows, "no worker heartbeat"
         pool_pid = int(_job_worker(tmp_path, job["id"]).rsplit("/", 1)[1])
         os.kill(pool_pid, signal.SIGKILL)
@@ -115,6 +132,7 @@ def _oversized_upload_status(port: int) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         head = (
             "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            f"Authorization: Bearer {KEY['curl']}\r\n"
             f"Content-Length: {300 * 1024 * 1024}\r\n\r\n"
         )
         sock.sendall(head.encode() + b"--b\r\n" + b"\x00" * 1024)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import MAX_UPLOAD_MB, ApiHarness, clear_service_caches, piano_clip
+from service_testkit import MAX_UPLOAD_MB, ApiHarness, clear_service_caches, create_api_key, piano_clip
 
 from piano_ai.db import session as db_session
 from piano_ai.db.migrate import upgrade
@@ -26,7 +26,11 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHarness]
     from piano_api.main import create_app
 
     app = create_app()
-    harness = ApiHarness(client=TestClient(app), storage=get_storage())  # type: ignore[arg-type]
+    harness = ApiHarness(
+        client=TestClient(app, headers=create_api_key("test")),
+        storage=get_storage(),  # type: ignore[arg-type]
+        admin_headers=create_api_key("admin", admin=True),
+    )
 
     def enqueue(job_id: str) -> None:
         if harness.fail_enqueue:

@@ -79,7 +79,10 @@ def test_bad_parameters_are_422_with_a_code(api: ApiHarness, wav_bytes: bytes) -
 
 
 def test_missing_file_field_is_422(api: ApiHarness) -> None:
-    response = api.client.post("/v1/jobs", data={"onset_threshold": "0.4"})
+    # multipart, but the recording is under another field name
+    response = api.client.post(
+        "/v1/jobs", data={"onset_threshold": "0.4"}, files={"audio": ("clip.wav", b"RIFF")}
+    )
     assert response.status_code == 422 and response.json()["code"] == "invalid_request"
 
 

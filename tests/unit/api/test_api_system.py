@@ -29,7 +29,7 @@ def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callab
         attempt = job_store.claim(session, ids[1], "w1@host/1")
         job_store.fail(session, ids[1], attempt, "invalid_audio", "bad")
         job_store.claim(session, ids[2], "w1@host/1")
-    body = api.client.get("/v1/queue").json()
+    body = api.client.get("/v1/queue", headers=api.admin_headers).json()
     assert body["counts"] == {"queued": 1, "running": 1, "succeeded": 1, "failed": 1, "canceled": 0}
     assert body["oldest_queued_age_s"] >= 0
     assert [w["window_s"] for w in body["windows"]] == [300, 3600, 86400]
@@ -44,7 +44,7 @@ def test_queue_counts_windows_workers_and_errors(api: ApiHarness, submit: Callab
 
 
 def test_empty_queue(api: ApiHarness) -> None:
-    body = api.client.get("/v1/queue").json()
+    body = api.client.get("/v1/queue", headers=api.admin_headers).json()
     assert body["oldest_queued_age_s"] is None and body["workers"] == []
     assert body["windows"][2]["mean_latency_s"] is None
 
@@ -114,7 +114,10 @@ def test_queue_history_counts_queued_and_running_jobs_from_the_job_rows(
             .values(status="succeeded", finished_at=now - timedelta(minutes=30), updated_at=now)
         )
         session.commit()
-    body = api.client.get("/v1/queue/history", params={"window_s": 3600, "points": 13}).json()
+    history = api.client.get(
+        "/v1/queue/history", params={"window_s": 3600, "points": 13}, headers=api.admin_headers
+    )
+    body = history.json()
     assert body["window_s"] == 3600 and body["step_s"] == 300 and len(body["points"]) == 13
     depth = [(p["queued"], p["running"]) for p in body["points"]]  # every 5 min from an hour ago to now
     assert depth == [
@@ -123,5 +126,5 @@ def test_queue_history_counts_queued_and_running_jobs_from_the_job_rows(
 
 
 def test_queue_history_rejects_a_window_out_of_range(api: ApiHarness) -> None:
-    response = api.client.get("/v1/queue/history", params={"window_s": 10})
+    response = api.client.get("/v1/queue/history", params={"window_s": 10}, headers=api.admin_headers)
     assert response.status_code == 422

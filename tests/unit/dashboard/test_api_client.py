@@ -190,3 +190,25 @@ def test_deleting_a_running_job_is_an_api_error():
     with pytest.raises(ApiError) as error:
         client.delete(JOB_ID)
     assert (error.value.code, error.value.status) == ("job_active", 409)
+
+
+def test_every_request_sends_the_api_key_as_a_bearer_token():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(200, json=JOB)
+
+    client = ApiClient("http://api.test", api_key="pai_secret", transport=httpx.MockTransport(handler))
+    client.get_job(JOB_ID)
+    client.cancel(JOB_ID)
+    assert seen == ["Bearer pai_secret", "Bearer pai_secret"]
+
+
+def test_a_refused_key_says_how_to_set_one():
+    problem = {"status": 401, "code": "invalid_api_key", "detail": "the API key is unknown or revoked"}
+    client = client_for(lambda r: httpx.Response(401, json=problem))
+    with pytest.raises(ApiError) as error:
+        client.list_jobs()
+    assert error.value.code == "invalid_api_key" and error.value.status == 401
+    assert "PIANO_AI_API_KEY" in error.value.message

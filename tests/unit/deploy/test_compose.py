@@ -292,3 +292,10 @@ def test_docker_compose_config_when_available(tmp_path: Path) -> None:
     env.pop("POSTGRES_PASSWORD")
     bad = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True)
     assert bad.returncode != 0 and b"POSTGRES_PASSWORD" in bad.stderr
+
+
+def test_the_dashboard_sends_the_key_from_env() -> None:
+    env = env_example() | SECRETS | {"PIANO_AI_DASHBOARD_KEY": "pai_dashboard"}
+    dashboard = load(BASE, env)["services"]["dashboard"]
+    assert dashboard["environment"]["PIANO_AI_API_KEY"] == "pai_dashboard"
+    assert "PIANO_AI_API_KEY" not in load(BASE, env)["services"]["api"]["environment"]

@@ -271,3 +271,12 @@ def test_only_the_gpu_overlay_asks_for_gpus() -> None:
         assert by_kind(resources, "ScaledObject")["piano-ai-worker"]["spec"]["maxReplicaCount"] == (
             12 if name == "cpu" else 4
         )
+
+
+def test_the_dashboard_gets_its_api_key_from_the_secret() -> None:
+    resources = render(K8S / "base")
+    (dashboard,) = containers(by_kind(resources, "Deployment")["piano-ai-dashboard"])
+    env = {item["name"]: item for item in dashboard["env"]}
+    ref = env["PIANO_AI_API_KEY"]["valueFrom"]["secretKeyRef"]
+    secret = yaml.safe_load((K8S / "base" / "secret.example.yaml").read_text())
+    assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]

@@ -31,6 +31,7 @@ class StandIn(BaseHTTPRequestHandler):
 
     final_status = "succeeded"
     polls = 0
+    key = "pai_readme-example-key"
     midi_requests: list[str] = []
 
     def log_message(self, *args: object) -> None:  # keep the test output clean
@@ -48,11 +49,23 @@ class StandIn(BaseHTTPRequestHandler):
             return BEFORE_THE_END[StandIn.polls]
         return StandIn.final_status
 
+    def refused(self) -> bool:
+        """401 like the API, when the request does not carry the key."""
+        if self.headers.get("Authorization") == f"Bearer {StandIn.key}":
+            return False
+        problem = {"status": 401, "code": "missing_api_key", "detail": "send Authorization: Bearer <key>"}
+        self.answer(401, json.dumps(problem).encode(), "application/problem+json")
+        return True
+
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.refused():
+            return
         self.answer(202, json.dumps({"id": JOB_ID, "status": "queued"}).encode())
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.refused():
+            return
         if self.path == f"/v1/jobs/{JOB_ID}":
             body = {"id": JOB_ID, "status": self.status(), "error": None}
             StandIn.polls += 1
@@ -79,6 +92,8 @@ def stand_in() -> Iterator[str]:
 
 def run_block(base_url: str, folder: Path) -> subprocess.CompletedProcess[str]:
     (folder / "etude.wav").write_bytes(b"RIFF....WAVE")
+    (folder / "var" / "keys").mkdir(parents=True)
+    (folder / "var" / "keys" / "curl.key").write_text(StandIn.key + "\n")  # as make run leaves it
     script = job_service_block().replace(README_API, base_url)
     return subprocess.run(
         ["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=60, check=False

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from piano_ai.db import jobs as job_store
 from piano_ai.midi_io import note_to_dict
 from piano_api import decoding
+from piano_api.auth import CallerDep
 from piano_api.deps import SessionDep, StorageDep
 from piano_api.problems import ApiError
 from piano_api.routes.jobs import job_or_404, succeeded_or_409
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 @router.post("/{job_id}/decode", response_model=DecodedNotes)
 def decode_job(
+    caller: CallerDep,
     session: SessionDep,
     storage: StorageDep,
     job_id: str,
@@ -27,7 +29,7 @@ def decode_job(
 ) -> DecodedNotes:
     """Notes with other parameters, decoded from the job's stored model outputs in milliseconds (no model
     run); the job itself is unchanged. Parameters left out keep the job's values."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     succeeded_or_409(job)
     params = decoding.merged(job, change)
     decoded = decoding.decode(storage, job, params)
@@ -43,10 +45,12 @@ def decode_job(
 
 
 @router.patch("/{job_id}", response_model=JobPublic)
-def update_job(session: SessionDep, storage: StorageDep, job_id: str, update: JobUpdate) -> JobPublic:
+def update_job(
+    caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, update: JobUpdate
+) -> JobPublic:
     """Save note parameters as the job's own: its notes and MIDI are re-written from the stored model
     outputs, and its params and note_count follow (the last save wins)."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     succeeded_or_409(job)
     params = decoding.merged(job, update.note_params)
     decoded = decoding.decode(storage, job, params)
@@ -54,4 +58,4 @@ def update_job(session: SessionDep, storage: StorageDep, job_id: str, update: Jo
     if not job_store.save_params(session, job_id, asdict(params), len(decoded.notes)):
         raise ApiError(409, "job_not_succeeded", f"job {job_id} changed while saving; read it and retry")
     logger.info("job %s: note parameters saved (%d notes)", job_id, len(decoded.notes))
-    return JobPublic.from_job(job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, caller, job_id))

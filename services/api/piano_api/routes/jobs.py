@@ -17,7 +17,8 @@ from piano_ai.storage import ObjectNotFoundError, job_keys
 from piano_ai.transcribe import Transcript
 from piano_ai.types import NoteParams
 from piano_api import decoding
-from piano_api.deps import EnqueueDep, SessionDep, SettingsDep, StorageDep
+from piano_api.auth import Caller, CallerDep
+from piano_api.deps import EnqueueDep, LimiterDep, SessionDep, SettingsDep, StorageDep
 from piano_api.metrics import JOBS_SUBMITTED
 from piano_api.problems import ApiError
 from piano_api.schemas import JobList, JobNotes, JobPublic, ParamsChange, Status
@@ -42,9 +43,10 @@ def attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(filename)}"
 
 
-def job_or_404(session: SessionDep, job_id: str) -> Job:
+def job_or_404(session: SessionDep, caller: Caller, job_id: str) -> Job:
+    """The job, when it exists and ``caller`` may see it; 404 otherwise (another key's job is not there)."""
     job = job_store.get_job(session, job_id)
-    if job is None:
+    if job is None or not caller.may_see(job):
         raise ApiError(404, "job_not_found", f"no job with id {job_id}")
     return job
 
@@ -59,6 +61,8 @@ def succeeded_or_409(job: Job) -> None:
 @router.post("", status_code=202, response_model=JobPublic)
 def create_job(
     response: Response,
+    caller: CallerDep,
+    limiter: LimiterDep,
     session: SessionDep,
     storage: StorageDep,
     settings: SettingsDep,
@@ -76,11 +80,27 @@ def create_job(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
+    limiter.check_rate(caller)
     params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms, pedal).validate()
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
+
+    def admit() -> None:
+        limiter.check_active(session, caller)
+        limiter.charge_bytes(caller, upload.size_bytes)
+
     job, replayed = submit(
-        session, storage, enqueue, file.file, name, upload, params, idempotency_key, want_score=score
+        session,
+        storage,
+        enqueue,
+        file.file,
+        name,
+        upload,
+        params,
+        idempotency_key,
+        want_score=score,
+        owner_key_id=caller.key_id,
+        admit=admit,
     )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if replayed:
@@ -92,16 +112,19 @@ def create_job(
 
 @router.get("", response_model=JobList)
 def list_jobs(
+    caller: CallerDep,
     session: SessionDep,
     status: Status | None = None,
     q: Annotated[str | None, Query(max_length=255, description="file name contains (any case)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> JobList:
-    """Jobs, newest first, optionally in one status or with a file name containing ``q``; follow
-    next_cursor for older ones."""
+    """This key's jobs (an admin key: everyone's), newest first, optionally in one status or with a file
+    name containing ``q``; follow next_cursor for older ones."""
     before = int(cursor) if cursor else None
-    jobs, next_seq = job_store.list_jobs(session, status, limit, before, name_contains=q or None)
+    jobs, next_seq = job_store.list_jobs(
+        session, status, limit, before, name_contains=q or None, owner_key_id=caller.owner_filter
+    )
     return JobList(
         items=[JobPublic.from_job(job, with_beats=False) for job in jobs],
         next_cursor=str(next_seq) if next_seq else None,
@@ -109,9 +132,9 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def get_job(session: SessionDep, job_id: str) -> JobPublic:
+def get_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic:
     """One job: status, stage, progress, timestamps, error and result links."""
-    return JobPublic.from_job(job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, caller, job_id))
 
 
 def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Transcript, NoteParams] | None:
@@ -122,13 +145,18 @@ def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Trans
 
 @router.get("/{job_id}/midi", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
 def get_midi(
-    session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str, change: ParamsQuery
+    caller: CallerDep,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    job_id: str,
+    change: ParamsQuery,
 ) -> Response:
     """The transcription as a standard MIDI file (or a 307 redirect to a signed storage URL).
 
     With note parameters in the query, the notes those give (decoded again from the stored model outputs).
     """
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     succeeded_or_409(job)
     assert job.midi_key is not None
     download_name = f"{PurePath(job.filename).stem or 'transcription'}.mid"
@@ -149,9 +177,11 @@ def get_midi(
 
 
 @router.get("/{job_id}/audio", response_class=Response, responses={200: {"content": {"audio/*": {}}}})
-def get_audio(session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str) -> Response:
+def get_audio(
+    caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str
+) -> Response:
     """The recording as uploaded (its own format and content type), to listen to; ranges are honoured."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     media_type = job.content_type or "application/octet-stream"
     if url := storage.signed_url(job.input_key, settings.signed_url_ttl_s):
         return RedirectResponse(url, status_code=307)
@@ -171,16 +201,16 @@ def get_audio(session: SessionDep, storage: StorageDep, settings: SettingsDep, j
     response_class=Response,
     responses={200: {"content": {MUSICXML_TYPE: {}}}},
 )
-def get_score(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+def get_score(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """The transcription as sheet music (two-staff MusicXML), for notation programs."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     return _score_file(storage, job, job.score_key, "MusicXML file", "musicxml", MUSICXML_TYPE)
 
 
 @router.get("/{job_id}/score.mid", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
-def get_score_midi(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+def get_score_midi(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """The sheet music as MIDI: its quantized notes (a track per staff) at one constant tempo."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     key = job_keys(job.id).score_midi if job.score_key else None
     return _score_file(storage, job, key, "quantized MIDI file", "quantized.mid", "audio/midi")
 
@@ -202,18 +232,18 @@ def _score_file(
 
 
 def _stored_notes(
-    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+    caller: Caller, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
 ) -> tuple[Job, list[dict[str, Any]]]:
-    job, stored = _stored_result(session, storage, job_id, change)
+    job, stored = _stored_result(caller, session, storage, job_id, change)
     return job, stored["notes"]
 
 
 def _stored_result(
-    session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
+    caller: Caller, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsChange
 ) -> tuple[Job, dict[str, Any]]:
     """The job and its notes file ({"notes": [...]} and, for jobs made since the pedal head, pedal and
     sustain), or the same decoded again when the query gives other parameters."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     succeeded_or_409(job)
     assert job.notes_key is not None
     if (decoded := _decoded(storage, job, change)) is not None:
@@ -227,16 +257,20 @@ def _stored_result(
 
 
 @router.get("/{job_id}/notes", response_model=JobNotes)
-def get_notes(session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery) -> JobNotes:
+def get_notes(
+    caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery
+) -> JobNotes:
     """The transcribed notes as JSON (pitch, start and end in seconds, velocity), for piano rolls."""
-    job, stored = _stored_result(session, storage, job_id, change)
+    job, stored = _stored_result(caller, session, storage, job_id, change)
     return JobNotes(job_id=job.id, **stored)
 
 
 @router.get("/{job_id}/notes.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery) -> Response:
+def get_notes_csv(
+    caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery
+) -> Response:
     """The same notes as CSV, the CLI's columns: start_s,end_s,pitch,velocity,name (for spreadsheets)."""
-    job, notes = _stored_notes(session, storage, job_id, change)
+    job, notes = _stored_notes(caller, session, storage, job_id, change)
     download_name = f"{PurePath(job.filename).stem or 'transcription'}.csv"
     headers = {"Content-Disposition": attachment(download_name)}
     text = notes_csv_text(notes_from_dicts(notes))
@@ -244,24 +278,26 @@ def get_notes_csv(session: SessionDep, storage: StorageDep, job_id: str, change:
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(session: SessionDep, job_id: str) -> JobPublic:
+def cancel_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic:
     """Cancel a queued or running job (a running one stops at its next stage boundary)."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     if not job_store.cancel(session, job_id):
-        job = job_or_404(session, job_id)
+        job = job_or_404(session, caller, job_id)
         if job.status != JobStatus.CANCELED.value:
             raise ApiError(409, "job_not_active", f"job {job_id} already {job.status}; nothing to cancel")
     else:
         logger.info("job %s: canceled", job_id)
-    return JobPublic.from_job(job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, caller, job_id))
 
 
 @router.post("/{job_id}/retry", status_code=202, response_model=JobPublic)
-def retry_job(response: Response, session: SessionDep, enqueue: EnqueueDep, job_id: str) -> JobPublic:
+def retry_job(
+    caller: CallerDep, response: Response, session: SessionDep, enqueue: EnqueueDep, job_id: str
+) -> JobPublic:
     """Run a failed or canceled job again on the same upload: a new attempt, queued now."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     if not job_store.retry(session, job_id):
-        job = job_or_404(session, job_id)
+        job = job_or_404(session, caller, job_id)
         raise ApiError(
             409,
             "job_not_retryable",
@@ -276,13 +312,13 @@ def retry_job(response: Response, session: SessionDep, enqueue: EnqueueDep, job_
     else:
         logger.info("job %s: queued again (after %d attempts)", job_id, job.attempts)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
-    return JobPublic.from_job(job_or_404(session, job_id))
+    return JobPublic.from_job(job_or_404(session, caller, job_id))
 
 
 @router.delete("/{job_id}", status_code=204, response_class=Response)
-def delete_job(session: SessionDep, storage: StorageDep, job_id: str) -> Response:
+def delete_job(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """Delete a finished (succeeded, failed or canceled) job and its stored files."""
-    job = job_or_404(session, job_id)
+    job = job_or_404(session, caller, job_id)
     if not job_store.delete_job(session, job_id):
         raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     prefix = job.input_key.rsplit("/", 1)[0] + "/"

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from piano_ai.db.queue_history import depth_history
 from piano_ai.db.stats import queue_stats
 from piano_ai.storage import get_storage
+from piano_api.auth import AdminDep
 from piano_api.deps import SessionDep
 from piano_api.metrics import REGISTRY
 from piano_api.queue import ping_broker
@@ -21,18 +22,21 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/v1/queue", response_model=QueueOut)
-def get_queue(session: SessionDep) -> QueueOut:
-    """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code."""
+def get_queue(_: AdminDep, session: SessionDep) -> QueueOut:
+    """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code
+    (every key's jobs: an admin key only)."""
     return QueueOut.from_stats(queue_stats(session))
 
 
 @router.get("/v1/queue/history", response_model=QueueHistoryOut)
 def get_queue_history(
+    _: AdminDep,
     session: SessionDep,
     window_s: Annotated[float, Query(ge=60, le=7 * 86400, description="how far back, seconds")] = 3600,
     points: Annotated[int, Query(ge=2, le=1000, description="evenly spaced times, both ends included")] = 121,
 ) -> QueueHistoryOut:
-    """Queue depth (queued and running jobs) over the last ``window_s`` seconds, from the job table."""
+    """Queue depth (queued and running jobs) over the last ``window_s`` seconds, from the job table (every
+    key's jobs: an admin key only)."""
     history = depth_history(session, window_s, points)
     return QueueHistoryOut(
         window_s=window_s,

@@ -1,0 +1,108 @@
+"""Keys, ownership and limits on Postgres + Redis: the migration on Postgres, Idempotency-Keys unique per
+API key (the database constraint), and rate limits shared by two API processes through Redis."""
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from service_testkit import (
+    REDIS_BASE_URL,
+    clear_service_caches,
+    create_api_key,
+    piano_clip,
+    throwaway_postgres,
+)
+from sqlalchemy import create_engine, inspect
+
+from piano_ai.db import session as db_session
+from piano_ai.db.migrate import downgrade, upgrade
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        upgrade(url)
+        yield url
+
+
+def _app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, **env: str) -> TestClient:
+    """An API process of its own on the shared database and Redis; sent job ids are dropped."""
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_BASE_URL,
+        "PIANO_AI_QUEUE": f"transcribe_keys_{uuid.uuid4().hex[:8]}",
+        "PIANO_AI_STORAGE_DIR": str(tmp_path / "storage"),
+        **env,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
+    clear_service_caches()
+    from piano_api.deps import get_enqueue
+    from piano_api.main import create_app
+
+    app = create_app()
+    app.dependency_overrides[get_enqueue] = lambda: lambda job_id: None
+    return TestClient(app)
+
+
+def test_the_migration_runs_both_ways_on_postgres(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("jobs")}
+        assert ("owner_key_id", "idempotency_key") in uniques and ("idempotency_key",) not in uniques
+        downgrade(database_url, "0004")
+        assert "api_keys" not in inspect(engine).get_table_names()
+        upgrade(database_url)
+        assert "api_keys" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_two_keys_may_use_one_idempotency_key_and_see_only_their_jobs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    client = _app(monkeypatch, tmp_path, database_url)
+    alice, bob = create_api_key("alice"), create_api_key("bob")
+    admin = create_api_key("admin", admin=True)
+    wav = piano_clip(tmp_path / "a.wav", seconds=1.0).read_bytes()
+    ids = {}
+    for name, headers, audio in (("alice", alice, wav), ("bob", bob, wav + b"\0")):
+        response = client.post(
+            "/v1/jobs", files={"file": ("a.wav", audio)}, headers={**headers, "Idempotency-Key": "same"}
+        )
+        assert response.status_code == 202, response.text
+        ids[name] = response.json()["id"]
+    assert ids["alice"] != ids["bob"]
+    assert client.get(f"/v1/jobs/{ids['bob']}", headers=alice).status_code == 404
+    assert [j["id"] for j in client.get("/v1/jobs", headers=alice).json()["items"]] == [ids["alice"]]
+    assert {j["id"] for j in client.get("/v1/jobs", headers=admin).json()["items"]} == set(ids.values())
+    db_session.get_engine().dispose()
+
+
+def test_the_minute_limit_is_shared_by_api_processes_through_redis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    if time.time() % 60 > 50:  # the four requests must fall in one minute window
+        time.sleep(61 - time.time() % 60)
+    limits = {"PIANO_AI_SUBMISSIONS_PER_MINUTE": "3"}
+    first = _app(monkeypatch, tmp_path, database_url, **limits)
+    headers = create_api_key("busy")
+    second = _app(monkeypatch, tmp_path, database_url, **limits)  # another replica: its own memory
+    wav = piano_clip(tmp_path / "a.wav", seconds=1.0).read_bytes()
+    statuses = [
+        app.post("/v1/jobs", files={"file": ("a.wav", wav + bytes(i))}, headers=headers).status_code
+        for i, app in enumerate((first, second, first, second))
+    ]
+    assert statuses[:3] == [202, 202, 202] and statuses[3] == 429, statuses
+    prefix = headers["Authorization"].removeprefix("Bearer pai_")[:8]
+    counters = redis.Redis.from_url(REDIS_BASE_URL).keys(f"piano-ai:limit:rate:{prefix}:*")
+    assert len(counters) == 1  # counted in Redis, and it expires on its own
+    assert 0 < redis.Redis.from_url(REDIS_BASE_URL).ttl(counters[0]) <= 120
+    db_session.get_engine().dispose()
