@@ -149,15 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     sets = {"golden clip": GOLDEN} | ({"v2 eval": args.eval_dir} if args.eval_dir.is_dir() else {})
     accuracy(results, models, sets)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    paused = f" (process {args.pause} paused during the timed passes)" if args.pause else ""
+    shown = {k: v.relative_to(ROOT) if v.is_relative_to(ROOT) else v for k, v in sets.items()}
+    folders = ", ".join(f"{k}: {v}" for k, v in shown.items())
     context = (
         f"Measured {now} with `make bench-runtime` (scripts/bench/runtime.py): {len(wavs)} files, "
         f"{audio_s / 60:.1f} min of audio, log-mel computed once; inference only (Transcriber.predict, "
         f"chunks of 512 frames in batches), runtimes alternating, the fastest of {args.passes} passes. "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
-        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start"
-        f"{f' (process {args.pause} paused during the timed passes)' if args.pause else ''}. F1: onset (50 ms) and frame, "
-        f"note-weighted, default thresholds; "
-        f"{', '.join(f'{k}: {v.relative_to(ROOT) if v.is_relative_to(ROOT) else v}' for k, v in sets.items())}."
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start{paused}. F1: onset (50 ms) and frame, "
+        f"note-weighted, default thresholds; {folders}."
     )
     section = f"{SECTION}\n\n{context}\n\n{table(results, audio_s, list(sets))}"
     print(section)
