@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--eval-dir", type=Path, default=EVAL_DIR, help="audio + MIDI pairs (skipped if absent)"
     )
+    parser.add_argument("--pause", type=int, metavar="PID", help="SIGSTOP it during the timed passes")
     parser.add_argument("--write-docs", type=Path, metavar="MD", help="also update this file's section")
     args = parser.parse_args(argv)
 
