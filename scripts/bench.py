@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from piano_ai.runtimes import RUNTIMES
+
 if TYPE_CHECKING:
     from piano_ai.inference import Transcriber
     from piano_ai.types import NoteParams
@@ -181,7 +183,7 @@ def text(report: Report) -> str:
     lines = [
         f"files: {report.files}, audio: {report.audio_s / 60:.1f} min, notes: {report.notes}",
         f"model load: {report.load_s:.2f} s ({report.runtime}, {report.model_dir}), not counted below",
-        f"first-call warm-up (librosa's numba caches): {report.warmup_s:.2f} s, not counted below",
+        f"first-call warm-up on 2 s of silence: {report.warmup_s:.2f} s, not counted below",
         f"conversion wall time: {report.wall_s:.2f} s -> {report.realtime_factor:.0f}x real time",
         f"CPU time (user + sys, all threads): {report.cpu_s:.2f} s",
     ]
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench", help="rendered audio cache")
     parser.add_argument("--asap-dir", type=Path, default=ASAP_DIR, help="ASAP performance MIDI folder")
     parser.add_argument("--model", help="model directory (default: the shipped one)")
-    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"))
+    parser.add_argument("--runtime", choices=("auto", *RUNTIMES))
     parser.add_argument(
         "--format", choices=("wav", "mp3", "m4a", "flac", "ogg"), default="wav",
         help="wav: the 16 kHz renders as they are; others: re-encoded at 44.1 kHz stereo (decode + resample)",

@@ -1,7 +1,8 @@
 """Log-mel spectrogram: the model's input representation.
 
 Equal (to ~1e-5) to librosa.feature.melspectrogram(center=True, pad_mode="constant", power=2) followed by
-log, but computed in float32 with scipy's FFT in blocks, which is ~4x faster and bounds memory.
+log, but computed in float32 with scipy's FFT in blocks, which is ~4x faster and bounds memory; the mel
+filter bank is piano_ai.mel's (librosa's, without importing librosa).
 """
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE
+from piano_ai.mel import mel_filters
 from piano_ai.types import FloatArray
 
 LOG_FLOOR = 1e-5  # power floor before log, ~ -100 dB: keeps silence finite
@@ -20,10 +22,8 @@ BLOCK_FRAMES = 4096  # frames transformed at once: bounds the complex spectrum's
 @lru_cache(maxsize=1)
 def mel_basis() -> FloatArray:
     """(N_FFT // 2 + 1, N_MELS) float32: power spectrum bins to mel bands (Slaney-normalised, as librosa)."""
-    import librosa
-
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
-    return np.ascontiguousarray(basis.T, dtype=np.float32)
+    basis = mel_filters(SAMPLE_RATE, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX, np.float32)
+    return np.ascontiguousarray(basis.T)
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,6 @@ each batch is run, so a caller that consumes them as they come holds no whole-re
 """
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
-from piano_ai.model import HEADS, ModelConfig, heads
+from piano_ai.model import HEADS, ModelConfig
+from piano_ai.runtimes import ONNX_FILE, RunFn, runner
 from piano_ai.types import Activations, FloatArray
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,6 @@ CHUNK_FRAMES = 512  # frames per chunk (16.4 s): long enough for the BiLSTM's co
 OVERLAP_FRAMES = 32  # frames of context dropped at each inner chunk edge (1 s)
 BATCH_SIZE = 8  # chunks per model call
 STEP_FRAMES = CHUNK_FRAMES - 2 * OVERLAP_FRAMES  # frames each chunk keeps (14.3 s)
-
-RunFn = Callable[[FloatArray], dict[str, FloatArray]]
 
 
 class Transcriber:
@@ -117,7 +115,8 @@ def _window_start(chunk: int) -> int:
 def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto") -> Transcriber:
     """Load a model directory (config.json + model.weights.h5 [+ model.onnx]).
 
-    runtime: "onnx" (ONNX Runtime), "keras", or "auto" (ONNX when the directory has model.onnx).
+    runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "keras"), or "auto"
+    (ONNX Runtime when the directory has model.onnx, else Keras).
     """
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     config_path = path / "config.json"
@@ -128,51 +127,8 @@ def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto")
     config = ModelConfig.load(config_path)
     if (config.sample_rate, config.hop_length, config.n_mels) != (SAMPLE_RATE, HOP_LENGTH, N_MELS):
         raise ModelNotFoundError(f"model at {path} was trained with other signal constants: {config}")
-    onnx_path = path / "model.onnx"
     if runtime == "auto":
-        runtime = "onnx" if onnx_path.is_file() else "keras"
-    run = _onnx_runner(onnx_path) if runtime == "onnx" else _keras_runner(path, config)
+        runtime = "onnx" if (path / ONNX_FILE).is_file() else "keras"
+    run = runner(runtime, path, config)
     log.info("loaded model %s with %s", path, runtime)
     return Transcriber(run, config, runtime, path)
-
-
-def _onnx_runner(onnx_path: Path) -> RunFn:
-    if not onnx_path.is_file():
-        raise ModelNotFoundError(f"{onnx_path} is missing; use runtime 'keras' or export the model")
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
-    session = ort.InferenceSession(str(onnx_path), options, providers=ort.get_available_providers())
-    input_name = session.get_inputs()[0].name
-    names = [o.name for o in session.get_outputs()]
-
-    def run(batch: FloatArray) -> dict[str, FloatArray]:
-        results = session.run(None, {input_name: batch})
-        return {_head_of(name): value for name, value in zip(names, results, strict=True)}
-
-    return run
-
-
-def _head_of(output_name: str) -> str:
-    """ONNX output names carry the Keras layer name, sometimes with a suffix."""
-    for head in heads(ModelConfig(pedal_head=True)):
-        if output_name.startswith(head):
-            return head
-    raise ModelNotFoundError(f"unexpected model output {output_name!r}")
-
-
-def _keras_runner(path: Path, config: ModelConfig) -> RunFn:
-    weights = path / "model.weights.h5"
-    if not weights.is_file():
-        raise ModelNotFoundError(f"{weights} is missing")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from piano_ai.model import build_model
-
-    model = build_model(config)
-    model.load_weights(weights)
-
-    def run(batch: FloatArray) -> dict[str, FloatArray]:
-        return {k: np.asarray(v) for k, v in model(batch, training=False).items()}
-
-    return run

@@ -14,6 +14,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 from piano_ai.constants import HIGHEST_KEY, LOWEST_KEY, MEL_FMAX, MEL_FMIN, N_MELS, SECONDS_PER_FRAME
+from piano_ai.mel import mel_frequencies
 from piano_ai.types import FloatArray
 from piano_dashboard.midi_tools import NoteRow, pitch_name
 
@@ -217,15 +218,13 @@ def spectrogram(mel: FloatArray) -> go.Figure:
 
     Sent as float32 (plotly ships numpy arrays as typed binary): ~1 MB for a recording of any length.
     """
-    import librosa
-
     frames = mel.shape[0]
     pool = max(1, int(np.ceil(frames / SPECTROGRAM_COLUMNS)))
     padded = np.pad(mel, ((0, (-frames) % pool), (0, 0)), constant_values=float(mel.min()))
     pooled = padded.reshape(-1, pool, mel.shape[1]).max(axis=1).astype(np.float32)
     times = (np.arange(pooled.shape[0]) * pool * SECONDS_PER_FRAME).astype(np.float32)
-    # band centres in Hz (librosa's mel scale, as in features.log_mel) label the y axis
-    hz = librosa.mel_frequencies(n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
+    # band centres in Hz (the mel scale of features.log_mel) label the y axis
+    hz = mel_frequencies(N_MELS, MEL_FMIN, MEL_FMAX)
     fig = go.Figure(
         go.Heatmap(
             z=pooled.T,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from piano_ai.commands import progress as display
 from piano_ai.commands.note_options import KnobDefaultsFormatter, add_note_options, note_params
+from piano_ai.runtimes import RUNTIMES
 
 if TYPE_CHECKING:  # only for annotations: importing these at run time would slow down --help
     from piano_ai.activations import Heads
@@ -62,7 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model", metavar="DIR", help="model directory (default: PIANO_AI_MODEL_DIR, else the shipped model)"
     )
     parser.add_argument(
-        "--runtime", choices=("auto", "onnx", "keras"), help="inference runtime (default: PIANO_AI_RUNTIME)"
+        "--runtime",
+        choices=("auto", *RUNTIMES),
+        help="inference runtime (default: PIANO_AI_RUNTIME, else auto; docs/benchmarks.md compares them)",
     )
     add_note_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

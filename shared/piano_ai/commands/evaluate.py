@@ -2,6 +2,8 @@
 
 import argparse
 
+from piano_ai.runtimes import RUNTIMES
+
 HELP = "score transcriptions against reference MIDI with mir_eval (onset, offset, velocity, frame F1)"
 
 
@@ -9,6 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help=HELP, description=HELP)
     parser.add_argument("folder", help="folder of <stem>.<audio> + <stem>.mid pairs (e.g. a MAESTRO year)")
     parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument(
+        "--runtime", choices=("auto", *RUNTIMES), help="inference runtime (default: PIANO_AI_RUNTIME)"
+    )
     parser.add_argument(
         "--predictions", help="score MIDI files in this folder (<stem>.mid) instead of our model"
     )
@@ -56,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
             params = replace(params, onset_threshold=args.onset_threshold)
         if args.frame_threshold is not None:
             params = replace(params, frame_threshold=args.frame_threshold)
-        model = load_transcriber(args.model)
+        from piano_ai.settings import get_settings
+
+        model = load_transcriber(args.model, runtime=args.runtime or get_settings().runtime)
         estimate = model_estimator(model, params.validate(), pedal=not args.no_prediction_pedal)
         name = f"piano-ai ({model.model_dir.name})"
     report = evaluate(

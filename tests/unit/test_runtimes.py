@@ -1,0 +1,63 @@
+"""Runtimes: every one the package offers runs the shipped model and agrees with ONNX Runtime float32."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from piano_ai import inference, runtimes
+from piano_ai.constants import N_KEYS, N_MELS
+from piano_ai.errors import ModelNotFoundError
+from piano_ai.model import HEADS
+
+MEL = np.random.default_rng(0).normal(-5, 2, size=(700, N_MELS)).astype(np.float32)
+INT8_TOLERANCE = 0.1  # probability; max |int8 - fp32| was 0.02-0.04 per head here (the bench checks F1)
+
+
+@pytest.fixture(scope="module")
+def float32() -> dict[str, np.ndarray]:
+    act = inference.load_transcriber(runtime="onnx").predict(MEL)
+    return {head: getattr(act, head) for head in HEADS}
+
+
+def test_int8_stays_close_to_float32(float32: dict[str, np.ndarray]) -> None:
+    model = inference.load_transcriber(runtime="onnx-int8")
+    assert model.runtime == "onnx-int8"
+    act = model.predict(MEL)
+    for head in HEADS:
+        got = getattr(act, head)
+        assert got.shape == (700, N_KEYS) and got.dtype == np.float32
+        assert 0 < np.abs(got - float32[head]).max() < INT8_TOLERANCE  # quantized, yet the same model
+
+
+def test_openvino_equals_float32(float32: dict[str, np.ndarray]) -> None:
+    pytest.importorskip("openvino")
+    act = inference.load_transcriber(runtime="openvino").predict(MEL)
+    for head in HEADS:
+        np.testing.assert_allclose(getattr(act, head), float32[head], atol=1e-4)
+
+
+def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import fails as if not installed
+    with pytest.raises(ModelNotFoundError, match="pip install openvino"):
+        inference.load_transcriber(runtime="openvino")
+
+
+def test_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ModelNotFoundError, match="unknown runtime 'tflite'"):
+        inference.load_transcriber(runtime="tflite")
+
+
+def test_onnx_runtimes_need_model_onnx(tmp_path: Path) -> None:
+    for name in ("config.json", "model.weights.h5"):
+        (tmp_path / name).write_bytes((inference.DEFAULT_MODEL_DIR / name).read_bytes())
+    for runtime in ("onnx", "onnx-int8", "openvino"):
+        with pytest.raises(ModelNotFoundError, match="model.onnx is missing"):
+            inference.load_transcriber(tmp_path, runtime=runtime)
+    assert inference.load_transcriber(tmp_path).runtime == "keras"  # auto falls back
+
+
+def test_runtimes_name_every_choice() -> None:
+    assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "keras"}
