@@ -40,7 +40,7 @@ SCORE_STAGE_SPANS = {
 }
 PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, seconds
 MUSICXML_TYPE = "application/vnd.recordare.musicxml+xml"  # the score's media type (IANA)
-MAX_ATTEMPTS = 8  # runs of one job (redeliveries, retries) before it fails with worker_lost
+MAX_ATTEMPTS = 8  # runs of one job since its last retry (redeliveries) before it fails with worker_lost
 STAGE_CHANGE_INTERVAL_S = 0.25  # ... and a new stage at most this often (short jobs skip some), seconds
 
 
@@ -116,9 +116,11 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         if attempt is None or job is None:
             logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
             return "skipped"
-        if attempt > MAX_ATTEMPTS:
-            # Redelivered again and again: its runs keep killing their worker (out of memory, a crash).
-            message = f"the job stopped its worker {attempt - 1} times; the recording may be too long"
+        runs = job_store.runs_since_retry(job)
+        if runs > MAX_ATTEMPTS:
+            # Redelivered again and again since its last retry: its runs keep killing their worker (out of
+            # memory, a crash). A retry starts the count again; ``attempt`` still fences older runs.
+            message = f"the job stopped its worker {runs - 1} times; the recording may be too long"
             logger.error("job %s: %s", job_id, message)
             job_store.fail(session, job_id, attempt, "worker_lost", message)
             return "failed"

@@ -4,7 +4,8 @@ Each sweep, in order:
 1. renews the lease of the job this process is running (progress writes renew it too);
 2. leases: a running job whose lease lapsed on the database's clock (its process was killed, ran out of
    memory, lost its machine) goes back to ``queued`` and is sent again, or fails with ``worker_lost`` once
-   ``MAX_ATTEMPTS`` runs have died (``PIANO_AI_REQUEUE_ORPHANS``, ``PIANO_AI_JOB_LEASE_S``);
+   ``MAX_ATTEMPTS`` runs since its last retry have died (``PIANO_AI_REQUEUE_ORPHANS``,
+   ``PIANO_AI_JOB_LEASE_S``);
 3. unsent: a queued job whose message never reached the queue (the API died between the insert and the
    enqueue) is sent (``PIANO_AI_RESEND_UNSENT_AFTER_S``);
 4. lost messages: a job queued for ``PIANO_AI_RESEND_LOST_AFTER_S`` since its last send whose message the
@@ -55,7 +56,8 @@ def renew_own_lease(session: Session, lease_s: float) -> None:
 
 
 def release_stale_runs(app: Celery, session: Session, queue: str) -> None:
-    """Requeue and send the jobs whose lease lapsed; fail those whose runs died ``MAX_ATTEMPTS`` times."""
+    """Requeue and send the jobs whose lease lapsed; fail those whose runs since their last retry died
+    ``MAX_ATTEMPTS`` times."""
     requeued, failed = recovery.release_stale(session, MAX_ATTEMPTS)
     for job_id in failed:
         logger.error(

@@ -137,6 +137,12 @@ def claim(session: Session, job_id: str, worker: str, lease_s: float = DEFAULT_L
     return attempt
 
 
+def runs_since_retry(job: Job) -> int:
+    """How many runs the job had since its last retry (all of them if never retried): what the limit on
+    runs that kill their worker counts. Each run keeps its own, ever-growing ``attempts`` number."""
+    return job.attempts - job.retried_at_attempt
+
+
 def current_run(attempt: int) -> list[Any]:
     """The condition that the job is still running under run ``attempt``."""
     return [Job.status == RUNNING, Job.attempts == attempt]
@@ -228,7 +234,9 @@ def cancel(session: Session, job_id: str) -> bool:
 
 def retry(session: Session, job_id: str) -> bool:
     """Queue a failed or canceled job again, for a new attempt on the same upload (the next claim raises
-    ``attempts``); its error and times of the last run are cleared. False when it is in another status.
+    ``attempts``); its error and times of the last run are cleared, and ``retried_at_attempt`` records
+    where the count of runs toward the limit starts again (``runs_since_retry``). False when it is in
+    another status.
 
     Like ``claim_unsent``, the row is marked sent here, so a sweep never sends it too; the caller sends it
     and calls ``unmark_enqueued`` if that fails (the next sweep sends it then)."""
@@ -239,6 +247,7 @@ def retry(session: Session, job_id: str) -> bool:
         status=QUEUED,
         stage=None,
         progress=0.0,
+        retried_at_attempt=Job.attempts,
         error_code=None,
         error_message=None,
         started_at=None,

@@ -91,6 +91,10 @@ class Job(Base):
     # Each claim by a worker increments attempts; a run's later updates require attempts to still match,
     # so an older, superseded run (a redelivered message) can never overwrite a newer one.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # ``attempts`` when the job was last retried (POST .../retry), 0 if never: the runs since then are
+    # ``attempts - retried_at_attempt``, and only those count toward the limit on runs that kill their worker.
+    # ``attempts`` itself never goes back, so each run's number stays unique and keeps fencing older runs.
+    retried_at_attempt: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(255))
     error_code: Mapped[str | None] = mapped_column(String(64), index=True)
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -14,28 +14,30 @@ from piano_ai.db.jobs import QUEUED, RUNNING
 from piano_ai.db.models import Job, JobStatus, utcnow
 
 
-def stale_running(session: Session) -> list[tuple[str, int]]:
-    """(id, attempt) of running jobs whose lease lapsed on the database's clock: their worker process
-    stopped renewing it (killed, out of memory, its machine gone). Rows without a lease are left alone."""
-    query = select(Job.id, Job.attempts).where(
+def stale_running(session: Session) -> list[tuple[str, int, int]]:
+    """(id, attempt, runs since the last retry) of running jobs whose lease lapsed on the database's clock:
+    their worker process stopped renewing it (killed, out of memory, its machine gone). Rows without a lease
+    are left alone."""
+    query = select(Job.id, Job.attempts, Job.attempts - Job.retried_at_attempt).where(
         Job.status == RUNNING, Job.lease_expires_at < job_store.db_now(session)
     )
-    return [(job_id, attempt) for job_id, attempt in session.execute(query)]
+    return [(job_id, attempt, runs) for job_id, attempt, runs in session.execute(query)]
 
 
 def release_stale(session: Session, max_attempts: int) -> tuple[list[str], list[str]]:
     """Put the jobs of lapsed leases back to ``queued`` (marked sent now: the caller sends them), or fail
-    them with ``worker_lost`` once ``max_attempts`` runs have died; returns (requeued ids, failed ids).
+    them with ``worker_lost`` once ``max_attempts`` runs since the job's last retry have died; returns
+    (requeued ids, failed ids).
 
     Each change is conditional on the same attempt and a still-lapsed lease, so of several sweeping
     workers one wins, and a run that renewed its lease in between keeps the job.
     """
     requeued: list[str] = []
     failed: list[str] = []
-    for job_id, attempt in stale_running(session):
+    for job_id, attempt, runs in stale_running(session):
         fence = [*job_store.current_run(attempt), Job.lease_expires_at < job_store.db_now(session)]
-        if attempt >= max_attempts:
-            message = f"the job stopped its worker {attempt} times; the recording may be too long"
+        if runs >= max_attempts:
+            message = f"the job stopped its worker {runs} times; the recording may be too long"
             if job_store.update_if(
                 session,
                 job_id,

@@ -154,7 +154,7 @@ def test_lapsed_leases_are_requeued_once_or_failed_after_max_attempts(
         session.query(Job).filter(Job.id == "doomed").update({Job.attempts: 8})
         session.commit()
         _lapse(session, "dead", "doomed")
-        assert sorted(job_id for job_id, _ in recovery.stale_running(session)) == ["dead", "doomed"]
+        assert sorted(job_id for job_id, *_ in recovery.stale_running(session)) == ["dead", "doomed"]
         assert recovery.release_stale(session, max_attempts=8) == (["dead"], ["doomed"])
         assert recovery.release_stale(session, max_attempts=8) == ([], [])  # a second sweeper gets nothing
         dead, alive, doomed = (job_store.get_job(session, i) for i in ("dead", "alive", "doomed"))
@@ -166,6 +166,33 @@ def test_lapsed_leases_are_requeued_once_or_failed_after_max_attempts(
         assert dead.enqueued_at is not None  # sent now by the caller: the lost-message sweep waits again
         assert alive is not None and alive.status == "running"  # the same worker name, its lease is fresh
         assert doomed is not None and (doomed.status, doomed.error_code) == ("failed", "worker_lost")
+
+
+def test_a_retry_restarts_the_count_of_dead_runs_but_not_the_attempt_numbers(
+    sessions: sessionmaker[Session],
+) -> None:
+    _create(sessions, "again")
+    with sessions() as session:
+        for _ in range(8):  # eight runs died, the last one failed the job
+            last = job_store.claim(session, "again", "w", lease_s=30)
+        assert last == 8 and job_store.fail(session, "again", last, "worker_lost", "died")
+        assert job_store.retry(session, "again")
+        job = job_store.get_job(session, "again")
+        assert job is not None and (job.attempts, job.retried_at_attempt) == (8, 8)
+        assert job_store.runs_since_retry(job) == 0
+        run = job_store.claim(session, "again", "w", lease_s=30)
+        assert run == 9  # a new number: run 8, were it still alive, can write nothing
+        assert not job_store.report_progress(session, "again", 8, "inference", 0.5)
+        _lapse(session, "again")
+        assert recovery.stale_running(session) == [("again", 9, 1)]
+        assert recovery.release_stale(session, max_attempts=8) == (["again"], [])  # one run since the retry
+        for _ in range(7):  # seven more die: eight since the retry
+            run = job_store.claim(session, "again", "w", lease_s=30)
+        _lapse(session, "again")
+        assert recovery.release_stale(session, max_attempts=8) == ([], ["again"])
+        job = job_store.get_job(session, "again")
+        assert job is not None and (job.status, job.attempts, job.error_code) == ("failed", 16, "worker_lost")
+        assert job.error_message is not None and "8 times" in job.error_message
 
 
 def test_progress_and_renewal_keep_the_lease_of_the_current_run_only(sessions: sessionmaker[Session]) -> None:
@@ -181,7 +208,7 @@ def test_progress_and_renewal_keep_the_lease_of_the_current_run_only(sessions: s
         new = job_store.claim(session, "p1", "w2", lease_s=30)
         _lapse(session, "p1")
         assert not job_store.renew_lease(session, "p1", old, lease_s=30)  # a superseded run renews nothing
-        assert recovery.stale_running(session) == [("p1", new)]
+        assert recovery.stale_running(session) == [("p1", new, 2)]
 
 
 def test_leases_and_send_times_use_the_database_clock(
@@ -271,3 +298,22 @@ def test_migration_0002_backfills_enqueued_at(postgres_url: str) -> None:
     engine.dispose()
     downgrade(postgres_url, "0001")
     assert "enqueued_at" not in {c["name"] for c in inspect(make_engine(postgres_url)).get_columns("jobs")}
+
+
+def test_migration_0006_counts_every_run_of_older_jobs(postgres_url: str) -> None:
+    downgrade(postgres_url)
+    upgrade(postgres_url, "0005")
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (id, status, progress, filename, size_bytes, params, input_key, attempts,"
+            " created_at, updated_at) VALUES ('old', 'failed', 0, 'a.wav', 1, '{}', 'k', 3, now(), now())"
+        )
+    upgrade(postgres_url)
+    with engine.begin() as conn:
+        row = conn.exec_driver_sql("SELECT retried_at_attempt FROM jobs WHERE id = 'old'").scalar_one()
+    assert row == 0  # never retried under the column: its three runs count
+    engine.dispose()
+    downgrade(postgres_url, "0005")
+    columns = inspect(make_engine(postgres_url)).get_columns("jobs")
+    assert "retried_at_attempt" not in {c["name"] for c in columns}

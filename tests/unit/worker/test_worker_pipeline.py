@@ -320,3 +320,33 @@ def test_a_job_that_keeps_killing_workers_fails_with_worker_lost(ctx: WorkerCont
     assert run_job(job_id, ctx) == "failed"
     job = _job(ctx, job_id)
     assert (job.status, job.error_code, job.attempts) == ("failed", "worker_lost", pipeline.MAX_ATTEMPTS + 1)
+
+
+def test_a_retried_job_runs_again_however_many_runs_it_had_before(
+    ctx: WorkerContext, tmp_path: Path, fake_model: list
+) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        for _ in range(pipeline.MAX_ATTEMPTS):  # runs whose worker died
+            job_store.claim(session, job_id, "doomed@host/1")
+    assert run_job(job_id, ctx) == "failed"
+    with ctx.sessions() as session:
+        assert job_store.retry(session, job_id)
+    # The retry starts the count again: the run goes ahead, under a number no earlier run had.
+    assert run_job(job_id, ctx) == "succeeded"
+    job = _job(ctx, job_id)
+    assert (job.status, job.attempts, job.retried_at_attempt) == ("succeeded", pipeline.MAX_ATTEMPTS + 2, 9)
+
+
+def test_runs_that_die_after_a_retry_still_meet_the_limit(ctx: WorkerContext, tmp_path: Path) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        job_store.claim(session, job_id, "w@host/1")
+        assert job_store.fail(session, job_id, 1, "invalid_audio", "bad")
+        assert job_store.retry(session, job_id)
+        for _ in range(pipeline.MAX_ATTEMPTS):
+            job_store.claim(session, job_id, "doomed@host/1")
+    assert run_job(job_id, ctx) == "failed"
+    job = _job(ctx, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "worker_lost", pipeline.MAX_ATTEMPTS + 2)
+    assert f"stopped its worker {pipeline.MAX_ATTEMPTS} times" in job.error_message
