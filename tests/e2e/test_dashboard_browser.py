@@ -270,7 +270,8 @@ def test_swagger_ui_works_offline(stack, browser):
 
 def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser, tmp_path):
     """Library -> open a past job (its own URL) -> the onset slider re-decodes it -> the note count changes
-    -> press play: the playhead moves over the piano roll, a click seeks; a reload keeps the job open.
+    -> press play: the playhead moves over the piano roll and the keys of the notes under it light up on its
+    keyboard, a click seeks; a reload keeps the job open.
     Pictures: docs/img/library.png, library-job.png and piano-roll-playing.png on request."""
     job_id = converted(stack, piano_clip(tmp_path / "library_lamb.wav"))
     page = browser.new_page(viewport=VIEWPORT)
@@ -309,6 +310,16 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         page.wait_for_timeout(1_500)
         assert float(head.get_attribute("data-time") or 0) > start + 0.5  # it plays
         assert head.evaluate("e => e.getBoundingClientRect().left") > start_x  # and the line moves
+        # The keys of the notes under the playhead light up on the keyboard (the clip's bass never rests).
+        lit = page.locator(".st-key-piano_roll_box .lit-keys")
+        deadline = time.monotonic() + 10
+        while not (lit.get_attribute("data-pitches") or "") and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        pitches = [int(p) for p in (lit.get_attribute("data-pitches") or "").split()]
+        assert pitches and all(36 <= p <= 96 for p in pitches), pitches
+        key = page.locator(".st-key-piano_roll_box .lit-key").first.bounding_box()
+        roll_box = page.locator(".st-key-piano_roll_box .nsewdrag").first.bounding_box()
+        assert key is not None and roll_box is not None and key["x"] + key["width"] <= roll_box["x"] + 1
         player.locator("button#play").click()  # pause
         drag = page.locator(".st-key-piano_roll_box .nsewdrag").first
         box = drag.bounding_box()

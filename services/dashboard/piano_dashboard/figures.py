@@ -30,6 +30,9 @@ NOTE_OUTLINE = {"width": 1, "color": "rgba(255, 255, 255, 0.9)"}  # so touching 
 REPEAT_GAP_S = 0.02  # seconds cut from a note's bar where the same key is struck again at once
 KEYBOARD_WIDTH = 0.045  # of the figure's width: the keyboard left of the roll
 BLACK_KEY_LENGTH = 0.62  # of a white key's length
+WHITE_KEY, BLACK_KEY = "#fbfbf8", "#222222"  # key colours
+# Every key's outline: grey enough that white keys stand apart from each other and from a white page.
+KEY_OUTLINE = {"width": 1, "color": "#8a8a8a"}
 # Magma, but starting at pure black: plotly.js drew Magma's own first stop (#000004) as pale pink/violet
 # in Chromium, which painted every silent region of the spectrogram.
 SPECTROGRAM_COLORS = ["#000000", *plotly.colors.sequential.Magma[1:]]
@@ -135,19 +138,18 @@ def _keyboard(low: int, high: int, name: Callable[[int], str]) -> list[go.Bar]:
         (p - 0.5 - 0.5 * ((p - 1) % 12 in BLACK_KEYS), p + 0.5 + 0.5 * ((p + 1) % 12 in BLACK_KEYS))
         for p in whites
     ]
-    line = {"width": 0.5, "color": "#999999"}
     white = go.Bar(
         x=[1.0] * len(whites),
         y=[(lo + hi) / 2 for lo, hi in spans],
         width=[hi - lo for lo, hi in spans],
-        marker={"color": "#f4f4f4", "line": line},
+        marker={"color": WHITE_KEY, "line": KEY_OUTLINE},
         customdata=[name(p) for p in whites],
     )
     black = go.Bar(
         x=[BLACK_KEY_LENGTH] * len(blacks),
         y=blacks,
         width=0.9,
-        marker={"color": "#222222", "line": line},
+        marker={"color": BLACK_KEY, "line": KEY_OUTLINE},
         customdata=[name(p) for p in blacks],
     )
     for keys, label in ((white, "white keys"), (black, "black keys")):

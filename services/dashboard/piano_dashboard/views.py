@@ -149,7 +149,10 @@ def _playing_roll(
         sources.insert(0, recording)
     st.iframe(roll_player.player_html(sources, ROLL_BOX), height=roll_player.HEIGHT_PX)
     spelled = f" Pitch names are spelled in {key}." if key else ""
-    st.caption(f"Press Play: the red line follows the music. Click the roll to play from there.{spelled}")
+    st.caption(
+        "Press Play: the red line follows the music and the keys it plays light up. "
+        f"Click the roll to play from there.{spelled}"
+    )
 
 
 def _instruments_and_stats(parsed: pretty_midi.PrettyMIDI, rows: list[midi_tools.NoteRow]) -> None:
