@@ -98,6 +98,7 @@ def api_decode(data: bytes, repeat: int, tmp: Path) -> None:
 
     from piano_ai import activations
     from piano_ai.db import jobs as job_store
+    from piano_ai.db import keys as api_keys
     from piano_ai.db.migrate import upgrade
     from piano_ai.db.session import get_session_factory
     from piano_ai.midi_io import midi_bytes, notes_to_json
@@ -116,9 +117,11 @@ def api_decode(data: bytes, repeat: int, tmp: Path) -> None:
     storage.put_bytes(keys.notes, notes_to_json(own).encode())
     storage.put_bytes(keys.midi, midi_bytes(own))
     with get_session_factory()() as session:
+        key_row, key = api_keys.create_key(session, "bench")  # each request is authenticated, as served
         job_store.create_job(
             session,
             id=job_id,
+            owner_key_id=key_row.id,
             filename="five-minutes.wav",
             size_bytes=1,
             params=vars(NoteParams()),
@@ -129,7 +132,7 @@ def api_decode(data: bytes, repeat: int, tmp: Path) -> None:
         job_store.succeed(
             session, job_id, attempt, midi_key=keys.midi, notes_key=keys.notes, note_count=len(own)
         )
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers={"Authorization": f"Bearer {key}"})
     for onset, frame, offset, min_ms in SETTINGS:
         body = {
             "onset_threshold": onset,

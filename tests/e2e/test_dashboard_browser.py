@@ -8,6 +8,7 @@ Embedded defaults only: SQLite, local storage and the filesystem broker in a tem
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -242,7 +243,8 @@ def test_upload_transcribe_see_the_piano_roll(stack, browser, tmp_path):
         page.goto(f"{stack['dashboard']}/queue")
         page.get_by_text("Recent jobs", exact=True).wait_for(timeout=60_000)
         page.get_by_text("Succeeded", exact=True).wait_for(timeout=30_000)  # the count metric
-        page.get_by_text("Updated", exact=False).wait_for(timeout=30_000)  # the panel's last line
+        # The panel's last line ("Updated 08:46:49 UTC."), not the job detail's "last updated" row.
+        page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d UTC\.$")).wait_for(timeout=30_000)
         assert page.locator(ERRORS).all_inner_texts() == []
     page.close()
     assert [line for line in console if "Invalid color specifier" in line] == []  # plotly.js, per bad colour
