@@ -14,11 +14,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,8 +69,18 @@ class Job(Base):
     """One conversion request; API and workers change ``status`` only by conditional updates."""
 
     __tablename__ = "jobs"
-    # An Idempotency-Key is one client's: two keys may use the same value for different uploads.
-    __table_args__ = (UniqueConstraint("owner_key_id", "idempotency_key", name="uq_jobs_owner_idempotency"),)
+    # An Idempotency-Key is one client's: two keys may use the same value for different uploads. Jobs without
+    # an owner (auth off) share one space, kept unique by a partial index (migration 0007).
+    __table_args__ = (
+        UniqueConstraint("owner_key_id", "idempotency_key", name="uq_jobs_owner_idempotency"),
+        Index(
+            "uq_jobs_unowned_idempotency",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("owner_key_id IS NULL"),
+            sqlite_where=text("owner_key_id IS NULL"),
+        ),
+    )
 
     # seq orders jobs (newest first) and backs the list cursor; id is what clients see.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

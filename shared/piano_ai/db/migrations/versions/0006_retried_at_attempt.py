@@ -3,7 +3,7 @@ only the runs since then.
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-06
+Create Date: 2026-12-02
 """
 
 from collections.abc import Sequence
