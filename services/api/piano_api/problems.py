@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piano_ai.errors import AudioTooLongError, InvalidAudioError, InvalidParametersError, PianoAIError
+from piano_ai.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ _DOMAIN_STATUS: dict[type[PianoAIError], int] = {
     AudioTooLongError: 413,
 }
 DATABASE_RETRY_AFTER_S = 5  # Retry-After of a 503 database_unavailable, seconds
+STORAGE_RETRY_AFTER_S = 5  # Retry-After of a 503 storage_unavailable, seconds
 # Plain HTTP errors (routing, methods) -> code.
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}
 
@@ -85,6 +87,12 @@ def install_handlers(app: FastAPI) -> None:
             "the job store is unreachable; try again shortly (a submission with the same Idempotency-Key)"
         )
         return problem(503, "database_unavailable", detail, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    @app.exception_handler(StorageError)
+    async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
+        logger.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        detail = "the file store cannot be written or read right now; nothing was changed, try again shortly"
+        return problem(503, "storage_unavailable", detail, {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

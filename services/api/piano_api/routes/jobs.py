@@ -319,9 +319,9 @@ def retry_job(
 def delete_job(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """Delete a finished (succeeded, failed or canceled) job and its stored files."""
     job = job_or_404(session, caller, job_id)
-    if not job_store.delete_job(session, job_id):
-        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     prefix = job.input_key.rsplit("/", 1)[0] + "/"
-    storage.delete_prefix(prefix)
+    # The files go while the row is locked: a storage outage (503) keeps the job, files and all.
+    if not job_store.delete_job(session, job_id, before_commit=lambda: storage.delete_prefix(prefix)):
+        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     logger.info("job %s: deleted", job_id)
     return Response(status_code=204)
