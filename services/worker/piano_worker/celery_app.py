@@ -59,7 +59,15 @@ def _init_process(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def _shutdown_process(**_: Any) -> None:
+    """Stop the heartbeat thread and drop this process's heartbeat row: a stopped worker is not live."""
+    from piano_ai.db import jobs as job_store
+
     _stop.set()
+    try:
+        with runtime.context().sessions() as session:
+            job_store.forget_worker(session, runtime.worker_name())
+    except Exception:  # the database may be away; the row then ages out of the live window
+        logger.warning("could not remove this worker's heartbeat row", exc_info=True)
 
 
 def _heartbeat_loop() -> None:

@@ -1,10 +1,11 @@
 """Liveness heartbeat file for the worker, checked without touching the broker.
 
-The worker's main process touches its own file, ``/tmp/piano-worker-<pid>.heartbeat``, every ``INTERVAL_S``
-seconds from its own event loop (a timer on the Celery consumer), so the file goes stale when that loop hangs, even while a long job runs in
-the pool's child process. Kubernetes' exec liveness probe and the image's HEALTHCHECK only read the file's
-age (``python -m piano_worker.heartbeat --max-age-s 60``: every running worker's file is fresh): no ``celery inspect ping`` hitting Redis from
-every pod every few seconds.
+The worker's main process touches its own file, ``/tmp/piano-worker-<pid>.heartbeat``, every
+``INTERVAL_S`` seconds from its own event loop (a timer on the Celery consumer), so the file goes stale
+when that loop hangs, even while a long job runs in the pool's child process. Kubernetes' exec liveness
+probe and the image's HEALTHCHECK only read file ages (``python -m piano_worker.heartbeat --max-age-s 60``:
+every running worker's file is fresh): no ``celery inspect ping`` hitting Redis from every pod every few
+seconds.
 
 Wiring: importing this module connects ``start_heartbeat`` to ``worker_ready`` and ``remove_heartbeat`` to
 ``worker_shutdown``. The images start the worker with ``--include piano_worker.heartbeat``; the worker's
@@ -150,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no heartbeat file at {path}", file=sys.stderr)
             return 1
         if age > args.max_age_s:
-            print(f"{path.name}: heartbeat is {age:.0f} s old (limit {args.max_age_s:.0f} s)", file=sys.stderr)
+            print(
+                f"{path.name}: heartbeat is {age:.0f} s old (limit {args.max_age_s:.0f} s)", file=sys.stderr
+            )
             return 1
     return 0
 

@@ -271,8 +271,9 @@ def delete_job(session: Session, job_id: str, before_commit: Callable[[], None] 
 
 
 def heartbeat(session: Session, name: str, busy: bool = False) -> None:
-    """Record that worker ``name`` is alive now."""
-    now = utcnow()
+    """Record that worker ``name`` is alive now (the database's clock, so a worker whose clock is off is
+    neither listed long after it died nor dropped while alive)."""
+    now = db_now(session)
     result = session.execute(
         update(WorkerHeartbeat).where(WorkerHeartbeat.name == name).values(last_seen=now, busy=busy)
     )
@@ -282,6 +283,12 @@ def heartbeat(session: Session, name: str, busy: bool = False) -> None:
         session.commit()
     except IntegrityError:  # another process inserted it first: that is a heartbeat too
         session.rollback()
+
+
+def forget_worker(session: Session, name: str) -> None:
+    """Remove worker ``name``'s heartbeat row (it is stopping): it is no longer counted as live."""
+    session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+    session.commit()
 
 
 def mark_enqueued(session: Session, job_id: str) -> bool:

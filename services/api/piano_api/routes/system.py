@@ -12,7 +12,7 @@ from piano_ai.db.queue_history import depth_history
 from piano_ai.db.stats import queue_stats
 from piano_ai.storage import get_storage
 from piano_api.auth import AdminDep
-from piano_api.deps import SessionDep
+from piano_api.deps import SessionDep, SettingsDep
 from piano_api.metrics import REGISTRY
 from piano_api.queue import ping_broker
 from piano_api.responses import V1_ERRORS, errors
@@ -23,10 +23,10 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/v1/queue", response_model=QueueOut, responses={**V1_ERRORS, **errors(403)})
-def get_queue(_: AdminDep, session: SessionDep) -> QueueOut:
+def get_queue(_: AdminDep, session: SessionDep, settings: SettingsDep) -> QueueOut:
     """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code
     (every key's jobs: an admin key only)."""
-    return QueueOut.from_stats(queue_stats(session))
+    return QueueOut.from_stats(queue_stats(session, live_within_s=settings.worker_live_s))
 
 
 @router.get("/v1/queue/history", response_model=QueueHistoryOut, responses={**V1_ERRORS, **errors(403, 422)})
