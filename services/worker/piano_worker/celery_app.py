@@ -16,7 +16,7 @@ from celery.signals import celeryd_after_setup, worker_process_init, worker_proc
 
 import piano_worker.heartbeat  # noqa: F401 - wires the liveness file to worker_ready/worker_shutdown
 from piano_ai.settings import get_settings
-from piano_worker import runtime
+from piano_worker import runtime, scratch
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -47,8 +47,10 @@ def _remember_node_name(sender: str, **_: Any) -> None:
 
 @worker_process_init.connect
 def _init_process(**_: Any) -> None:
-    """Per pool process: fresh DB connections, the model loaded once, a heartbeat thread."""
+    """Per pool process: fresh DB connections, killed runs' scratch folders gone, the model loaded once, a
+    heartbeat thread."""
     runtime.reset_after_fork()
+    scratch.sweep_stale(unnamed_after_s=settings.task_time_limit_s + 60)  # no run lasts longer
     try:
         runtime.load_model()
     except Exception:  # jobs will fail with the reason (e.g. model_not_found); keep the worker up

@@ -60,14 +60,19 @@ def live_heartbeat_files(folder: Path | None = None) -> list[Path]:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this pid runs on this machine (in this pid namespace)."""
+    """Whether a process with this pid runs on this machine (in this pid namespace); a zombie (killed, not
+    yet reaped: an orphaned pool process under a PID 1 that does not reap) does not run."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux), or it ended just now
+        return not Path("/proc").is_dir()
+    return stat.rpartition(")")[2].split()[0] != "Z"  # the state follows the command name in parentheses
 
 
 def touch_heartbeat(path: Path) -> None:
