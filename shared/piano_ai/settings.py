@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         return self.job_lease_s or 3 * self.worker_heartbeat_s + 5
 
     @property
+    def worker_live_s(self) -> float:
+        """A worker whose last heartbeat is older than this (3 missed, plus 5 s) is not counted as live."""
+        return 3 * self.worker_heartbeat_s + 5
+
+    @property
     def effective_visibility_timeout_s(self) -> int:
         """Seconds before an unacknowledged job is redelivered (Redis broker)."""
         return self.visibility_timeout_s or self.task_time_limit_s + 60

@@ -4,10 +4,13 @@ A web page on another origin can send text/plain or form-urlencoded bodies witho
 refusing every type but the one an endpoint reads closes that door (bearer keys close the rest).
 """
 
+from collections.abc import Sequence
+
 from starlette.datastructures import Headers
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from piano_api.problems import problem
+from piano_api.problems import problem, serves
 
 UPLOAD_PATH = "/v1/jobs"  # POST: multipart/form-data
 JSON = "application/json"
@@ -21,16 +24,21 @@ def expected_type(method: str, path: str) -> str:
 
 
 class ContentTypeMiddleware:
-    """415 ``unsupported_content_type`` for a /v1 body that is neither the expected type nor empty."""
+    """415 ``unsupported_content_type`` for a /v1 body that is neither the expected type nor empty.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``routes`` are the app's: a method the path does not serve passes through, to be answered 405.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] not in _WITH_BODY
             or not scope["path"].startswith("/v1")
+            or not serves(self.routes, scope)
         ):
             await self.app(scope, receive, send)
             return

@@ -41,7 +41,7 @@ def create_app() -> FastAPI:
     app.state.limiter = Limiter(settings, make_counter(settings))
     # The last added runs first: CORS, metrics, the key, the body's type, its size, then the routes.
     app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
-    app.add_middleware(ContentTypeMiddleware)
+    app.add_middleware(ContentTypeMiddleware, routes=app.router.routes)
     app.add_middleware(AuthMiddleware, settings=settings, paths=protected_paths(settings))
     app.add_middleware(MetricsMiddleware)
     # Keys travel in a header, never in cookies: no credentials mode, and only the listed origins.

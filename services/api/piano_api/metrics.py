@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from piano_ai.db.session import get_session_factory
 from piano_ai.db.stats import queue_stats
+from piano_ai.settings import get_settings
 
 logger = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
@@ -31,7 +32,7 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         session = get_session_factory()()
         try:
-            stats = queue_stats(session)
+            stats = queue_stats(session, live_within_s=get_settings().worker_live_s)
         except Exception:  # a scrape must not fail because the database is briefly away
             logger.exception("queue metrics unavailable")
             return

@@ -1,6 +1,7 @@
 """Every error leaves the API as application/problem+json with a stable ``code``; mapped here, once."""
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -9,8 +10,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from piano_ai.errors import AudioTooLongError, InvalidAudioError, InvalidParametersError, PianoAIError
+from piano_ai.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +28,9 @@ _DOMAIN_STATUS: dict[type[PianoAIError], int] = {
     AudioTooLongError: 413,
 }
 DATABASE_RETRY_AFTER_S = 5  # Retry-After of a 503 database_unavailable, seconds
+STORAGE_RETRY_AFTER_S = 5  # Retry-After of a 503 storage_unavailable, seconds
 # Plain HTTP errors (routing, methods) -> code.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # those a 405's Allow may list
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}
 
 
@@ -73,7 +79,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the methods of the first route on the path only
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return problem(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)
@@ -86,6 +95,12 @@ def install_handlers(app: FastAPI) -> None:
         )
         return problem(503, "database_unavailable", detail, {"Retry-After": str(DATABASE_RETRY_AFTER_S)})
 
+    @app.exception_handler(StorageError)
+    async def _storage_error(request: Request, exc: StorageError) -> JSONResponse:
+        logger.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        detail = "the file store cannot be written or read right now; nothing was changed, try again shortly"
+        return problem(503, "storage_unavailable", detail, {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _internal_error(request, exc)
@@ -96,6 +111,17 @@ def _connection_lost(exc: Exception) -> bool:
     return isinstance(exc, (OperationalError, PoolTimeoutError)) or bool(
         getattr(exc, "connection_invalidated", False)
     )
+
+
+def serves(routes: Sequence[BaseRoute], scope: Scope) -> bool:
+    """Whether some route serves the request in ``scope`` (its path and method)."""
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on the request's path (a 405's Allow header)."""
+    routes = request.app.router.routes
+    return ", ".join(m for m in _METHODS if serves(routes, {**request.scope, "method": m}))
 
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:

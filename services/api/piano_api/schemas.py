@@ -1,7 +1,7 @@
 """Request and response bodies; the table model (piano_ai.db.Job) is never returned directly."""
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,13 +28,26 @@ class JobParams(BaseModel):
     score: bool = Field(False, description="whether the job makes sheet music (MusicXML), tracking the beats")
 
 
+# The ranges NoteParams.validate() enforces (422 invalid_parameters), stated in the OpenAPI document.
+PROBABILITY: dict[str, Any] = {"exclusiveMinimum": 0.0, "exclusiveMaximum": 1.0}
+MIN_NOTE_MS: dict[str, Any] = {"minimum": 0.0, "maximum": 5000.0}
+
+
 class ParamsChange(BaseModel):
     """Any of the note parameters; those left out keep the job's own values."""
 
-    onset_threshold: float | None = Field(None, description="onset probability that starts a note (0..1)")
-    frame_threshold: float | None = Field(None, description="frame probability that keeps it sounding")
-    offset_threshold: float | None = Field(None, description="offset probability that ends it early")
-    min_note_ms: float | None = Field(None, description="notes shorter than this are dropped, ms")
+    onset_threshold: float | None = Field(
+        None, description="onset probability that starts a note (0..1)", json_schema_extra=PROBABILITY
+    )
+    frame_threshold: float | None = Field(
+        None, description="frame probability that keeps it sounding", json_schema_extra=PROBABILITY
+    )
+    offset_threshold: float | None = Field(
+        None, description="offset probability that ends it early", json_schema_extra=PROBABILITY
+    )
+    min_note_ms: float | None = Field(
+        None, description="notes shorter than this are dropped, ms", json_schema_extra=MIN_NOTE_MS
+    )
     pedal: Literal["cc64", "extend"] | None = Field(
         None, description="cc64: the sustain pedal as CC64 events; extend: notes lengthened by it, no CC64"
     )
@@ -235,6 +248,13 @@ class QueueHistoryOut(BaseModel):
     window_s: float
     step_s: float
     points: list[DepthPointOut]
+
+
+class Readiness(BaseModel):
+    """GET /readyz: each check "ok" or "error" (details stay in the log)."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "error"]] = Field(description="database, broker, storage")
 
 
 class Problem(BaseModel):

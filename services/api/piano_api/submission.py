@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job
-from piano_ai.storage import Storage, StorageError, job_keys
+from piano_ai.storage import Storage, job_keys
 from piano_ai.types import NoteParams
 from piano_api.problems import ApiError
 from piano_api.uploads import UploadInfo
@@ -70,11 +70,7 @@ def submit(
     job_id = str(uuid.uuid4())
     keys = job_keys(job_id, upload.format)
     stream.seek(0)
-    try:
-        storage.put_stream(keys.input, stream, upload.content_type)
-    except StorageError as exc:
-        logger.exception("job %s: storing the upload failed", job_id)
-        raise ApiError(503, "storage_unavailable", "could not store the upload; try again shortly") from exc
+    storage.put_stream(keys.input, stream, upload.content_type)  # StorageError: 503 storage_unavailable
     try:
         job = job_store.create_job(
             session,

@@ -16,7 +16,7 @@ from celery.signals import celeryd_after_setup, worker_process_init, worker_proc
 
 import piano_worker.heartbeat  # noqa: F401 - wires the liveness file to worker_ready/worker_shutdown
 from piano_ai.settings import get_settings
-from piano_worker import runtime
+from piano_worker import runtime, scratch
 
 logger = logging.getLogger(__name__)
 settings = get_settings()
@@ -47,8 +47,10 @@ def _remember_node_name(sender: str, **_: Any) -> None:
 
 @worker_process_init.connect
 def _init_process(**_: Any) -> None:
-    """Per pool process: fresh DB connections, the model loaded once, a heartbeat thread."""
+    """Per pool process: fresh DB connections, killed runs' scratch folders gone, the model loaded once, a
+    heartbeat thread."""
     runtime.reset_after_fork()
+    scratch.sweep_stale(unnamed_after_s=settings.task_time_limit_s + 60)  # no run lasts longer
     try:
         runtime.load_model()
     except Exception:  # jobs will fail with the reason (e.g. model_not_found); keep the worker up
@@ -59,7 +61,15 @@ def _init_process(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def _shutdown_process(**_: Any) -> None:
+    """Stop the heartbeat thread and drop this process's heartbeat row: a stopped worker is not live."""
+    from piano_ai.db import jobs as job_store
+
     _stop.set()
+    try:
+        with runtime.context().sessions() as session:
+            job_store.forget_worker(session, runtime.worker_name())
+    except Exception:  # the database may be away; the row then ages out of the live window
+        logger.warning("could not remove this worker's heartbeat row", exc_info=True)
 
 
 def _heartbeat_loop() -> None:

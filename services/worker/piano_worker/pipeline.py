@@ -18,6 +18,7 @@ from piano_ai.db import jobs as job_store
 from piano_ai.db.models import Job, JobStatus
 from piano_ai.storage import Storage, job_keys
 from piano_ai.types import FloatArray, Note, NoteParams
+from piano_worker.scratch import scratch_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         logger.info("job %s: attempt %d started on %s", job_id, attempt, ctx.name)
         keys = job_keys(job_id, PurePath(job.input_key).suffix.lstrip(".") or "bin")
         try:
-            with tempfile.TemporaryDirectory(prefix=f"piano-job-{job_id[:8]}-") as tmp:
+            with tempfile.TemporaryDirectory(prefix=scratch_prefix(job_id)) as tmp:
                 spans = SCORE_STAGE_SPANS if job.want_score else STAGE_SPANS
                 progress = ProgressWriter(session, job_id, attempt, ctx.lease_s, spans)
                 results = _transcribe_and_store(ctx, job, Path(tmp), progress)

@@ -8,6 +8,7 @@ clock (Postgres ``now()``), so a worker whose clock is off can neither keep a de
 one short.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -258,18 +259,30 @@ def retry(session: Session, job_id: str) -> bool:
     )
 
 
-def delete_job(session: Session, job_id: str) -> bool:
-    """Delete a terminal job's row; False when it is missing or still active."""
+def delete_job(session: Session, job_id: str, before_commit: Callable[[], None] | None = None) -> bool:
+    """Delete a terminal job's row; False when it is missing or still active.
+
+    ``before_commit`` (removing the job's files) runs while the deleted row is still locked: if it raises,
+    the row is kept and the error propagates, so a failed file store never leaves a job without its files.
+    """
     result = session.execute(
         delete(Job).where(Job.id == job_id, Job.status.in_([s.value for s in TERMINAL_STATUSES]))
     )
+    deleted = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    try:
+        if deleted and before_commit is not None:
+            before_commit()
+    except BaseException:
+        session.rollback()
+        raise
     session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return deleted
 
 
 def heartbeat(session: Session, name: str, busy: bool = False) -> None:
-    """Record that worker ``name`` is alive now."""
-    now = utcnow()
+    """Record that worker ``name`` is alive now (the database's clock, so a worker whose clock is off is
+    neither listed long after it died nor dropped while alive)."""
+    now = db_now(session)
     result = session.execute(
         update(WorkerHeartbeat).where(WorkerHeartbeat.name == name).values(last_seen=now, busy=busy)
     )
@@ -279,6 +292,12 @@ def heartbeat(session: Session, name: str, busy: bool = False) -> None:
         session.commit()
     except IntegrityError:  # another process inserted it first: that is a heartbeat too
         session.rollback()
+
+
+def forget_worker(session: Session, name: str) -> None:
+    """Remove worker ``name``'s heartbeat row (it is stopping): it is no longer counted as live."""
+    session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+    session.commit()
 
 
 def mark_enqueued(session: Session, job_id: str) -> bool:

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from piano_ai.db.jobs import db_in
 from piano_ai.db.models import Job, JobStatus, WorkerHeartbeat, utcnow
 
 WINDOWS_S = (300, 3600, 86400)  # recent windows reported, seconds
-WORKER_SEEN_WINDOW_S = 120  # a worker that said nothing for this long is not listed, seconds
+WORKER_LIVE_S = 35.0  # a worker silent this long is not live (settings.worker_live_s: 3 heartbeats + 5 s)
 
 
 @dataclass
@@ -39,8 +40,11 @@ class QueueStats:
     errors_by_code: dict[str, int] = field(default_factory=dict)
 
 
-def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
-    """Counts by status, oldest queued age, finished/failed/latency per window, live workers, errors."""
+def queue_stats(
+    session: Session, now: datetime | None = None, live_within_s: float = WORKER_LIVE_S
+) -> QueueStats:
+    """Counts by status, oldest queued age, finished/failed/latency per window, live workers (heard from
+    within ``live_within_s`` seconds on the database's clock), errors."""
     now = now or utcnow()
     counts = {status.value: 0 for status in JobStatus}
     for status, n in session.execute(select(Job.status, func.count()).group_by(Job.status)):
@@ -76,16 +80,17 @@ def queue_stats(session: Session, now: datetime | None = None) -> QueueStats:
         counts=counts,
         oldest_queued_age_s=(now - oldest).total_seconds() if oldest else None,
         windows=windows,
-        workers=worker_stats(session, now - timedelta(seconds=WORKER_SEEN_WINDOW_S)),
+        workers=worker_stats(session, live_within_s),
         errors_by_code={str(code): n for code, n in errors},
     )
 
 
-def worker_stats(session: Session, seen_since: datetime) -> list[WorkerStats]:
-    """Each worker heard from since ``seen_since``, by name: its running job and its jobs' outcomes."""
+def worker_stats(session: Session, live_within_s: float = WORKER_LIVE_S) -> list[WorkerStats]:
+    """Each live worker (heard from within ``live_within_s`` seconds, the database's clock, like the
+    heartbeats), by name: its running job and its jobs' outcomes."""
     heard = session.execute(
         select(WorkerHeartbeat.name, WorkerHeartbeat.last_seen, WorkerHeartbeat.busy)
-        .where(WorkerHeartbeat.last_seen >= seen_since)
+        .where(WorkerHeartbeat.last_seen >= db_in(session, -live_within_s))
         .order_by(WorkerHeartbeat.name)
     ).all()
     if not heard:

@@ -123,6 +123,7 @@ class GCSStorage(Storage):
         with _translate(""):
             if not self.bucket.exists():
                 raise StorageError(f"bucket {self.bucket.name} does not exist")
+        super().ping()  # and an object can be written there
 
 
 @contextmanager

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from service_testkit import throwaway_postgres
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from piano_ai.db import jobs as job_store
-from piano_ai.db import recovery
+from piano_ai.db import recovery, stats
 from piano_ai.db.migrate import downgrade, upgrade
-from piano_ai.db.models import Job, utcnow
+from piano_ai.db.models import Job, WorkerHeartbeat, utcnow
 from piano_ai.db.session import make_engine, make_session_factory
 
 pytestmark = pytest.mark.integration
@@ -236,6 +236,32 @@ def test_leases_and_send_times_use_the_database_clock(
         assert sent is not None and sent.enqueued_at is not None
         assert abs((sent.enqueued_at - db_now).total_seconds()) < 5
         assert recovery.queued_unsent_since(session, older_than_s=60) == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(hours=1)])
+def test_heartbeats_use_the_database_clock(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, skew: timedelta
+) -> None:
+    """A worker whose clock runs an hour slow is still listed as live, and one an hour fast is not listed
+    for an hour after it dies: last_seen is Postgres' now(), and liveness is judged on the same clock."""
+    downgrade(postgres_url)
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    sessions = make_session_factory(engine)
+    monkeypatch.setattr(job_store, "utcnow", lambda: utcnow() + skew)  # the worker's clock
+    with sessions() as session:
+        job_store.heartbeat(session, "skewed@host/1")
+        job_store.heartbeat(session, "skewed@host/1")  # the update path too
+    monkeypatch.undo()
+    with sessions() as session:
+        db_now = session.execute(text("SELECT now()")).scalar_one()
+        seen = session.scalar(select(WorkerHeartbeat.last_seen))
+        assert seen is not None and abs((seen - db_now).total_seconds()) < 5
+        assert [w.name for w in stats.worker_stats(session, live_within_s=30)] == ["skewed@host/1"]
+        session.execute(text("UPDATE worker_heartbeats SET last_seen = last_seen - interval '60 seconds'"))
+        session.commit()
+        assert stats.worker_stats(session, live_within_s=30) == []  # silent for a minute: not live
     engine.dispose()
 
 

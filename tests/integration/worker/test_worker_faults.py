@@ -161,3 +161,28 @@ def test_a_two_minute_database_outage_leaves_no_job_unfinished(
         admin.dispose()
     done = [stack.wait_for(job_id, timeout_s=120) for job_id in [running, *waiting]]
     assert [job["status"] for job in done] == ["succeeded"] * 4, done
+
+
+def test_a_killed_runs_scratch_folder_is_removed_when_its_worker_comes_back(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """SIGKILL mid-job leaves the run's scratch folder (its TemporaryDirectory never exits); the next
+    pool process on that machine removes it at start, and the job itself finishes through its lease."""
+    stack, _ = faults
+    _ensure_workers(stack, ("w1",))
+    job_id = _submit(stack, long_clip(tmp_path / "scratch.wav", seconds=90), score="false")
+    stack.wait_for(job_id, ("running",), timeout_s=60)
+    scratch = stack.root / "tmp-w1"  # w1's TMPDIR
+    deadline = time.monotonic() + 30
+    while not (left := list(scratch.glob("piano-job-*"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left, "the run made no scratch folder"
+    stack.kill_worker("w1")
+    assert all(path.is_dir() for path in left)  # killed: nothing cleaned up
+    stack.start_worker("w1")
+    deadline = time.monotonic() + 120
+    while any(path.exists() for path in left) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(path.exists() for path in left), left
+    done = stack.wait_for(job_id, timeout_s=180)
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done

@@ -10,7 +10,7 @@ from service_testkit import ApiHarness
 from sqlalchemy import update
 
 from piano_ai.db import jobs as job_store
-from piano_ai.db.models import Job
+from piano_ai.db.models import Job, WorkerHeartbeat, utcnow
 from piano_ai.db.session import get_session_factory
 
 
@@ -128,3 +128,21 @@ def test_queue_history_counts_queued_and_running_jobs_from_the_job_rows(
 def test_queue_history_rejects_a_window_out_of_range(api: ApiHarness) -> None:
     response = api.client.get("/v1/queue/history", params={"window_s": 10}, headers=api.admin_headers)
     assert response.status_code == 422
+
+
+def test_only_live_workers_are_listed_and_counted(api: ApiHarness) -> None:
+    """A worker is live while its heartbeats keep coming: one silent for a minute (killed: no goodbye) is
+    neither listed in /v1/queue nor counted in piano_workers_alive, and a stopped one is gone at once."""
+    with get_session_factory()() as session:
+        for name in ("alive@host/1", "killed@host/2", "stopped@host/3"):
+            job_store.heartbeat(session, name)
+        session.execute(
+            update(WorkerHeartbeat)
+            .where(WorkerHeartbeat.name == "killed@host/2")
+            .values(last_seen=utcnow() - timedelta(seconds=60))  # 6 heartbeats missed (default: every 10 s)
+        )
+        session.commit()
+        job_store.forget_worker(session, "stopped@host/3")
+    body = api.client.get("/v1/queue", headers=api.admin_headers).json()
+    assert [w["name"] for w in body["workers"]] == ["alive@host/1"]
+    assert "piano_workers_alive 1.0" in api.client.get("/metrics").text

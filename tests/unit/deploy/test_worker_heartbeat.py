@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -56,9 +57,36 @@ class FakeConsumer:
         self.timer = FakeTimer()
 
 
-def test_default_file_is_in_the_temp_dir() -> None:
-    assert hb.HEARTBEAT_FILE.name == "piano-worker.heartbeat"
+def test_each_worker_process_has_its_own_file_in_the_temp_dir() -> None:
+    assert hb.heartbeat_file().name == f"piano-worker-{os.getpid()}.heartbeat"
+    assert hb.heartbeat_file(1234) != hb.heartbeat_file(1235)
+    assert hb.heartbeat_file().parent == Path(tempfile.gettempdir())
     assert hb.DEFAULT_MAX_AGE_S >= 3 * hb.INTERVAL_S
+
+
+def test_the_default_probe_checks_every_running_worker_and_ignores_dead_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert hb.main([]) == 1  # no worker at all
+    assert "no heartbeat file of a running worker" in capsys.readouterr().err
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = hb.heartbeat_file(dead.pid)  # a killed worker's file, left behind and old
+    hb.touch_heartbeat(stale)
+    os.utime(stale, (time.time() - 600, time.time() - 600))
+    hb.touch_heartbeat(hb.heartbeat_file())  # this process stands for a live worker
+    assert hb.live_heartbeat_files() == [hb.heartbeat_file()]
+    assert hb.main(["--max-age-s", "30"]) == 0
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a second live worker on the same /tmp whose loop hangs: its own file says so
+        hb.touch_heartbeat(hb.heartbeat_file(other.pid))
+        os.utime(hb.heartbeat_file(other.pid), (time.time() - 600, time.time() - 600))
+        assert hb.main(["--max-age-s", "30"]) == 1
+        assert f"piano-worker-{other.pid}.heartbeat" in capsys.readouterr().err
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_touch_then_probe_passes(tmp_path: Path) -> None:
@@ -140,8 +168,8 @@ def test_a_real_worker_touches_and_removes_the_file(tmp_path: Path) -> None:
         "--loglevel",
         "INFO",
     ]
-    hb_file = tmp_path / "piano-worker.heartbeat"
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    hb_file = tmp_path / f"piano-worker-{proc.pid}.heartbeat"  # the worker's main process: the one we started
     try:
         deadline = time.monotonic() + 60
         while not hb_file.exists() and time.monotonic() < deadline and proc.poll() is None:

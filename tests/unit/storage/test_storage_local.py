@@ -1,11 +1,12 @@
 """LocalStorage: the embedded default backend."""
 
 import io
+import os
 from pathlib import Path
 
 import pytest
 
-from piano_ai.storage import LocalStorage, ObjectNotFoundError, job_keys
+from piano_ai.storage import LocalStorage, ObjectNotFoundError, StorageError, job_keys
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_failed_write_leaves_nothing(storage: LocalStorage) -> None:
         def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
             raise OSError("disk on fire")
 
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="disk on fire"):  # a disk error is a storage outage (503)
         storage.put_stream("jobs/c/input.wav", Boom())  # type: ignore[arg-type]
     assert storage.list() == []
     assert not any(p.name.startswith(".tmp-") for p in storage.root.rglob("*"))
@@ -80,3 +81,38 @@ def test_job_keys_are_derived_from_the_id() -> None:
         "jobs/1234/output.mid",
         "jobs/1234/notes.json",
     )
+
+
+def test_deleting_a_job_reads_only_its_own_folder(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DELETE of one job must not list every job's files (it did: 10,000 jobs, 50,000 files per delete)."""
+    for job in ("a", "b", "c"):
+        storage.put_bytes(f"jobs/{job}/input.wav", b"x")
+        storage.put_bytes(f"jobs/{job}/output.mid", b"y")
+    listed: list[Path] = []
+    scandir = os.scandir
+
+    def spy(path: "int | str | os.PathLike[str]" = ".") -> "os._ScandirIterator":  # type: ignore[type-arg]
+        if not isinstance(path, int):  # rmtree lists by file descriptor: those are the job's own folder
+            listed.append(Path(path).resolve())
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", spy)
+    storage.delete_prefix(job_keys("b").prefix)
+    storage.delete_prefix(job_keys("missing").prefix)  # nothing there: not an error
+    monkeypatch.undo()
+    assert all(p.is_relative_to(storage.root / "jobs" / "b") for p in listed), listed
+    assert storage.list() == sorted(f"jobs/{j}/{f}" for j in "ac" for f in ("input.wav", "output.mid"))
+    assert not (storage.root / "jobs" / "b").exists()
+
+
+def test_listing_a_prefix_reads_only_its_folder(storage: LocalStorage) -> None:
+    storage.put_bytes("jobs/a/input.wav", b"x")
+    storage.put_bytes("jobs/ab/input.wav", b"x")
+    storage.put_bytes("other/a/input.wav", b"x")
+    assert storage.list("jobs/a") == ["jobs/a/input.wav", "jobs/ab/input.wav"]
+    assert storage.list("jobs/a/") == ["jobs/a/input.wav"]
+    assert storage.list("nothing/here/") == []
+    storage.delete_prefix("jobs/a")  # not a folder: the keys that start with it
+    assert storage.list() == ["other/a/input.wav"]

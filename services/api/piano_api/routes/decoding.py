@@ -12,14 +12,15 @@ from piano_api import decoding
 from piano_api.auth import CallerDep
 from piano_api.deps import SessionDep, StorageDep
 from piano_api.problems import ApiError
+from piano_api.responses import V1_ERRORS, errors
 from piano_api.routes.jobs import job_or_404, succeeded_or_409
 from piano_api.schemas import DecodedLinks, DecodedNotes, JobParams, JobPublic, JobUpdate, ParamsChange
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=V1_ERRORS)
 
 
-@router.post("/{job_id}/decode", response_model=DecodedNotes)
+@router.post("/{job_id}/decode", response_model=DecodedNotes, responses=errors(400, 404, 409, 410, 415, 422))
 def decode_job(
     caller: CallerDep,
     session: SessionDep,
@@ -44,7 +45,7 @@ def decode_job(
     )
 
 
-@router.patch("/{job_id}", response_model=JobPublic)
+@router.patch("/{job_id}", response_model=JobPublic, responses=errors(400, 404, 409, 410, 415, 422))
 def update_job(
     caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, update: JobUpdate
 ) -> JobPublic:

@@ -21,12 +21,13 @@ from piano_api.auth import Caller, CallerDep
 from piano_api.deps import EnqueueDep, LimiterDep, SessionDep, SettingsDep, StorageDep
 from piano_api.metrics import JOBS_SUBMITTED
 from piano_api.problems import ApiError
-from piano_api.schemas import JobList, JobNotes, JobPublic, ParamsChange, Status
+from piano_api.responses import V1_ERRORS, errors
+from piano_api.schemas import MIN_NOTE_MS, PROBABILITY, JobList, JobNotes, JobPublic, ParamsChange, Status
 from piano_api.submission import submit
 from piano_api.uploads import clean_filename, inspect_upload
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=V1_ERRORS)
 _DEFAULTS = NoteParams()
 # Note parameters in a download's query: the notes they give, decoded again from the stored model outputs.
 ParamsQuery = Annotated[ParamsChange, Query()]
@@ -58,7 +59,7 @@ def succeeded_or_409(job: Job) -> None:
         )
 
 
-@router.post("", status_code=202, response_model=JobPublic)
+@router.post("", status_code=202, response_model=JobPublic, responses=errors(400, 409, 413, 415, 422, 429))
 def create_job(
     response: Response,
     caller: CallerDep,
@@ -67,11 +68,14 @@ def create_job(
     storage: StorageDep,
     settings: SettingsDep,
     enqueue: EnqueueDep,
-    file: Annotated[UploadFile, File(description="the recording: wav, flac, mp3, ogg or m4a")],
-    onset_threshold: Annotated[float, Form()] = _DEFAULTS.onset_threshold,
-    frame_threshold: Annotated[float, Form()] = _DEFAULTS.frame_threshold,
-    offset_threshold: Annotated[float, Form()] = _DEFAULTS.offset_threshold,
-    min_note_ms: Annotated[float, Form()] = _DEFAULTS.min_note_ms,
+    file: Annotated[
+        UploadFile,
+        File(description="the recording: wav, flac, mp3, ogg or m4a", json_schema_extra={"minLength": 1}),
+    ],
+    onset_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.onset_threshold,
+    frame_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.frame_threshold,
+    offset_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.offset_threshold,
+    min_note_ms: Annotated[float, Form(json_schema_extra=MIN_NOTE_MS)] = _DEFAULTS.min_note_ms,
     pedal: Annotated[
         Literal["cc64", "extend"],
         Form(description="cc64: the MIDI carries the sustain pedal; extend: notes lengthened by it, no CC64"),
@@ -110,7 +114,7 @@ def create_job(
     return JobPublic.from_job(job)
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=errors(422))
 def list_jobs(
     caller: CallerDep,
     session: SessionDep,
@@ -131,7 +135,7 @@ def list_jobs(
     )
 
 
-@router.get("/{job_id}", response_model=JobPublic)
+@router.get("/{job_id}", response_model=JobPublic, responses=errors(404, 422))
 def get_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic:
     """One job: status, stage, progress, timestamps, error and result links."""
     return JobPublic.from_job(job_or_404(session, caller, job_id))
@@ -143,7 +147,11 @@ def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Trans
     return None if decoding.is_own(job, params) else (decoding.decode(storage, job, params), params)
 
 
-@router.get("/{job_id}/midi", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
+@router.get(
+    "/{job_id}/midi",
+    response_class=Response,
+    responses={200: {"content": {"audio/midi": {}}}, **errors(404, 409, 410, 422)},
+)
 def get_midi(
     caller: CallerDep,
     session: SessionDep,
@@ -176,7 +184,11 @@ def get_midi(
     return StreamingResponse(stream, media_type="audio/midi", headers=headers)
 
 
-@router.get("/{job_id}/audio", response_class=Response, responses={200: {"content": {"audio/*": {}}}})
+@router.get(
+    "/{job_id}/audio",
+    response_class=Response,
+    responses={200: {"content": {"audio/*": {}}}, **errors(404, 410, 422)},
+)
 def get_audio(
     caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep, job_id: str
 ) -> Response:
@@ -199,7 +211,7 @@ def get_audio(
 @router.get(
     "/{job_id}/score.musicxml",
     response_class=Response,
-    responses={200: {"content": {MUSICXML_TYPE: {}}}},
+    responses={200: {"content": {MUSICXML_TYPE: {}}}, **errors(404, 409, 410, 422)},
 )
 def get_score(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """The transcription as sheet music (two-staff MusicXML), for notation programs."""
@@ -207,7 +219,11 @@ def get_score(caller: CallerDep, session: SessionDep, storage: StorageDep, job_i
     return _score_file(storage, job, job.score_key, "MusicXML file", "musicxml", MUSICXML_TYPE)
 
 
-@router.get("/{job_id}/score.mid", response_class=Response, responses={200: {"content": {"audio/midi": {}}}})
+@router.get(
+    "/{job_id}/score.mid",
+    response_class=Response,
+    responses={200: {"content": {"audio/midi": {}}}, **errors(404, 409, 410, 422)},
+)
 def get_score_midi(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """The sheet music as MIDI: its quantized notes (a track per staff) at one constant tempo."""
     job = job_or_404(session, caller, job_id)
@@ -256,7 +272,7 @@ def _stored_result(
     return job, stored if isinstance(stored, dict) else {"notes": stored}
 
 
-@router.get("/{job_id}/notes", response_model=JobNotes)
+@router.get("/{job_id}/notes", response_model=JobNotes, responses=errors(404, 409, 410, 422))
 def get_notes(
     caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery
 ) -> JobNotes:
@@ -265,7 +281,11 @@ def get_notes(
     return JobNotes(job_id=job.id, **stored)
 
 
-@router.get("/{job_id}/notes.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/{job_id}/notes.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **errors(404, 409, 410, 422)},
+)
 def get_notes_csv(
     caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str, change: ParamsQuery
 ) -> Response:
@@ -277,7 +297,7 @@ def get_notes_csv(
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.post("/{job_id}/cancel", response_model=JobPublic)
+@router.post("/{job_id}/cancel", response_model=JobPublic, responses=errors(404, 409, 415, 422))
 def cancel_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic:
     """Cancel a queued or running job (a running one stops at its next stage boundary)."""
     job = job_or_404(session, caller, job_id)
@@ -290,7 +310,9 @@ def cancel_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic
     return JobPublic.from_job(job_or_404(session, caller, job_id))
 
 
-@router.post("/{job_id}/retry", status_code=202, response_model=JobPublic)
+@router.post(
+    "/{job_id}/retry", status_code=202, response_model=JobPublic, responses=errors(404, 409, 415, 422)
+)
 def retry_job(
     caller: CallerDep, response: Response, session: SessionDep, enqueue: EnqueueDep, job_id: str
 ) -> JobPublic:
@@ -315,13 +337,13 @@ def retry_job(
     return JobPublic.from_job(job_or_404(session, caller, job_id))
 
 
-@router.delete("/{job_id}", status_code=204, response_class=Response)
+@router.delete("/{job_id}", status_code=204, response_class=Response, responses=errors(404, 409, 415, 422))
 def delete_job(caller: CallerDep, session: SessionDep, storage: StorageDep, job_id: str) -> Response:
     """Delete a finished (succeeded, failed or canceled) job and its stored files."""
     job = job_or_404(session, caller, job_id)
-    if not job_store.delete_job(session, job_id):
-        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     prefix = job.input_key.rsplit("/", 1)[0] + "/"
-    storage.delete_prefix(prefix)
+    # The files go while the row is locked: a storage outage (503) keeps the job, files and all.
+    if not job_store.delete_job(session, job_id, before_commit=lambda: storage.delete_prefix(prefix)):
+        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it before deleting")
     logger.info("job %s: deleted", job_id)
     return Response(status_code=204)

@@ -12,23 +12,24 @@ from piano_ai.db.queue_history import depth_history
 from piano_ai.db.stats import queue_stats
 from piano_ai.storage import get_storage
 from piano_api.auth import AdminDep
-from piano_api.deps import SessionDep
+from piano_api.deps import SessionDep, SettingsDep
 from piano_api.metrics import REGISTRY
 from piano_api.queue import ping_broker
-from piano_api.schemas import DepthPointOut, QueueHistoryOut, QueueOut, iso
+from piano_api.responses import V1_ERRORS, errors
+from piano_api.schemas import DepthPointOut, QueueHistoryOut, QueueOut, Readiness, iso
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
 
 
-@router.get("/v1/queue", response_model=QueueOut)
-def get_queue(_: AdminDep, session: SessionDep) -> QueueOut:
+@router.get("/v1/queue", response_model=QueueOut, responses={**V1_ERRORS, **errors(403)})
+def get_queue(_: AdminDep, session: SessionDep, settings: SettingsDep) -> QueueOut:
     """Jobs by status, oldest queued age, recent throughput and latency, live workers, errors by code
     (every key's jobs: an admin key only)."""
-    return QueueOut.from_stats(queue_stats(session))
+    return QueueOut.from_stats(queue_stats(session, live_within_s=settings.worker_live_s))
 
 
-@router.get("/v1/queue/history", response_model=QueueHistoryOut)
+@router.get("/v1/queue/history", response_model=QueueHistoryOut, responses={**V1_ERRORS, **errors(403, 422)})
 def get_queue_history(
     _: AdminDep,
     session: SessionDep,
@@ -51,7 +52,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "a check failed: the failing ones say error"}},
+)
 def readyz(session: SessionDep) -> JSONResponse:
     """Database, broker and storage all answer (readiness); 503 naming the failing checks otherwise.
 
@@ -74,7 +79,14 @@ def readyz(session: SessionDep) -> JSONResponse:
     return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}},
+        **errors(401, 403),
+    },  # 401/403: metrics_access=key
+)
 def metrics() -> Response:
     """Prometheus text exposition."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,83 @@
+"""Storage that cannot be written (issue 13, faults): every endpoint that writes answers 503
+storage_unavailable with Retry-After and changes nothing, and /readyz says "storage": "error" without the
+folder's path. The failure is real: the storage folder is replaced by a plain file, as when a volume is gone.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from service_testkit import ApiHarness
+from test_api_decode import finish_with_outputs, two_notes
+
+from piano_ai.storage import job_keys
+
+PROBLEM = "application/problem+json"
+
+
+@contextmanager
+def storage_gone(api: ApiHarness) -> Iterator[None]:
+    """The storage folder moved away and a file in its place: every write (and read) fails."""
+    root = api.storage.root
+    moved = root.with_name(root.name + ".away")
+    root.rename(moved)
+    root.write_text("not a folder")
+    try:
+        yield
+    finally:
+        root.unlink()
+        moved.rename(root)
+
+
+def assert_storage_unavailable(response) -> None:  # noqa: ANN001 - an httpx response
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "storage_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_a_submission_is_503_and_leaves_no_job(api: ApiHarness, wav_bytes: bytes) -> None:
+    with storage_gone(api):
+        response = api.client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)})
+    assert_storage_unavailable(response)
+    assert api.client.get("/v1/jobs").json()["items"] == []
+    assert api.enqueued == []
+
+
+def test_saving_note_parameters_is_503_and_keeps_the_old_ones(
+    api: ApiHarness, submit: Callable[..., dict]
+) -> None:
+    job_id = submit()["id"]
+    finish_with_outputs(api, job_id, two_notes())
+    with storage_gone(api):
+        response = api.client.patch(f"/v1/jobs/{job_id}", json={"note_params": {"onset_threshold": 0.5}})
+    assert_storage_unavailable(response)
+    job = api.client.get(f"/v1/jobs/{job_id}").json()
+    assert job["params"]["onset_threshold"] == 0.7 and job["note_count"] == 1
+
+
+def test_a_delete_is_503_and_keeps_the_job_and_its_files_until_storage_is_back(
+    api: ApiHarness, submit: Callable[..., dict]
+) -> None:
+    job_id = submit()["id"]
+    finish_with_outputs(api, job_id, two_notes())
+    with storage_gone(api):
+        assert_storage_unavailable(api.client.delete(f"/v1/jobs/{job_id}"))
+    assert api.client.get(f"/v1/jobs/{job_id}").status_code == 200
+    assert api.storage.exists(job_keys(job_id).midi)
+    assert api.client.delete(f"/v1/jobs/{job_id}").status_code == 204  # storage back: the retry works
+    assert api.client.get(f"/v1/jobs/{job_id}").status_code == 404
+    assert api.storage.list(job_keys(job_id).prefix) == []
+    assert not (api.storage.root / "jobs" / job_id).exists()
+
+
+def test_readiness_checks_that_storage_is_writable_without_naming_it(api: ApiHarness) -> None:
+    assert api.client.get("/readyz").json()["checks"]["storage"] == "ok"
+    with storage_gone(api):
+        response = api.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "broker": "ok", "storage": "error"},
+    }
+    assert str(api.storage.root) not in response.text
+    assert api.storage.list() == []  # the probe leaves nothing behind
