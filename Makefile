@@ -25,7 +25,7 @@ lint:
 typecheck:
 	.venv/bin/mypy shared/piano_ai
 
-bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage, peak RSS (BENCH_ARGS=--markdown)
+bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage, peak RSS (BENCH_ARGS=--markdown; --versus-basic-pitch: beside Basic Pitch)
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 BENCH_LONG_ARGS ?= --write-docs docs/benchmarks.md

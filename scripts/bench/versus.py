@@ -108,7 +108,7 @@ def markdown(
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with",
             "`make bench BENCH_ARGS=--versus-basic-pitch`"
             f" (scripts/bench/versus.py): {files} ASAP performances,",
-            f"{audio_s / 60:.1f} min of audio ({fmt}),"
+            f"{audio_s / 60:.1f} min of audio ({fmt}), "
             "both systems on the same files in the same run, alternating; the fastest of "
             f"{rounds} rounds. Machine: {context}.",
             "Whole process: `piano-ai convert FILES -o DIR` against `basic-pitch DIR FILES` (ONNX), start-up",
