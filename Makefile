@@ -25,7 +25,7 @@ lint:
 typecheck:
 	.venv/bin/mypy shared/piano_ai
 
-bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage, peak RSS (BENCH_ARGS=--markdown)
+bench:  ## convert >= 10 min of rendered piano: real-time factor, time per stage, peak RSS (BENCH_ARGS=--markdown; --versus-basic-pitch: beside Basic Pitch)
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 BENCH_LONG_ARGS ?= --write-docs docs/benchmarks.md
@@ -60,7 +60,7 @@ bench-score:  ## beat/downbeat F-measure (mir_eval, 70 ms) on rendered held-out 
 	$(PY) scripts/bench/score.py $(BENCH_SCORE_ARGS)
 
 BENCH_SERVICE_ARGS ?= --write-docs docs/benchmarks.md
-bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path
+bench-service:  ## submit latency at 20 clients; 100 short jobs through the queue vs the bare CLI path (--postgres: Postgres + Redis)
 	$(PY) scripts/bench_service.py $(BENCH_SERVICE_ARGS)
 
 .PHONY: data

@@ -7,6 +7,7 @@ reports the real-time factor (audio seconds per wall second), time per stage and
     .venv/bin/python scripts/bench.py                      # text report
     .venv/bin/python scripts/bench.py --markdown           # the docs/benchmarks.md table
     .venv/bin/python scripts/bench.py --write-docs docs/benchmarks.md
+    .venv/bin/python scripts/bench.py --versus-basic-pitch --minutes 5   # scripts/bench/versus.py
 """
 
 import argparse
@@ -230,10 +231,10 @@ def markdown(report: Report, note: str = "") -> str:
     return "\n".join(rows) + "\n"
 
 
-def write_section(doc: Path, section: str) -> None:
-    """Replace the "## Conversion speed" section of ``doc`` (or append it), leaving the rest alone."""
+def write_section(doc: Path, section: str, title: str = SECTION) -> None:
+    """Replace the ``title`` section of ``doc`` (or append it), leaving the rest alone."""
     old = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     new = (
         pattern.sub(lambda _: section + "\n", old)
         if pattern.search(old)
@@ -257,11 +258,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the docs table instead of text")
     parser.add_argument("--note", default="", help="a paragraph to add under the tables")
     parser.add_argument("--write-docs", type=Path, metavar="MD", help="also update this file's section")
+    parser.add_argument(
+        "--versus-basic-pitch", action="store_true",
+        help="piano-ai and Basic Pitch (.venv-bp) on the same files, alternating (--repeat rounds)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     wavs = render(pick_performances(args.asap_dir, args.minutes), args.asap_dir, args.data_dir)
     if args.format != "wav":
         wavs = encode(wavs, args.format, args.data_dir)
+    if args.versus_basic_pitch:
+        return versus_basic_pitch(wavs, args)
     report = bench(wavs, args.model, args.runtime, args.repeat)
     if args.format != "wav":
         report.audio_format = f"44.1 kHz stereo {args.format}"
@@ -269,6 +276,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_docs:
         write_section(args.write_docs, markdown(report, args.note))
         print(f"wrote {args.write_docs}", file=sys.stderr)
+    return 0
+
+
+def versus_basic_pitch(files: list[Path], args: argparse.Namespace) -> int:
+    """--versus-basic-pitch: scripts/bench/versus.py's side-by-side run, printed (and written to the docs)."""
+    import soundfile as sf
+
+    sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+    import versus
+
+    context = _context()
+
+    def ours(paths: list[Path]) -> float:
+        return bench(paths, args.model, args.runtime, repeat=1).wall_s
+
+    mine, theirs = versus.compare(files, args.repeat, ours)
+    audio_s = sum(sf.info(str(path)).duration for path in files)
+    fmt = "16 kHz wav" if args.format == "wav" else f"44.1 kHz stereo {args.format}"
+    section = versus.markdown(mine, theirs, audio_s, len(files), fmt, args.repeat, context)
+    print(section)
+    if args.write_docs:
+        write_section(args.write_docs, section, versus.SECTION)
     return 0
 
 

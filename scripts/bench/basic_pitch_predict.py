@@ -122,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="folder of audio files (.wav/.flac/.mp3/.ogg/.m4a)")
     parser.add_argument("--out", type=Path, required=True, help="writes OUT/<setting>/<stem>.mid")
     parser.add_argument("--limit", type=int, default=0, help="only the first N audio files (sorted)")
+    parser.add_argument(
+        "--default-only", action="store_true", help="only its default setting (a plain conversion's speed)"
+    )
     args = parser.parse_args(argv)
-    report = transcribe_folder(args.folder, args.out, grid(), args.limit)
+    settings = [DEFAULT_SETTING] if args.default_only else grid()
+    report = transcribe_folder(args.folder, args.out, settings, args.limit)
     (args.out / "speed.json").write_text(json.dumps(report, indent=2))
     print(
         f"Basic Pitch: {report['audio_s']:.1f} s of audio in {report['files']} files; "

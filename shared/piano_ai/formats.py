@@ -59,9 +59,15 @@ def declared_duration_s(stream: BinaryIO, fmt: str | None) -> float | None:
         return None
     finally:
         stream.seek(position)
-    if info.samplerate <= 0 or not 0 < info.frames < UNKNOWN_FRAMES:
+    return header_duration_s(info.frames, info.samplerate)
+
+
+def header_duration_s(frames: int, samplerate: int) -> float | None:
+    """Seconds of ``frames`` at ``samplerate`` as libsndfile reports them; None when the header leaves the
+    length (or the rate) out."""
+    if samplerate <= 0 or not 0 < frames < UNKNOWN_FRAMES:
         return None
-    return float(info.frames) / float(info.samplerate)
+    return float(frames) / float(samplerate)
 
 
 def _mp4_duration_s(stream: BinaryIO) -> float | None:

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     )
     # Seconds to wait for a Postgres connection before the request fails (503 database_unavailable).
     database_connect_timeout_s: int = Field(default=5, ge=1)
+    # Postgres connections a process keeps open for reuse (opened on demand). An API process serves up to 40
+    # requests at once (its thread pool), 20 concurrent submits need 20; beyond the pool, each request
+    # opened and closed a connection of its own (a new server process: several ms).
+    database_pool_size: int = Field(default=20, ge=1)
     # Celery broker: Redis when set, else kombu's filesystem transport under broker_dir (no server).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
     broker_dir: Path = Path("var/broker")
@@ -54,6 +58,9 @@ class Settings(BaseSettings):
     # API keys (piano-ai keys create): "required" answers 401 to a request without a valid
     # ``Authorization: Bearer <key>``; "off" serves everyone as one admin (a single-user machine only).
     auth: Literal["required", "off"] = "required"
+    # Seconds an API process remembers a key it checked (no database round trip per request); a revoked
+    # key keeps working that long at most. 0: look the key up on every request.
+    api_key_cache_s: float = Field(default=10.0, ge=0)
     # Who may read /metrics and /docs (/redoc, /openapi.json): "public", or "key" (any valid key; /metrics
     # needs an admin key).
     metrics_access: Literal["public", "key"] = "public"

@@ -5,7 +5,11 @@ and leaves the caller in the request's state; handlers name it as ``CallerDep`` 
 signature. Every job belongs to the key that submitted it: other keys get 404 for it, admin keys see all.
 """
 
+import hashlib
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -49,22 +53,66 @@ class Caller:
 OPEN_ACCESS = Caller(key_id=None, name="anonymous", prefix="open", admin=True)  # PIANO_AI_AUTH=off
 
 
+class KeyCache:
+    """Callers of keys checked in the last ``ttl_s`` seconds, so a client's next requests skip the job
+    store (a lookup and a commit each); a revoked key keeps working here for at most ``ttl_s``."""
+
+    MAX_KEYS = 10_000  # forgotten all at once beyond this (a flood of distinct keys cannot grow it)
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._callers: dict[str, tuple[Caller, float]] = {}  # sha256 of the key -> (caller, expiry)
+
+    @staticmethod
+    def _name(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def get(self, token: str) -> Caller | None:
+        """The caller of ``token`` if it was checked less than ``ttl_s`` ago."""
+        with self._lock:
+            found = self._callers.get(self._name(token))
+        return found[0] if found is not None and found[1] > self.clock() else None
+
+    def put(self, token: str, caller: Caller) -> None:
+        """Remember that ``token`` is ``caller``'s live key (no-op when ttl_s is 0)."""
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._callers) >= self.MAX_KEYS:
+                self._callers.clear()
+            self._callers[self._name(token)] = (caller, self.clock() + self.ttl_s)
+
+
 def _unauthorized(code: str, detail: str) -> ApiError:
     return ApiError(401, code, detail, {"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(settings: Settings, authorization: str | None) -> Caller:
-    """The caller for an Authorization header value; ApiError 401 when it is missing or not a live key."""
+def bearer_token(authorization: str | None) -> str:
+    """The key in an ``Authorization: Bearer <key>`` value; "" for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate(settings: Settings, authorization: str | None, cache: KeyCache | None = None) -> Caller:
+    """The caller for an Authorization header value; ApiError 401 when it is missing or not a live key.
+    Keys found in ``cache`` are not looked up again; live keys looked up are added to it."""
     if settings.auth == "off":
         return OPEN_ACCESS
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if not token:
         raise _unauthorized("missing_api_key", f"send `Authorization: Bearer <API key>`; {MAKE_KEY}")
+    if cache is not None and (known := cache.get(token)) is not None:
+        return known
     with session_scope() as session:
-        row = keys.authenticate(session, token.strip())
+        row = keys.authenticate(session, token)
     if row is None:
         raise _unauthorized("invalid_api_key", f"the API key is unknown or revoked; {MAKE_KEY}")
-    return Caller(key_id=row.id, name=row.name, prefix=row.prefix, admin=row.admin)
+    caller = Caller(key_id=row.id, name=row.name, prefix=row.prefix, admin=row.admin)
+    if cache is not None:
+        cache.put(token, caller)
+    return caller
 
 
 def protected_paths(settings: Settings) -> dict[str, bool]:
@@ -83,6 +131,7 @@ class AuthMiddleware:
         self.app = app
         self.settings = settings
         self.paths = paths
+        self.cache = KeyCache(settings.api_key_cache_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -94,7 +143,9 @@ class AuthMiddleware:
             return
         try:
             header = Headers(scope=scope).get("authorization")
-            caller = await run_in_threadpool(authenticate, self.settings, header)
+            caller = self.cache.get(token) if (token := bearer_token(header)) else None
+            if caller is None:  # a lookup in the job store: off the event loop
+                caller = await run_in_threadpool(authenticate, self.settings, header, self.cache)
             if self.paths.get(path) and not caller.admin:
                 raise ApiError(403, "admin_required", f"{path} needs an admin key")
         except ApiError as exc:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from piano_ai.constants import SUPPORTED_FORMATS
 from piano_ai.errors import AudioTooLongError, InvalidAudioError
-from piano_ai.formats import SNIFF_BYTES, declared_duration_s, sniff_format
+from piano_ai.formats import SNIFF_BYTES, declared_duration_s, header_duration_s, sniff_format
 from piano_api.problems import ApiError, problem
 
 MAX_FILENAME_CHARS = 255
@@ -89,10 +89,9 @@ def _looks_like_text(head: bytes) -> bool:
     return all(ch.isprintable() or ch in "\r\n\t" for ch in text[:4096])
 
 
-def _check_header(stream: BinaryIO, fmt: str, name: str) -> None:
-    """For libsndfile formats, read the header (cheap) so a broken one is refused now."""
-    if fmt not in _LIBSNDFILE_FORMATS:
-        return
+def _check_header(stream: BinaryIO, fmt: str, name: str) -> float | None:
+    """For libsndfile formats, read the header (cheap) so a broken one is refused now; returns the seconds
+    it declares (None: it does not say)."""
     import soundfile
 
     stream.seek(0)
@@ -104,6 +103,7 @@ def _check_header(stream: BinaryIO, fmt: str, name: str) -> None:
         stream.seek(0)
     if info.frames == 0:
         raise InvalidAudioError(name, f"the {fmt} file holds no samples")
+    return header_duration_s(info.frames, info.samplerate)
 
 
 def inspect_upload(stream: BinaryIO, name: str, limit: int, max_audio_s: float | None = None) -> UploadInfo:
@@ -130,11 +130,15 @@ def inspect_upload(stream: BinaryIO, name: str, limit: int, max_audio_s: float |
         reason = "it looks like text" if _looks_like_text(head) else "unknown file signature"
         error = InvalidAudioError(name, reason)
         raise ApiError(415, "unsupported_media_type", str(error))
-    try:
-        _check_header(stream, fmt, name)
-    except InvalidAudioError as exc:
-        raise ApiError(415, "unsupported_media_type", str(exc)) from exc
-    declared = declared_duration_s(stream, fmt) if max_audio_s is not None else None
+    # One header read per upload: libsndfile's check gives the declared length too.
+    declared = None
+    if fmt in _LIBSNDFILE_FORMATS:
+        try:
+            declared = _check_header(stream, fmt, name)
+        except InvalidAudioError as exc:
+            raise ApiError(415, "unsupported_media_type", str(exc)) from exc
+    elif max_audio_s is not None:
+        declared = declared_duration_s(stream, fmt)
     if max_audio_s is not None and declared is not None and declared > max_audio_s:
         raise AudioTooLongError(name, max_audio_s, declared)
     content_type = {"mp3": "audio/mpeg", "m4a": "audio/mp4"}.get(fmt, f"audio/{fmt}")

@@ -43,6 +43,7 @@ PROGRESS_INTERVAL_S = 0.5  # write progress at most this often within a stage, s
 MUSICXML_TYPE = "application/vnd.recordare.musicxml+xml"  # the score's media type (IANA)
 MAX_ATTEMPTS = 8  # runs of one job since its last retry (redeliveries) before it fails with worker_lost
 STAGE_CHANGE_INTERVAL_S = 0.25  # ... and a new stage at most this often (short jobs skip some), seconds
+FIRST_STAGE = "decoding"  # recorded by the claim itself
 
 
 class RunSuperseded(Exception):
@@ -75,11 +76,13 @@ class ProgressWriter:
         attempt: int,
         lease_s: float = job_store.DEFAULT_LEASE_S,
         spans: dict[str, tuple[float, float]] = STAGE_SPANS,
+        claimed: bool = False,
     ) -> None:
+        """``claimed``: the claim just wrote FIRST_STAGE at 0 (the throttle counts it as a write)."""
         self.session, self.job_id, self.attempt, self.lease_s = session, job_id, attempt, lease_s
         self.spans = spans
-        self.stage: str | None = None
-        self.last_write = 0.0
+        self.stage: str | None = FIRST_STAGE if claimed else None
+        self.last_write = time.monotonic() if claimed else 0.0
 
     def __call__(self, stage: str, fraction: float) -> None:
         start, end = self.spans.get(stage, (0.0, 1.0))
@@ -112,8 +115,9 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
     state = state if state is not None else RunState()
     # One session (one pooled connection) for the whole run: claim, progress reports, result.
     with ctx.sessions() as session:
-        attempt = state.attempt = job_store.claim(session, job_id, ctx.name, ctx.lease_s)
-        job = job_store.get_job(session, job_id) if attempt is not None else None
+        # The claim is the first progress report too ("decoding"), in the same round trip as the read.
+        job = job_store.claim_row(session, job_id, ctx.name, ctx.lease_s, stage=FIRST_STAGE)
+        attempt = state.attempt = job.attempts if job is not None else None
         if attempt is None or job is None:
             logger.info("job %s: not queued or running (finished, canceled or deleted); skipping", job_id)
             return "skipped"
@@ -130,7 +134,7 @@ def run_job(job_id: str, ctx: WorkerContext, state: RunState | None = None) -> s
         try:
             with tempfile.TemporaryDirectory(prefix=scratch_prefix(job_id)) as tmp:
                 spans = SCORE_STAGE_SPANS if job.want_score else STAGE_SPANS
-                progress = ProgressWriter(session, job_id, attempt, ctx.lease_s, spans)
+                progress = ProgressWriter(session, job_id, attempt, ctx.lease_s, spans, claimed=True)
                 results = _transcribe_and_store(ctx, job, Path(tmp), progress)
             if not job_store.succeed(session, job_id, attempt, **results):
                 raise RunSuperseded(f"job {job_id}: attempt {attempt} finished but no longer owns the job")

@@ -118,24 +118,34 @@ def claim(session: Session, job_id: str, worker: str, lease_s: float = DEFAULT_L
     """Mark the job running for this run, leased for ``lease_s`` seconds; returns the run's attempt number,
     or None if the job is already terminal (succeeded, failed, canceled or deleted). A job left
     ``running`` by a dead worker is claimed again, and the higher attempt fences off the old run."""
+    job = claim_row(session, job_id, worker, lease_s)
+    return job.attempts if job is not None else None
+
+
+def claim_row(
+    session: Session, job_id: str, worker: str, lease_s: float = DEFAULT_LEASE_S, stage: str | None = None
+) -> Job | None:
+    """``claim`` that returns the claimed row itself (its ``attempts`` is the run's attempt), in one round
+    trip, with ``stage`` recorded as the first progress report; None if the job is terminal."""
     now = utcnow()
-    attempt = session.execute(
+    job = session.scalars(
         update(Job)
         .where(Job.id == job_id, Job.status.in_([s.value for s in ACTIVE_STATUSES]))
         .values(
             status=RUNNING,
             attempts=Job.attempts + 1,
             worker=worker,
-            stage=None,
+            stage=stage,
             progress=0.0,
             started_at=now,
             updated_at=now,
             lease_expires_at=db_in(session, lease_s),
         )
-        .returning(Job.attempts)
-    ).scalar_one_or_none()
+        .returning(Job)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
     session.commit()
-    return attempt
+    return job
 
 
 def runs_since_retry(job: Job) -> int:
@@ -301,8 +311,9 @@ def forget_worker(session: Session, name: str) -> None:
 
 
 def mark_enqueued(session: Session, job_id: str) -> bool:
-    """Record that the queue accepted the job's message (the database's clock)."""
-    return update_if(session, job_id, [Job.enqueued_at.is_(None)], enqueued_at=db_now(session))
+    """Record that the queue accepted the job's message (the database's clock). Not flushed to disk before
+    it returns: a database crash may lose the mark, and then a sweep sends the job again (harmless)."""
+    return update_if(session, job_id, [Job.enqueued_at.is_(None)], durable=False, enqueued_at=db_now(session))
 
 
 def claim_unsent(session: Session, older_than_s: float) -> list[str]:

@@ -20,11 +20,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, connect_timeout_s: int = 5) -> Engine:
+def make_engine(url: str, connect_timeout_s: int = 5, pool_size: int = 20) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so API and worker can share the file.
 
     Postgres connections give up after ``connect_timeout_s`` seconds (a hung server, a dropped network
-    path), so a request fails fast instead of waiting for the kernel's TCP timeout.
+    path), so a request fails fast instead of waiting for the kernel's TCP timeout. Up to ``pool_size``
+    connections stay open for reuse (opened on demand); 10 more are opened and closed when busier.
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -46,7 +47,7 @@ def make_engine(url: str, connect_timeout_s: int = 5) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
+        pool_size=pool_size,
         max_overflow=10,
         connect_args={"connect_timeout": connect_timeout_s},
     )
@@ -61,7 +62,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def get_engine() -> Engine:
     """The process-wide engine."""
     settings = get_settings()
-    return make_engine(settings.database_url, settings.database_connect_timeout_s)
+    return make_engine(
+        settings.database_url, settings.database_connect_timeout_s, settings.database_pool_size
+    )
 
 
 @lru_cache

@@ -92,6 +92,32 @@ def test_concurrent_claims_get_distinct_attempts_and_only_the_last_can_finish(
         assert job_store.claim(session, "j1", "late") is None  # terminal: a redelivery is skipped
 
 
+def test_claim_row_returns_the_claimed_row_with_its_first_stage_in_one_statement(
+    sessions: sessionmaker[Session],
+) -> None:
+    _create(sessions, "cr1")
+    with sessions() as session:
+        job = job_store.claim_row(session, "cr1", "w@host/1", lease_s=30, stage="decoding")
+        assert job is not None
+        assert (job.id, job.status, job.attempts, job.stage, job.worker) == (
+            "cr1",
+            "running",
+            1,
+            "decoding",
+            "w@host/1",
+        )
+        assert job.input_key == "jobs/cr1/input.wav" and job.lease_expires_at is not None
+    with sessions() as session:  # what was returned is what was committed
+        stored = job_store.get_job(session, "cr1")
+        assert stored is not None and (stored.status, stored.attempts, stored.stage) == (
+            "running",
+            1,
+            "decoding",
+        )
+        assert job_store.cancel(session, "cr1")
+        assert job_store.claim_row(session, "cr1", "w@host/2") is None  # terminal: nothing to run
+
+
 def _race_cancel_and_finish(sessions: sessionmaker[Session], job_id: str, attempt: int) -> dict[str, bool]:
     results: dict[str, bool] = {}
     barrier = threading.Barrier(2)

@@ -1,6 +1,7 @@
 """API keys: 401 without a live key, every job visible only to its key (admins see all), Idempotency-Keys
 per key, admin-only /v1/queue, /metrics and /docs behind a key when the settings say so."""
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ from service_testkit import ApiHarness, clear_service_caches, create_api_key
 from piano_ai.db import keys
 from piano_ai.db.models import ApiKey
 from piano_ai.db.session import session_scope
+from piano_api.auth import Caller, KeyCache
 
 
 @contextmanager
@@ -53,13 +55,47 @@ def test_unknown_or_malformed_keys_are_refused(api: ApiHarness, header: str) -> 
     assert response.json()["code"] in ("invalid_api_key", "missing_api_key")
 
 
-def test_a_revoked_key_stops_working_at_once(api: ApiHarness) -> None:
+def test_a_revoked_key_stops_working_at_once_without_the_key_cache(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     headers = create_api_key("leaving")
-    assert api.client.get("/v1/jobs", headers=headers).status_code == 200
-    with session_scope() as session:
-        assert keys.revoke(session, "leaving")
-    response = api.client.get("/v1/jobs", headers=headers)
+    with app_with(monkeypatch, PIANO_AI_API_KEY_CACHE_S="0") as client:
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+        with session_scope() as session:
+            assert keys.revoke(session, "leaving")
+        response = client.get("/v1/jobs", headers=headers)
     assert response.status_code == 401 and response.json()["code"] == "invalid_api_key"
+
+
+def test_a_revoked_key_stops_working_when_the_cache_forgets_it(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = create_api_key("leaving-slowly")
+    with app_with(monkeypatch, PIANO_AI_API_KEY_CACHE_S="0.5") as client:
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+        with session_scope() as session:
+            assert keys.revoke(session, "leaving-slowly")
+        # Remembered: no job-store lookup, so the revocation is not seen yet.
+        assert client.get("/v1/jobs", headers=headers).status_code == 200
+        time.sleep(0.6)
+        response = client.get("/v1/jobs", headers=headers)
+    assert response.status_code == 401 and response.json()["code"] == "invalid_api_key"
+
+
+def test_the_key_cache_answers_from_memory_until_its_time_is_up() -> None:
+    now = [100.0]
+    cache = KeyCache(ttl_s=10, clock=lambda: now[0])
+    caller = Caller(key_id=7, name="ci", prefix="abcdefgh", admin=False)
+    cache.put("pai_abcdefghsecret", caller)
+    assert cache.get("pai_abcdefghsecret") == caller
+    assert cache.get("pai_abcdefghother") is None
+    now[0] = 109.9
+    assert cache.get("pai_abcdefghsecret") == caller
+    now[0] = 110.0
+    assert cache.get("pai_abcdefghsecret") is None
+    off = KeyCache(ttl_s=0)
+    off.put("pai_abcdefghsecret", caller)
+    assert off.get("pai_abcdefghsecret") is None
 
 
 def test_probes_stay_open(api: ApiHarness) -> None:

@@ -202,6 +202,18 @@ def test_progress_is_written_per_stage(ctx: WorkerContext, tmp_path: Path) -> No
     assert job.stage == "inference" and job.progress == pytest.approx(0.2 + 0.65 * 0.5)
 
 
+def test_the_claim_is_the_first_progress_report(ctx: WorkerContext, tmp_path: Path) -> None:
+    job_id = _new_job(ctx, tmp_path)
+    with ctx.sessions() as session:
+        job = job_store.claim_row(session, job_id, "w", stage=pipeline.FIRST_STAGE)
+        assert job is not None and job.stage == "decoding"
+        assert job_store.cancel(session, job_id)
+        # Right after the claim, "decoding" at 0 is not written again: no round trip, so no cancel seen yet.
+        pipeline.ProgressWriter(session, job_id, job.attempts, claimed=True)("decoding", 0.0)
+        with pytest.raises(RunSuperseded):  # a writer that did not claim writes, and finds the cancel
+            pipeline.ProgressWriter(session, job_id, job.attempts)("decoding", 0.0)
+
+
 @pytest.fixture
 def task_runtime(ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch) -> WorkerContext:
     monkeypatch.setattr(runtime, "context", lambda: ctx)
