@@ -134,15 +134,8 @@ def markdown(runs: list[Run], note: str = "") -> str:
 
 
 def write_section(doc: Path, section: str) -> None:
-    """Replace this benchmark's section of ``doc`` (or append it), leaving the rest alone."""
-    old = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    new = (
-        pattern.sub(lambda _: section + "\n", old)
-        if pattern.search(old)
-        else old.rstrip("\n") + "\n\n" + section
-    )
-    doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    """Replace this benchmark's SECTION of ``doc`` (or append it), with scripts/bench.py's writer."""
+    bench_script().write_section(doc, section, SECTION)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import os
 import platform
-import re
 import signal
 import sys
 import time
@@ -91,15 +90,8 @@ def table(results: list[Result], audio_s: float, sets: list[str]) -> str:
 
 
 def write_section(doc: Path, section: str) -> None:
-    """Replace SECTION of ``doc`` (or append it), leaving the rest alone."""
-    old = doc.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    new = (
-        pattern.sub(lambda _: section + "\n", old)
-        if pattern.search(old)
-        else old.rstrip("\n") + "\n\n" + section
-    )
-    doc.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    """Replace this benchmark's SECTION of ``doc`` (or append it), with scripts/bench.py's writer."""
+    bench_script().write_section(doc, section, SECTION)
 
 
 def default_runtimes() -> list[str]:
