@@ -45,46 +45,34 @@ def sustain_intervals(
     return intervals
 
 
-def _pedal_release(time: float, intervals: list[tuple[float, float]]) -> float:
-    """Time the sound of a key released at ``time`` stops: the pedal release if the pedal is down."""
-    for down, up in intervals:
-        if down <= time < up:
-            return up
-    return time
-
-
 def pedal_extended_notes(midi: pretty_midi.PrettyMIDI, time_scale: float = 1.0) -> list[Note]:
     """Piano notes of every non-drum track with the sustain pedal applied, sorted by (start, pitch).
 
     time_scale multiplies every time (2.0 plays twice as slowly). Notes outside A0..C8 are dropped.
     A note held by a pedal that never lifts ends at its last key release or pedal event, whichever
-    is later (so a final held chord does not last forever).
+    is later (so a final held chord does not last forever). The rule itself is piano_ai.pedal.extend_notes.
     """
+    from piano_ai.pedal import extend_notes
+
     notes: list[Note] = []
     for instrument in midi.instruments:
         if instrument.is_drum:
             continue
-        intervals = sustain_intervals(instrument.control_changes, time_scale)
         last_event = max(
             [n.end * time_scale for n in instrument.notes]
             + [c.time * time_scale for c in instrument.control_changes]
             + [0.0]
         )
-        raw = sorted(instrument.notes, key=lambda n: (n.start, n.pitch))
-        by_pitch: dict[int, list[list[float]]] = {}
-        for n in raw:
-            if not LOWEST_KEY <= n.pitch <= HIGHEST_KEY:
-                continue
-            start, release = n.start * time_scale, n.end * time_scale
-            end = min(_pedal_release(release, intervals), max(last_event, release))
-            by_pitch.setdefault(n.pitch, []).append([start, max(end, start), float(n.velocity)])
-        for pitch, items in by_pitch.items():
-            for i, (start, end, velocity) in enumerate(items):
-                # A re-strike of the same key cuts the earlier (pedal-extended) note.
-                if i + 1 < len(items) and items[i + 1][0] < end:
-                    end = max(items[i + 1][0], start)
-                if end > start:
-                    notes.append(Note(pitch, start, end, int(velocity)))
+        intervals = [
+            (down, min(up, last_event))
+            for down, up in sustain_intervals(instrument.control_changes, time_scale)
+        ]
+        played = [
+            Note(n.pitch, n.start * time_scale, n.end * time_scale, int(n.velocity))
+            for n in instrument.notes
+            if LOWEST_KEY <= n.pitch <= HIGHEST_KEY
+        ]
+        notes += extend_notes(played, intervals)
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
 
