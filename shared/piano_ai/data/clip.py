@@ -15,7 +15,14 @@ from piano_ai.data.plan import ClipSpec
 from piano_ai.data.render import instruments, render
 from piano_ai.data.shards import Shard, encode_shard, open_location
 from piano_ai.data.synthetic import synthetic_midi
-from piano_ai.data.targets import midi_sustain, notes_to_targets, pedal_extended_notes, pedal_target
+from piano_ai.data.targets import (
+    key_notes,
+    key_release_targets,
+    midi_sustain,
+    notes_to_targets,
+    pedal_extended_notes,
+    pedal_target,
+)
 from piano_ai.types import FloatArray
 
 AUGMENT_LEVELS = {"none": None, "light": LIGHT, "full": FULL}
@@ -95,6 +102,7 @@ def make_shard(spec: ClipSpec, augment_config: AugmentConfig | None) -> tuple[Sh
     mel = log_mel(audio).astype(np.float16)
     shard: Shard = {"mel": mel, **notes_to_targets(pedal_extended_notes(midi), mel.shape[0])}
     shard["pedal"] = pedal_target(midi_sustain(midi), mel.shape[0])
+    shard |= key_release_targets(key_notes(midi), mel.shape[0])
     facts |= {
         "frames": int(mel.shape[0]),
         "seconds": round(len(audio) / SAMPLE_RATE, 3),

@@ -44,15 +44,15 @@ def recordings(root: Path) -> tuple[list[Path], list[Path]]:
     return train, sorted((root / DEV_INSTRUMENT).glob("*.flac"))
 
 
-def reference(path: Path) -> tuple[list[Note], list[tuple[float, float]]]:
-    """The recording's notes with the sustain pedal applied (the training targets' convention) and its
-    sustain intervals (down, up) in seconds."""
+def reference(path: Path) -> tuple[list[Note], list[Note], list[tuple[float, float]]]:
+    """The recording's notes with the sustain pedal applied, the same notes ending at key release, and
+    its sustain intervals (down, up) in seconds."""
     import pretty_midi
 
-    from piano_ai.data.targets import midi_sustain, pedal_extended_notes
+    from piano_ai.data.targets import key_notes, midi_sustain, pedal_extended_notes
 
     midi = pretty_midi.PrettyMIDI(str(path.with_suffix(".mid")))
-    return pedal_extended_notes(midi), midi_sustain(midi)
+    return pedal_extended_notes(midi), key_notes(midi), midi_sustain(midi)
 
 
 def clip_bounds(seconds: float, rng: np.random.Generator | None) -> list[tuple[float, float]]:
@@ -68,19 +68,31 @@ def clip_bounds(seconds: float, rng: np.random.Generator | None) -> list[tuple[f
 
 
 def clip_shard(
-    audio: np.ndarray, notes: list[Note], sustain: list[tuple[float, float]], start: float, ratio: float
+    audio: np.ndarray,
+    notes: tuple[list[Note], list[Note]],
+    sustain: list[tuple[float, float]],
+    start: float,
+    ratio: float,
 ) -> dict:
-    """Log-mel and targets of audio[start:] (seconds) played ``ratio`` times faster (pitch x ratio)."""
+    """Log-mel and targets of audio[start:] (seconds) played ``ratio`` times faster (pitch x ratio).
+
+    ``notes``: (pedal-extended, key-release) reference notes."""
     from piano_ai.data.augment import undo_stretch
-    from piano_ai.data.targets import notes_to_targets, pedal_target
+    from piano_ai.data.targets import key_release_targets, notes_to_targets, pedal_target
     from piano_ai.features import log_mel
 
     if ratio != 1.0:
         audio = undo_stretch(audio, ratio, int(len(audio) / ratio))
     mel = log_mel(audio).astype(np.float16)
-    scaled = [Note(n.pitch, n.start / ratio, n.end / ratio, n.velocity) for n in notes]
-    pedal = pedal_target([(down / ratio, up / ratio) for down, up in sustain], mel.shape[0], start / ratio)
-    return {"mel": mel, **notes_to_targets(scaled, mel.shape[0], start / ratio), "pedal": pedal}
+    sounding, keys = ([Note(n.pitch, n.start / ratio, n.end / ratio, n.velocity) for n in ns] for ns in notes)
+    frames, at = mel.shape[0], start / ratio
+    pedal = pedal_target([(down / ratio, up / ratio) for down, up in sustain], frames, at)
+    return {
+        "mel": mel,
+        **notes_to_targets(sounding, frames, at),
+        "pedal": pedal,
+        **key_release_targets(keys, frames, at),
+    }
 
 
 def recording_shards(job: tuple[str, str, int, int, str]) -> list[dict]:
@@ -89,7 +101,7 @@ def recording_shards(job: tuple[str, str, int, int, str]) -> list[dict]:
 
     path_s, out, seed, copy, split = job
     path = Path(path_s)
-    audio, (notes, sustain) = decode(path), reference(path)
+    audio, (notes, keys, sustain) = decode(path), reference(path)
     config: AugmentConfig | None = None if split == "val" else (LIGHT if copy == 0 else FULL)
     rng = None if split == "val" else np.random.default_rng([seed, copy, *path.stem.encode()])
     piece, instrument = split_stem(path.stem)
@@ -100,7 +112,7 @@ def recording_shards(job: tuple[str, str, int, int, str]) -> list[dict]:
         if config is not None and rng is not None:
             ratio = detune_ratio(rng, config)
             clip, applied = augment(clip, rng, config)
-        shard = clip_shard(clip, notes, sustain, start, ratio)
+        shard = clip_shard(clip, (notes, keys), sustain, start, ratio)
         name = f"{split}/{path.stem}-c{max(copy, 0)}-{i:03d}.npz"
         storage.put_bytes(name, encode_shard(shard), "application/octet-stream")
         entries.append({

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 # mel (frames, N_MELS) float16; onset/frame/offset/velocity (frames, 88) uint8; pedal (frames,) uint8 0/1
-# (sustain down; absent in shards built before the pedal head: training masks it there)
+# (sustain down; absent in shards built before the pedal head: training masks it there); key_frame/key_offset
+# (frames, 88) uint8: frame and offset with notes ending at key release (absent in older shards)
 Shard = dict[str, npt.NDArray]
 
 
@@ -49,7 +50,8 @@ def encode_shard(shard: Shard) -> bytes:
     frames = mel.shape[0]
     if mel.shape != (frames, N_MELS) or mel.dtype != np.float16:
         raise ValueError(f"mel must be (frames, {N_MELS}) float16, got {mel.shape} {mel.dtype}")
-    for name in ("onset", "frame", "offset", "velocity"):
+    optional = [name for name in ("key_frame", "key_offset") if name in shard]
+    for name in ("onset", "frame", "offset", "velocity", *optional):
         if shard[name].shape != (frames, N_KEYS) or shard[name].dtype != np.uint8:
             raise ValueError(f"{name} must be ({frames}, {N_KEYS}) uint8, got {shard[name].shape}")
     pedal = shard.get("pedal")

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 SUSTAIN_CC = 64  # MIDI controller number of the sustain (damper) pedal
 PEDAL_DOWN = 64  # CC64 values >= this hold the dampers off
 TARGET_NAMES = ("onset", "frame", "offset", "velocity")
+# the frame and offset targets again with notes ending at key release (no pedal): shards carry both
+KEY_TARGET_NAMES = {"key_frame": "frame", "key_offset": "offset"}
 
 Targets = dict[str, npt.NDArray[np.uint8]]  # name -> (frames, N_KEYS) uint8
 
@@ -43,6 +45,25 @@ def sustain_intervals(
     if down_at is not None:
         intervals.append((down_at, float("inf")))
     return intervals
+
+
+def key_notes(midi: pretty_midi.PrettyMIDI, time_scale: float = 1.0) -> list[Note]:
+    """Piano notes of every non-drum track ending at key release (pedal ignored), sorted (start, pitch)."""
+    notes = [
+        Note(n.pitch, n.start * time_scale, n.end * time_scale, int(n.velocity))
+        for instrument in midi.instruments
+        if not instrument.is_drum
+        for n in instrument.notes
+        if LOWEST_KEY <= n.pitch <= HIGHEST_KEY
+    ]
+    notes.sort(key=lambda n: (n.start, n.pitch))
+    return notes
+
+
+def key_release_targets(notes: list[Note], frames: int, offset_s: float = 0.0) -> Targets:
+    """key_frame and key_offset: notes_to_targets' frame and offset for notes ending at key release."""
+    targets = notes_to_targets(notes, frames, offset_s)
+    return {name: targets[source] for name, source in KEY_TARGET_NAMES.items()}
 
 
 def pedal_extended_notes(midi: pretty_midi.PrettyMIDI, time_scale: float = 1.0) -> list[Note]:

@@ -22,6 +22,7 @@ class TrainConfig:
     offset_pos_weight: float = 4.0  # likewise for offsets
     velocity_loss_weight: float = 1.0  # masked MSE on velocity at true onsets
     pedal_loss_weight: float = 0.5  # masked BCE of the sustain-pedal head (models that have one)
+    note_ends: str = "sound"  # frame/offset targets end at the "sound" (pedal applied) or at "key" release
     seed: int = 1234  # window sampling and weight init
     max_hours: float = 0.0  # stop after this much wall time (0 = no limit); resumable afterwards
 

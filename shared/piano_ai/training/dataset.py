@@ -38,17 +38,23 @@ def load_manifest(location: str) -> dict:
     return json.loads((Path(location) / "manifest.json").read_text())
 
 
-def load_clips(location: str, split: str) -> list[Clip]:
-    """Every shard of ``split`` ("train" or "val") as in-memory clips."""
+def load_clips(location: str, split: str, note_ends: str = "sound") -> list[Clip]:
+    """Every shard of ``split`` ("train" or "val") as in-memory clips.
+
+    note_ends "sound": frame and offset targets end where the sound does (the pedal applied); "key": at key
+    release (the shards' key_frame / key_offset; datasets built before them must be rebuilt).
+    """
+    if note_ends not in ("sound", "key"):
+        raise ValueError(f"note_ends must be 'sound' or 'key', not {note_ends!r}")
     manifest = load_manifest(location)
     entries = [s for s in manifest["shards"] if s["split"] == split]
-    clips = [_load_clip(location, entry["path"]) for entry in entries]
+    clips = [_load_clip(location, entry["path"], note_ends) for entry in entries]
     hours = sum(c.mel.shape[0] for c in clips) * 0.032 / 3600
     log.info("loaded %d %s clips (%.2f h) from %s", len(clips), split, hours, location)
     return clips
 
 
-def _load_clip(location: str, path: str) -> Clip:
+def _load_clip(location: str, path: str, note_ends: str = "sound") -> Clip:
     if location.startswith("gs://"):
         from piano_ai.data.reader import open_shard
 
@@ -56,7 +62,11 @@ def _load_clip(location: str, path: str) -> Clip:
     else:
         data = np.load(Path(location) / path)
     pedal = data["pedal"] if "pedal" in data.files else None
-    mel, onset, frame, offset, velocity = (data[k] for k in ("mel", "onset", "frame", "offset", "velocity"))
+    ends = ("key_frame", "key_offset") if note_ends == "key" else ("frame", "offset")
+    missing = [k for k in ends if k not in data.files]
+    if missing:
+        raise ValueError(f"{location}/{path} has no {missing[0]}: rebuild the dataset for key-release ends")
+    mel, onset, frame, offset, velocity = (data[k] for k in ("mel", "onset", *ends, "velocity"))
     return Clip(mel, onset, frame, offset, velocity, pedal)
 
 

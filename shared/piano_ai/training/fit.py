@@ -29,8 +29,9 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     model_config.save(run_dir / "config.json")
     keras.utils.set_random_seed(cfg.seed)
 
-    train_clips = [c for location in cfg.data.split(",") for c in load_clips(location, "train")]
-    val_clips = [c for location in (cfg.val_data or cfg.data).split(",") for c in load_clips(location, "val")]
+    train_clips = [c for place in cfg.data.split(",") for c in load_clips(place, "train", cfg.note_ends)]
+    val_places = (cfg.val_data or cfg.data).split(",")
+    val_clips = [c for place in val_places for c in load_clips(place, "val", cfg.note_ends)]
     model = build_model(model_config)
     if init_weights:
         warm_start(model, init_weights)

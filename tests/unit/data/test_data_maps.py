@@ -126,6 +126,8 @@ def test_maps_shards_train_on_other_pieces_and_validate_on_the_disklavier(snapsh
         onsets = sorted(zip(*np.nonzero(shard["onset"]), strict=True))
         assert shard["frame"][int(round(1.2 * FRAMES_PER_SECOND)), 64 - LOWEST_KEY] == 1  # held by the pedal
         assert shard["pedal"][int(round(1.2 * FRAMES_PER_SECOND))] == 1 and shard["pedal"][0] == 0
+        assert shard["key_frame"][int(round(1.2 * FRAMES_PER_SECOND)), 64 - LOWEST_KEY] == 0  # key is up
+        assert shard["key_frame"][int(round(0.6 * FRAMES_PER_SECOND)), 64 - LOWEST_KEY] == 1
     fps = FRAMES_PER_SECOND
     assert onsets == sorted(
         (int(round(t * fps)), p - LOWEST_KEY) for t, p in [(0.5, 60), (0.5, 64), (1.5, 60), (3.0, 67)]

@@ -6,6 +6,8 @@ import pytest
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS
 from piano_ai.data.targets import (
+    key_notes,
+    key_release_targets,
     midi_sustain,
     notes_to_targets,
     pedal_extended_notes,
@@ -148,3 +150,20 @@ def test_midi_sustain_reads_the_piano_track():
     midi = midi_of([(60, 0.0, 0.5)], [(0.2, 127), (1.5, 0)])
     assert midi_sustain(midi) == [(0.2, 1.5)]
     assert midi_sustain(midi_of([(60, 0.0, 0.5)])) == []
+
+
+def test_key_notes_end_at_key_release_whatever_the_pedal():
+    midi = midi_of([(64, 1.0, 1.2), (60, 0.0, 0.3), (20, 0.0, 1.0)], [(0.1, 127), (2.0, 0)])
+    assert key_notes(midi) == [Note(60, 0.0, 0.3, 80), Note(64, 1.0, 1.2, 80)]
+    assert [n.end for n in pedal_extended_notes(midi)] == [2.0, 2.0]
+    assert key_notes(midi, time_scale=2.0)[0] == Note(60, 0.0, 0.6, 80)
+
+
+def test_key_release_targets_are_frame_and_offset_of_the_key_notes():
+    notes = [Note(60, 0.1, 0.5, 70)]
+    keys = key_release_targets(notes, 40)
+    both = notes_to_targets(notes, 40)
+    assert sorted(keys) == ["key_frame", "key_offset"]
+    np.testing.assert_array_equal(keys["key_frame"], both["frame"])
+    np.testing.assert_array_equal(keys["key_offset"], both["offset"])
+    assert keys["key_offset"][:, 60 - LOWEST_KEY].nonzero()[0].tolist() == [round(0.5 * 31.25)]

@@ -1,9 +1,18 @@
 """Training windows: padding, velocity masking and deterministic sampling."""
 
 import numpy as np
+import pytest
 
 from piano_ai.constants import N_KEYS, N_MELS
-from piano_ai.training.dataset import MEL_PAD, Clip, batches_random, fixed_windows, velocity_target, window
+from piano_ai.training.dataset import (
+    MEL_PAD,
+    Clip,
+    batches_random,
+    fixed_windows,
+    load_clips,
+    velocity_target,
+    window,
+)
 
 
 def _clip(frames: int) -> Clip:
@@ -52,3 +61,36 @@ def test_pedal_target_is_labelled_where_the_shard_has_a_pedal_and_masked_where_n
     target = window(labelled, 1, 8)[1]["pedal"]
     assert target.shape == (8, 1)
     np.testing.assert_array_equal(target[:, 0], [1, 1, 0, 1, 0, 0, 0, 0])  # padding: pedal up
+
+
+def _dataset(tmp_path, with_key_ends: bool) -> str:
+    import json
+
+    frames = 20
+    sound = np.zeros((frames, N_KEYS), np.uint8)
+    sound[2:15, 10] = 1
+    key = np.zeros((frames, N_KEYS), np.uint8)
+    key[2:6, 10] = 1
+    arrays = {"mel": np.ones((frames, N_MELS), np.float16), "onset": sound * 0, "velocity": sound * 0}
+    arrays |= {"frame": sound, "offset": sound}
+    if with_key_ends:
+        arrays |= {"key_frame": key, "key_offset": key}
+    (tmp_path / "train").mkdir()
+    np.savez(tmp_path / "train" / "a.npz", **arrays)
+    manifest = {"shards": [{"path": "train/a.npz", "split": "train"}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    return str(tmp_path)
+
+
+def test_note_ends_key_trains_frames_to_key_release(tmp_path) -> None:
+    location = _dataset(tmp_path, with_key_ends=True)
+    assert load_clips(location, "train")[0].frame[:, 10].sum() == 13
+    assert load_clips(location, "train", note_ends="key")[0].frame[:, 10].sum() == 4
+
+
+def test_note_ends_key_refuses_a_dataset_without_key_release_targets(tmp_path) -> None:
+    location = _dataset(tmp_path, with_key_ends=False)
+    with pytest.raises(ValueError, match="rebuild the dataset"):
+        load_clips(location, "train", note_ends="key")
+    with pytest.raises(ValueError, match="note_ends"):
+        load_clips(location, "train", note_ends="pedal")
