@@ -98,6 +98,11 @@ def test_non_numeric_option_is_a_usage_error(tmp_path: Path) -> None:
 class OneNoteModel:
     """Stands in for a Transcriber: middle C from 0.32 s to 0.64 s, whatever the input."""
 
+    run = None  # never called: stream() stands in for the model's calls
+
+    def with_run(self, run: object) -> "OneNoteModel":
+        return self
+
     def predict(self, mel: np.ndarray, progress: object = None) -> Activations:
         heads = {h: np.zeros((mel.shape[0], N_KEYS), np.float32) for h in ("onset", "frame", "offset")}
         heads["onset"][10, 39] = 0.9
