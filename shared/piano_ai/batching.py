@@ -39,10 +39,10 @@ class _Call:
 class ChunkBatcher:
     """Gathers the model calls of the streams attached with client() into calls of up to batch_size chunks."""
 
-    def __init__(self, run: RunFn, batch_size: int = BATCH_SIZE, max_wait_s: float = MAX_WAIT_S) -> None:
+    def __init__(self, run: RunFn, batch_size: int = BATCH_SIZE, max_wait_s: float | None = None) -> None:
         self._run = run
         self.batch_size = batch_size
-        self.max_wait_s = max_wait_s
+        self.max_wait_s = MAX_WAIT_S if max_wait_s is None else max_wait_s
         self._lock = threading.Condition()
         self._queued: list[_Call] = []
         self._clients = 0  # attached streams

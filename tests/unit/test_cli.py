@@ -258,3 +258,16 @@ def test_decode_reports_a_bad_file_and_decodes_the_rest(
     assert f"piano-ai: {tmp_path / 'gone.activations.npz'}: cannot read" in err
     assert "2 of 3 files failed" in err
     assert [n.pitch for n in midi_to_notes(tmp_path / "out" / "a.mid")] == [60]
+
+
+def test_a_failed_input_leaves_its_output_name_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    bad, flac = tmp_path / "a.wav", write_tone(tmp_path / "a.flac")
+    bad.write_text("not audio")
+    assert cli.main(["convert", str(bad), str(flac), "-o", str(tmp_path / "out"), "-q"]) == 1
+    assert "1 of 2 files failed" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mid"]

@@ -47,7 +47,8 @@ def convert_all(
 
     batcher = ChunkBatcher(model.run)
     refused = 0
-    claimed: dict[str, tuple[Path, Future[bool]]] = {}
+    claimed: dict[str, tuple[Path, Future[bool]]] = {}  # output name -> the latest input given it
+    converting: list[Future[bool]] = []
     with display.terminal(sys.stderr) as term, ThreadPoolExecutor(files_at_once, "convert") as pool:
         files_bar = tqdm(total=len(sources), desc="files", unit="file", file=term, disable=quiet or None)
         bars: queue.Queue[tqdm] = queue.Queue()
@@ -63,8 +64,9 @@ def convert_all(
                 )
                 refused += 1
                 continue
-            claimed[out_name] = (source, pool.submit(job, source, out_name))
-        failed = refused + sum(not future.result() for _, future in claimed.values())
+            converting.append(pool.submit(job, source, out_name))
+            claimed[out_name] = (source, converting[-1])
+        failed = refused + sum(not future.result() for future in converting)
         while not bars.empty():
             bars.get().close()
         files_bar.close()
