@@ -1,7 +1,7 @@
 """Does batching chunks help? Model calls at several batch sizes; files converted one by one or together.
 
-    .venv/bin/python scripts/bench/batching.py                 # make bench BENCH_ARGS=--batch runs this
-    taskset -c 0 .venv/bin/python scripts/bench/batching.py --threads 1 0 --write-docs docs/benchmarks.md
+    .venv/bin/python scripts/bench/batching.py --files     # `make bench-batch` (writes docs/benchmarks.md)
+    taskset -c 0 .venv/bin/python scripts/bench/batching.py --threads 1 0 --rounds 15   # on one core
 
 Inference: the log-mel of rendered ASAP performances (scripts/bench.py's set, data/bench/) is cut into
 CHUNK_FRAMES windows; each round runs every window once per (threads, batch size) setting, the settings in a
@@ -13,6 +13,8 @@ renders converted through the CLI's code path one after another (convert_file) a
 """
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import statistics
@@ -105,6 +107,62 @@ def sweep_table(settings: list[Setting], chunks: int) -> str:
     return "\n".join(rows) + "\n"
 
 
+def clips(wavs: list[Path], seconds: float, count: int, out_dir: Path) -> list[Path]:
+    """``count`` clips of ``seconds`` cut one after another from the renders (cached in out_dir)."""
+    import soundfile as sf
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    for wav in wavs:
+        audio, rate = sf.read(wav, dtype="float32")
+        step = int(seconds * rate)
+        for start in range(0, len(audio) - step + 1, step):
+            if len(made) == count:
+                return made
+            path = out_dir / f"{wav.stem}_{start // rate}s.wav"
+            if not path.is_file():
+                sf.write(path, audio[start : start + step], rate)
+            made.append(path)
+    return made
+
+
+def convert_passes(files: list[Path], at_once: list[int], passes: int) -> dict[int, list[float]]:
+    """Wall seconds of `piano-ai convert`'s loop over ``files`` at each files-at-once, alternating."""
+    from piano_ai.commands.convert_all import convert_all
+    from piano_ai.inference import load_transcriber
+    from piano_ai.types import NoteParams
+
+    model, params = load_transcriber(), NoteParams().validate()
+    walls: dict[int, list[float]] = {n: [] for n in at_once}
+    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+        convert_all(files[:1], model, params, Path(out), ("mid",), quiet=True)  # warm-up
+        for _ in range(passes):
+            for n in at_once:
+                started = time.perf_counter()
+                failed = convert_all(files, model, params, Path(out), ("mid",), True, files_at_once=n)
+                walls[n].append(time.perf_counter() - started)
+                assert not failed
+    return walls
+
+
+def files_table(sets: dict[str, list[Path]], walls: dict[str, dict[int, list[float]]]) -> str:
+    """Markdown: one row per (set of files, files at once), against one file at a time."""
+    import soundfile as sf
+
+    rows = [
+        "| files | files at once | wall s: median (fastest) | real-time factor (median) | vs one at a time |",
+        "|---|---|---|---|---|",
+    ]
+    for name, files in sets.items():
+        audio_s = sum(sf.info(str(f)).duration for f in files)
+        base = statistics.median(walls[name][1])
+        for n, passes in walls[name].items():
+            wall = statistics.median(passes)
+            cells = [name, str(n), f"{wall:.2f} ({min(passes):.2f})", f"{audio_s / wall:.0f}x"]
+            rows.append("| " + " | ".join([*cells, f"{base / wall:.2f}x"]) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def context() -> str:
     cores = len(os.sched_getaffinity(0))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -123,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--rounds", type=int, default=15, help="rounds over every setting")
     parser.add_argument("--write-docs", type=Path, metavar="MD", help="also update this file's section")
+    parser.add_argument("--files", action="store_true", help="also convert files one at a time and together")
+    parser.add_argument("--at-once", type=int, nargs="+", default=[1, 8], help="files at once (1 first)")
+    parser.add_argument("--passes", type=int, default=3, help="passes per files-at-once in the files part")
     args = parser.parse_args(argv)
 
     from piano_ai.audio import decode
@@ -132,18 +193,29 @@ def main(argv: list[str] | None = None) -> int:
     wavs = bench.render(bench.pick_performances(bench.ASAP_DIR, args.minutes), bench.ASAP_DIR, args.data_dir)
     where = context()
     chunks = chunks_of([log_mel(decode(path)) for path in wavs], args.chunks)
-    settings = sweep(chunks, args.threads, args.batches, args.rounds)
+    settings = sweep(chunks, args.threads, args.batches, args.rounds) if args.rounds else []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"Measured {now} with `{' '.join(['scripts/bench/batching.py', *(argv or sys.argv[1:])])}`: "
         f"{args.chunks} chunks of rendered ASAP performances per round, {args.rounds} rounds, ONNX Runtime "
-        f"(float32, the shipped model). Machine: {where}.\n\n{sweep_table(settings, args.chunks)}"
+        f"(float32, the shipped model). Machine: {where}.\n\n"
     )
+    if settings:
+        text += sweep_table(settings, args.chunks)
+    if args.files:
+        sets = {
+            "24 clips of 10 s": clips(wavs, 10, 24, args.data_dir / "clips10"),
+            "8 clips of 60 s": clips(wavs, 60, 8, args.data_dir / "clips60"),
+            f"{len(wavs)} whole performances": wavs,
+        }
+        walls = {name: convert_passes(files, args.at_once, args.passes) for name, files in sets.items()}
+        text += (
+            f"\n`piano-ai convert`'s loop (convert_all: decode, features, model, notes, MIDI), "
+            f"default threads, {args.passes} passes alternating:\n\n{files_table(sets, walls)}"
+        )
     print(text)
     if args.write_docs:
-        with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as out:
-            out.write(text)
-        print(f"(section text also in {out.name})", file=sys.stderr)
+        bench.write_section(args.write_docs, f"{SECTION}\n\n{text}", SECTION)
     return 0
 
 
