@@ -63,6 +63,7 @@ def test_files_converted_together_have_the_notes_each_has_alone(
         assert cli.main(argv) == 0
     alone, sizes[:] = list(sizes), []
     together = ["convert", str(bad), *map(str, sources), "-o", str(tmp_path / "together"), "--json", "-q"]
+    together += ["--files-at-once", "8"]  # every file at once: the calls below are certain
     assert cli.main(together) == 1
     err = capsys.readouterr().err
     assert f"piano-ai: {bad}: file is not decodable audio" in err and "1 of 6 files failed" in err, err

@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_positive,
         metavar="N",
         help="files converted at the same time, their chunks run by the model together: faster on many short"
-        " files, more memory per file at once (default: 8, or 1 with --score, which holds whole recordings)",
+        " files, more memory (default: 4, or 1 with --score, which holds whole recordings)",
     )
     add_note_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -207,9 +207,8 @@ class _StageClock:
 
 
 def run(args: argparse.Namespace) -> int:
-    from piano_ai.commands.convert_all import convert_all
+    from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
     from piano_ai.errors import PianoAIError
-    from piano_ai.inference import BATCH_SIZE
 
     try:
         params = note_params(args)
@@ -228,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"piano-ai convert: error: cannot create {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     sources = [Path(f) for f in args.files]
-    at_once = args.files_at_once or (1 if args.score else BATCH_SIZE)
+    at_once = args.files_at_once or (1 if args.score else FILES_AT_ONCE)
     failed = convert_all(
         sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension, at_once
     )

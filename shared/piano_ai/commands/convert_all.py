@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Files converted at once by default. 4 one-chunk files make a batch of 4, nearly as cheap per chunk as 8
+# with ONNX Runtime's default threads; each file at once adds 40-65 MB (8 whole recordings at once: 707 MB
+# peak RSS, 4: 616 MB, 1: 425 MB; docs/benchmarks.md, "Batching").
+FILES_AT_ONCE = 4
+
 
 def convert_all(
     sources: list[Path],
