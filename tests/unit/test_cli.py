@@ -271,3 +271,10 @@ def test_a_failed_input_leaves_its_output_name_to_the_next(
     assert cli.main(["convert", str(bad), str(flac), "-o", str(tmp_path / "out"), "-q"]) == 1
     assert "1 of 2 files failed" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mid"]
+
+
+def test_files_at_once_must_be_at_least_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", "x.wav", "-o", str(tmp_path), "--files-at-once", "0"])
+    assert info.value.code == 2
+    assert "--files-at-once: must be at least 1, not 0" in capsys.readouterr().err
