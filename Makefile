@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 EXTRAS ?= all,dev
 
-.PHONY: install test test-unit lint typecheck bench bench-long bench-runtime clean dashboard run bench-service bench-accuracy bench-score
+.PHONY: install test test-unit lint typecheck bench bench-long bench-runtime bench-batch clean dashboard run bench-service bench-accuracy bench-score
 
 install:  ## create .venv with every pinned dependency and the system tools
 	bash scripts/install_system_deps.sh
@@ -35,6 +35,10 @@ bench-long:  ## `piano-ai convert` on a 1-hour and a 3-hour FLAC (built once in 
 BENCH_RUNTIME_ARGS ?= --write-docs docs/benchmarks.md
 bench-runtime:  ## ONNX Runtime fp32 vs int8 (vs OpenVINO if installed): real-time factor on 10 min, note F1
 	$(PY) scripts/bench/runtime.py $(BENCH_RUNTIME_ARGS)
+
+BENCH_BATCH_ARGS ?= --files --write-docs docs/benchmarks.md
+bench-batch:  ## model calls at batch 1-16 (1 thread and the default), and `convert` of many files one at a time vs 8 at once
+	$(PY) scripts/bench/batching.py $(BENCH_BATCH_ARGS)
 
 dashboard:  ## just the Streamlit dashboard on http://127.0.0.1:8501 (the API it uses: PIANO_AI_API_URL)
 	$(PY) -m streamlit run services/dashboard/piano_dashboard/app.py --server.port 8501 --server.headless true \

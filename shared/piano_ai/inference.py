@@ -36,6 +36,15 @@ class Transcriber:
         self.runtime = runtime
         self.model_dir = model_dir
 
+    @property
+    def run(self) -> RunFn:
+        """The model call: (batch, CHUNK_FRAMES, N_MELS) log-mel in, {head: (batch, CHUNK_FRAMES, ...)}."""
+        return self._run
+
+    def with_run(self, run: RunFn) -> "Transcriber":
+        """The same model calling ``run`` instead (a piano_ai.batching.ChunkBatcher client: shared calls)."""
+        return Transcriber(run, self.config, self.runtime, self.model_dir)
+
     def predict(self, mel: FloatArray, progress: Callable[[float], None] | None = None) -> Activations:
         """Activations for a (frames, N_MELS) log-mel; progress(fraction) after each batch."""
         frames = mel.shape[0]

@@ -98,6 +98,11 @@ def test_non_numeric_option_is_a_usage_error(tmp_path: Path) -> None:
 class OneNoteModel:
     """Stands in for a Transcriber: middle C from 0.32 s to 0.64 s, whatever the input."""
 
+    run = None  # never called: stream() stands in for the model's calls
+
+    def with_run(self, run: object) -> "OneNoteModel":
+        return self
+
     def predict(self, mel: np.ndarray, progress: object = None) -> Activations:
         heads = {h: np.zeros((mel.shape[0], N_KEYS), np.float32) for h in ("onset", "frame", "offset")}
         heads["onset"][10, 39] = 0.9
@@ -253,3 +258,23 @@ def test_decode_reports_a_bad_file_and_decodes_the_rest(
     assert f"piano-ai: {tmp_path / 'gone.activations.npz'}: cannot read" in err
     assert "2 of 3 files failed" in err
     assert [n.pitch for n in midi_to_notes(tmp_path / "out" / "a.mid")] == [60]
+
+
+def test_a_failed_input_leaves_its_output_name_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import piano_ai.inference
+
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: OneNoteModel())
+    bad, flac = tmp_path / "a.wav", write_tone(tmp_path / "a.flac")
+    bad.write_text("not audio")
+    assert cli.main(["convert", str(bad), str(flac), "-o", str(tmp_path / "out"), "-q"]) == 1
+    assert "1 of 2 files failed" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mid"]
+
+
+def test_files_at_once_must_be_at_least_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", "x.wav", "-o", str(tmp_path), "--files-at-once", "0"])
+    assert info.value.code == 2
+    assert "--files-at-once: must be at least 1, not 0" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import io
 import logging
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,34 @@ def test_convert_keeps_decoder_notes_off_the_terminal(
     assert cli.main(["convert", str(source), "-o", str(tmp_path / "out"), "-q"]) == 0
     err = capfd.readouterr().err
     assert "Illegal Audio-MPEG-Header" not in err and "resync" not in err
+
+
+def test_overlapping_redirections_from_threads_give_fd_2_back(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Files converted at once enter and leave in any order; fd 2 is the terminal's again after the last."""
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with progress.decoder_chatter_to_log("a.mp3"):
+            first_in.set()
+            second_in.wait(timeout=10)
+            os.write(2, b"Note: from a\n")
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(timeout=10)
+        with progress.decoder_chatter_to_log("b.mp3"):
+            second_in.set()
+            first_out.wait(timeout=10)
+            os.write(2, b"Note: from b\n")
+
+    with caplog.at_level(logging.DEBUG, logger=progress.__name__):
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+    assert "from a" in caplog.text and "from b" in caplog.text and "a.mp3, b.mp3" in caplog.text

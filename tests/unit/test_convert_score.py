@@ -2,6 +2,7 @@
 input still converts and says the beat was not found. The model and the transcription are stood in for."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import music21
 import numpy as np
@@ -35,7 +36,8 @@ def stand_in(monkeypatch: pytest.MonkeyPatch, notes: list[Note]) -> None:
     import piano_ai.inference
     import piano_ai.transcribe
 
-    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: object())
+    model = SimpleNamespace(run=None, with_run=lambda run: None)  # never called: transcript is replaced
+    monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: model)
     transcript = piano_ai.transcribe.Transcript(notes, [], None)  # type: ignore[arg-type]  # no activations
     monkeypatch.setattr(piano_ai.transcribe, "transcript", lambda *a, **k: transcript)
 

@@ -1,6 +1,7 @@
 """`piano-ai convert FILE... --out-dir DIR`: audio files to MIDI (and CSV/JSON note events).
 
-The model is loaded once for the whole batch. A file that fails is reported on one line
+The model is loaded once for the whole batch, and several files are converted at a time, their chunks
+batched together (commands/convert_all.py). A file that fails is reported on one line
 ("piano-ai: <file>: <reason>") and the others are still converted; the exit status is 1 if any failed.
 scripts/bench.py times the same convert_file().
 """
@@ -67,8 +68,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("auto", *RUNTIMES),
         help="inference runtime (default: PIANO_AI_RUNTIME, else auto; docs/benchmarks.md compares them)",
     )
+    parser.add_argument(
+        "--files-at-once",
+        type=_positive,
+        metavar="N",
+        help="files converted at the same time, their chunks run by the model together: faster on many short"
+        " files, more memory (default: 4, or 1 with --score, which holds whole recordings)",
+    )
     add_note_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 @dataclass
@@ -192,6 +207,7 @@ class _StageClock:
 
 
 def run(args: argparse.Namespace) -> int:
+    from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
     from piano_ai.errors import PianoAIError
 
     try:
@@ -211,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"piano-ai convert: error: cannot create {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     sources = [Path(f) for f in args.files]
-    failed = _convert_all(sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension)
+    at_once = args.files_at_once or (1 if args.score else FILES_AT_ONCE)
+    failed = convert_all(
+        sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension, at_once
+    )
     return EXIT_FAILED_FILES if failed else 0
 
 
@@ -221,66 +240,3 @@ def _load_model(args: argparse.Namespace) -> Transcriber:
 
     settings = get_settings()
     return load_transcriber(args.model or settings.model_dir, runtime=args.runtime or settings.runtime)
-
-
-def _convert_all(
-    sources: list[Path],
-    model: Transcriber,
-    params: NoteParams,
-    out_dir: Path,
-    formats: tuple[str, ...],
-    quiet: bool,
-    keep_extension: bool = False,
-) -> int:
-    """Convert each file, reporting failures on stderr as they happen; returns how many failed."""
-    from tqdm import tqdm
-
-    from piano_ai.errors import PianoAIError
-
-    failed = 0
-    claimed: dict[str, Path] = {}
-    with display.terminal(sys.stderr) as term:  # the bars' own fd: decoding redirects fd 2 while it runs
-        files_bar = tqdm(sources, desc="files", unit="file", file=term, disable=quiet or None, position=0)
-        stage_bar = display.stage_bar(term, disable=quiet or None)
-        for source in files_bar:
-            stage_bar.reset()
-            stage_bar.set_description_str(display.short_name(source.name))
-            try:
-                out_name = source.name if keep_extension else source.stem
-                if out_name in claimed:
-                    hint = "" if keep_extension else " (--keep-extension keeps both: <name>.<ext>.mid)"
-                    raise PianoAIError(
-                        f"output name {out_name}.mid is already used by {claimed[out_name]}{hint}"
-                    )
-                report = display.bar_progress(stage_bar)
-                result = convert_file(source, model, params, out_dir, formats, report, out_name)
-            except (PianoAIError, OSError) as exc:
-                failed += 1
-                tqdm.write(f"piano-ai: {source}: {_reason(exc, source)}", file=term)
-                continue
-            except Exception as exc:  # keep converting the rest; the traceback goes to the log
-                failed += 1
-                log.debug("converting %s failed", source, exc_info=True)
-                tqdm.write(f"piano-ai: {source}: internal error: {type(exc).__name__}: {exc}", file=term)
-                continue
-            claimed[out_name] = source
-            tqdm.write(
-                f"{result.outputs[0]}  ({result.note_count} notes, {result.audio_s:.1f} s)", file=sys.stdout
-            )
-            if result.score_note:
-                tqdm.write(f"piano-ai: {source}: {result.score_note}", file=term)
-        stage_bar.close()
-        files_bar.close()
-    if failed:
-        print(f"piano-ai: {failed} of {len(sources)} files failed", file=sys.stderr)
-    return failed
-
-
-def _reason(exc: Exception, source: Path) -> str:
-    """The error message without a leading '<file>: ' (the line already names the file)."""
-    text = str(exc)
-    for prefix in (f"{source}: ", f"{source.name}: "):
-        text = text.removeprefix(prefix)
-    if isinstance(exc, OSError) and exc.strerror:
-        text = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return text

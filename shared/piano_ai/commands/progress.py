@@ -9,10 +9,11 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -38,8 +39,9 @@ def short_name(name: str, width: int = NAME_WIDTH) -> str:
     return f"{name[:head]}{ELLIPSIS}{suffix}"
 
 
-def stage_bar(file: TextIO, disable: bool | None) -> tqdm:
-    """The per-file bar: '<name> |####   | 45% inference' (0..100, name and stage set by the caller)."""
+def stage_bar(file: TextIO, disable: bool | None, position: int = 1) -> tqdm:
+    """A per-file bar: '<name> |####   | 45% inference' (0..100, name and stage set by the caller), on line
+    ``position`` under the files bar (one per file converted at the same time)."""
     from tqdm import tqdm
 
     # The stage goes in postfix[0]: with a string postfix tqdm itself prefixes ", " to it.
@@ -49,7 +51,7 @@ def stage_bar(file: TextIO, disable: bool | None) -> tqdm:
         postfix=[""],
         file=file,
         disable=disable,
-        position=1,
+        position=position,
         leave=False,
     )
 
@@ -85,27 +87,54 @@ def terminal(stream: TextIO) -> Iterator[TextIO]:
         yield own
 
 
+class _Redirect:
+    """fd 2 sent to a temporary file while any thread decodes; the names of the files decoded meanwhile."""
+
+    lock = threading.Lock()
+    users = 0
+    saved = -1
+    sink: IO[bytes] | None = None
+    names: list[str] = []
+
+
 @contextmanager
 def decoder_chatter_to_log(name: str) -> Iterator[None]:
     """Send what C libraries print on file descriptor 2 to this module's log (DEBUG) instead of the terminal.
 
     libmpg123 (inside libsndfile) writes notes like "Illegal Audio-MPEG-Header ... Trying to resync" straight
-    to fd 2 while decoding a damaged mp3; on a terminal they land over the progress bar.
+    to fd 2 while decoding a damaged mp3; on a terminal they land over the progress bar. fd 2 is the
+    process's: files converted at the same time (in threads) share one redirection, from the first in to the
+    last out, and what was printed meanwhile is logged under all their names.
     """
+    with _Redirect.lock:
+        if _Redirect.users == 0:
+            try:
+                sys.stderr.flush()
+                _Redirect.saved = os.dup(2)
+            except (OSError, ValueError):  # no fd 2 to redirect (a closed or replaced stderr)
+                _Redirect.saved = -1
+            if _Redirect.saved >= 0:
+                _Redirect.sink = tempfile.TemporaryFile()
+                os.dup2(_Redirect.sink.fileno(), 2)
+            _Redirect.names = []
+        _Redirect.users += 1
+        _Redirect.names.append(name)
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no fd 2 to redirect (a closed or replaced stderr)
         yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            chatter = sink.read().decode("utf-8", errors="replace").strip()
-            if chatter:
-                log.debug("decoding %s printed:\n%s", name, chatter)
+    finally:
+        with _Redirect.lock:
+            _Redirect.users -= 1
+            if _Redirect.users == 0 and _Redirect.sink is not None:
+                _restore(_Redirect.sink, _Redirect.saved, ", ".join(_Redirect.names))
+                _Redirect.sink = None
+
+
+def _restore(sink: IO[bytes], saved: int, names: str) -> None:
+    """Put fd 2 back and log what was printed on it meanwhile."""
+    os.dup2(saved, 2)
+    os.close(saved)
+    with sink:
+        sink.seek(0)
+        chatter = sink.read().decode("utf-8", errors="replace").strip()
+    if chatter:
+        log.debug("decoding %s printed:\n%s", names, chatter)
