@@ -70,7 +70,10 @@ def create_job(
     enqueue: EnqueueDep,
     file: Annotated[
         UploadFile,
-        File(description="the recording: wav, flac, mp3, ogg or m4a", json_schema_extra={"minLength": 1}),
+        File(
+            description="the recording: wav, flac, mp3, ogg, m4a or raw AAC",
+            json_schema_extra={"minLength": 1},
+        ),
     ],
     onset_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.onset_threshold,
     frame_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.frame_threshold,
