@@ -6,7 +6,8 @@ folder's path. The failure is real: the storage folder is replaced by a plain fi
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from service_testkit import ApiHarness
+from fastapi.testclient import TestClient
+from service_testkit import ApiHarness, clear_service_caches
 from test_api_decode import finish_with_outputs, two_notes
 
 from piano_ai.storage import job_keys
@@ -28,6 +29,16 @@ def storage_gone(api: ApiHarness) -> Iterator[None]:
         moved.rename(root)
 
 
+def fresh_app(api: ApiHarness) -> TestClient:
+    """Another API app on the harness's job store, storage and key (enqueued ids go to the harness)."""
+    from piano_api.deps import get_enqueue
+    from piano_api.main import create_app
+
+    app = create_app()
+    app.dependency_overrides[get_enqueue] = lambda: api.enqueued.append
+    return TestClient(app, headers=api.client.headers)
+
+
 def assert_storage_unavailable(response) -> None:  # noqa: ANN001 - an httpx response
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == PROBLEM
@@ -41,6 +52,17 @@ def test_a_submission_is_503_and_leaves_no_job(api: ApiHarness, wav_bytes: bytes
     assert_storage_unavailable(response)
     assert api.client.get("/v1/jobs").json()["items"] == []
     assert api.enqueued == []
+
+
+def test_an_api_process_started_while_storage_is_away_answers_503_until_it_is_back(
+    api: ApiHarness, wav_bytes: bytes
+) -> None:
+    """Storage is made at a process's first request; a folder that could not be made there was a 500."""
+    with storage_gone(api):
+        clear_service_caches()  # a new API process: it has not touched storage yet
+        client = fresh_app(api)
+        assert_storage_unavailable(client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)}))
+    assert client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)}).status_code == 202
 
 
 def test_saving_note_parameters_is_503_and_keeps_the_old_ones(

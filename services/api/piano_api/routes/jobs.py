@@ -3,6 +3,7 @@ MusicXML), cancel, retry, delete."""
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -92,9 +93,9 @@ def create_job(
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
 
-    def admit() -> None:
+    def admit() -> Callable[[], None]:  # returns the bytes' refund, for an upload that makes no job
         limiter.check_active(session, caller)
-        limiter.charge_bytes(caller, upload.size_bytes)
+        return limiter.charge_bytes(caller, upload.size_bytes)
 
     job, replayed = submit(
         session,
