@@ -134,6 +134,34 @@ def test_a_message_lost_by_a_redis_restart_is_sent_again(
     assert log.count(f"job {job_id}: queued since") == 1
 
 
+def test_a_flushdb_under_connected_workers_loses_no_job(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """FLUSHDB empties Redis while a worker is busy and stays connected (nothing restarts or reconnects):
+    the waiting job's message and the running job's unacknowledged copy are gone. The busy worker's own
+    sweep sends the waiting job again once it has been queued PIANO_AI_RESEND_LOST_AFTER_S (3 s here,
+    120 s by default) with no message, and runs it next; the running job finishes and acknowledges."""
+    stack, server = faults
+    _ensure_workers(stack, ("w1",))
+    queue = get_settings().queue
+    broker = redis.Redis.from_url(server.url)
+    # Beat tracking (score) keeps w1 busy for several seconds: the next job must wait in the queue.
+    busy = _submit(stack, long_clip(tmp_path / "busy.wav", seconds=60), score="true")
+    stack.wait_for(busy, ("running",), timeout_s=60)
+    waiting = _submit(stack, piano_clip(tmp_path / "waiting.wav", pitches=(57, 64)))
+    assert broker.llen(queue) == 1 and broker.hlen("unacked") == 1  # waiting's message; busy's copy
+    assert stack.job(busy)["status"] == "running"
+    flushed_at = time.monotonic()
+    assert broker.flushdb()
+    assert broker.llen(queue) == 0 and broker.hlen("unacked") == 0
+    done = [stack.wait_for(job_id, timeout_s=120) for job_id in (busy, waiting)]
+    assert [(job["status"], job["attempts"]) for job in done] == [("succeeded", 1)] * 2, done
+    assert time.monotonic() - flushed_at < 120
+    log = (stack.root / "w1.log").read_text()
+    assert log.count(f"job {waiting}: queued since") == 1  # sent again once, by the sweep
+    assert f"job {busy}: queued since" not in log
+
+
 def test_a_two_minute_database_outage_leaves_no_job_unfinished(
     faults: tuple[Stack, RedisServer], tmp_path: Path
 ) -> None:
