@@ -2,8 +2,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import ApiHarness, clear_service_caches, create_api_key
-from test_api_storage_down import storage_gone
+from service_testkit import ApiHarness, clear_service_caches, create_api_key, storage_gone
 
 from piano_ai.settings import Settings
 from piano_api.auth import Caller
@@ -81,7 +80,7 @@ def test_an_upload_that_made_no_job_gives_its_bytes_back(
     queue_unavailable) leave no job: the day's quota must not keep counting those bytes."""
     client = limited(api, monkeypatch, PIANO_AI_UPLOAD_MB_PER_DAY="0.05")
     assert 26_215 < len(wav_bytes) < 52_428  # one fits in 0.05 MB, two do not
-    with storage_gone(api):
+    with storage_gone(api.storage.root):
         assert post(client, wav_bytes).json()["code"] == "storage_unavailable"
     api.fail_enqueue = True
     assert post(client, wav_bytes).json()["code"] == "queue_unavailable"
