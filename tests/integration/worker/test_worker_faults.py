@@ -3,9 +3,12 @@ another worker, and a queued job whose message the broker lost is sent again. Re
 processes, and a redis-server of this module's own, without persistence, that a test restarts.
 """
 
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -189,6 +192,59 @@ def test_a_two_minute_database_outage_leaves_no_job_unfinished(
         admin.dispose()
     done = [stack.wait_for(job_id, timeout_s=120) for job_id in [running, *waiting]]
     assert [job["status"] for job in done] == ["succeeded"] * 4, done
+
+
+def _live_workers(stack: Stack) -> tuple[set[str], float]:
+    """(the worker names /v1/queue lists, /metrics' piano_workers_alive)."""
+    names = {
+        w["name"].split("@")[0]
+        for w in stack.client.get("/v1/queue", headers=stack.admin_headers).json()["workers"]
+    }
+    (alive,) = [
+        line.split()[1]
+        for line in stack.client.get("/metrics").text.splitlines()
+        if line.startswith("piano_workers_alive ")
+    ]
+    return names, float(alive)
+
+
+def _until(check: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until ``check()`` holds; AssertionError after ``timeout_s``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout_s, f"still not so after {timeout_s} s"
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def test_only_live_worker_processes_are_counted_each_with_its_own_heartbeat_file(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """Two workers on one machine share /tmp but not a heartbeat file, and the probe checks both; a stopped
+    worker leaves the count as it stops (it removes its row), a killed one within 3 heartbeats + 5 s."""
+    stack, _ = faults
+    _ensure_workers(stack, ())
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir()
+    for name in ("w1", "w2"):
+        stack.start_worker(name, TMPDIR=str(shared_tmp))
+    stack.wait_workers_ready(["w1", "w2"])
+
+    def files() -> list[Path]:
+        return sorted(shared_tmp.glob("piano-worker-*.heartbeat"))
+
+    _until(lambda: len(files()) == 2, timeout_s=30)
+    probe = [sys.executable, "-m", "piano_worker.heartbeat", "--max-age-s", "60"]
+    assert subprocess.run(probe, env={**stack.env, "TMPDIR": str(shared_tmp)}, timeout=60).returncode == 0
+    assert _live_workers(stack) == ({"w1", "w2"}, 2.0)
+    stack.kill_worker("w2", signal.SIGTERM)
+    _until(lambda: _live_workers(stack) == ({"w1"}, 1.0), timeout_s=15)
+    assert len(files()) == 1
+    stack.kill_worker("w1")  # SIGKILL: its row stays, and ages out of the live window
+    live_s = 3 * 2 + 5  # PIANO_AI_WORKER_HEARTBEAT_S is 2 here
+    assert _until(lambda: _live_workers(stack) == (set(), 0.0), timeout_s=live_s + 10) <= live_s + 10
+    failed = subprocess.run(probe, env={**stack.env, "TMPDIR": str(shared_tmp)}, timeout=60)
+    assert failed.returncode != 0  # no running worker left: the probe fails
 
 
 def test_a_killed_runs_scratch_folder_is_removed_when_its_worker_comes_back(
