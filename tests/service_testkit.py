@@ -189,6 +189,28 @@ def long_clip(path: Path, seconds: float, sr: int = 16000) -> Path:
     return path
 
 
+@contextmanager
+def storage_gone(root: Path) -> Iterator[None]:
+    """Local storage at ``root`` moved away and a file in its place, as when a volume is gone: every write
+    (and read) fails until the context ends."""
+    moved = root.with_name(root.name + ".away")
+    root.rename(moved)
+    root.write_text("not a folder")
+    try:
+        yield
+    finally:
+        root.unlink()
+        moved.rename(root)
+
+
+def assert_storage_unavailable(response: Any) -> None:
+    """``response`` (httpx) is the 503 storage_unavailable problem, with Retry-After."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "storage_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+
+
 # ---- the job-service test harnesses (fixtures live in the conftest.py files next to the tests) ----
 
 MAX_UPLOAD_MB = 0.5  # the unit API app's upload limit

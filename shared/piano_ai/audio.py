@@ -25,6 +25,9 @@ from piano_ai.types import FloatArray
 log = logging.getLogger(__name__)
 
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
+# Content that only ffmpeg reads, whatever the file's name: libsndfile misreads raw AAC (ADTS) as an mp3
+# and decodes a few frames of noise.
+FFMPEG_ONLY_DEMUXERS = frozenset({"aac", "mov"})
 BLOCK_SAMPLES = 1 << 17  # samples at SAMPLE_RATE per decoded block (8.2 s, 512 KB): bounds peak memory
 TRUNCATION_TOLERANCE = 0.01  # decoded length may fall this fraction short of the declared length
 
@@ -108,12 +111,14 @@ def declared_s(path: str | Path) -> float | None:
 def _decode_any(
     path: Path, name: str, demuxer: str | None, max_s: float | None, declared_s: float | None
 ) -> Iterator[FloatArray]:
-    """libsndfile for the formats it owns, ffmpeg for the rest (and as a fallback).
+    """libsndfile for the formats it owns (by name, unless the content is AAC or m4a), ffmpeg for the rest
+    (and as a fallback).
 
     ``declared_s``: the length the header declares, if any; decoding to much less is a truncation.
     """
     have_ffmpeg = shutil.which("ffmpeg") is not None
-    if path.suffix.lower() in SOUNDFILE_SUFFIXES or not have_ffmpeg:
+    by_name = path.suffix.lower() in SOUNDFILE_SUFFIXES and demuxer not in FFMPEG_ONLY_DEMUXERS
+    if by_name or not have_ffmpeg:
         try:
             handle = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError) as exc:

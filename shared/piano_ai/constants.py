@@ -18,4 +18,4 @@ HIGHEST_KEY = LOWEST_KEY + N_KEYS - 1  # MIDI pitch of C8
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH  # 31.25 frames per second
 SECONDS_PER_FRAME = HOP_LENGTH / SAMPLE_RATE  # 0.032 s
 
-SUPPORTED_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a")
+SUPPORTED_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a", "aac")  # aac: raw AAC (ADTS)

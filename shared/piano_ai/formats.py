@@ -3,6 +3,7 @@
 The API's upload check (which has no ffmpeg) and the decoder share these, so both judge a file alike.
 """
 
+import io
 import struct
 from typing import BinaryIO
 
@@ -14,7 +15,7 @@ SNIFF_BYTES = 64 * 1024  # enough for any supported format's header
 UNKNOWN_FRAMES = 1 << 62  # libsndfile reports SF_COUNT_MAX frames when a header leaves the length out
 # The ffmpeg demuxer of each format we accept. Forcing it keeps ffmpeg from probing the content and
 # picking a playlist demuxer (hls, concat) that would open other files.
-DEMUXERS = {"wav": "wav", "flac": "flac", "ogg": "ogg", "mp3": "mp3", "m4a": "mov"}
+DEMUXERS = {"wav": "wav", "flac": "flac", "ogg": "ogg", "mp3": "mp3", "m4a": "mov", "aac": "aac"}
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -26,16 +27,20 @@ def sniff_format(head: bytes) -> str | None:
     if head.startswith(b"OggS"):
         return "ogg"
     if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"
+        return "aac" if _is_adts(head[mp3.after_id3v2(io.BytesIO(head)) :]) else "mp3"
     if len(head) >= 8 and head[4:8] == b"ftyp":
         return "m4a"
     return None
 
 
+def _is_adts(frame: bytes) -> bool:
+    """Whether ``frame`` starts with an ADTS header (raw AAC): the mp3 sync word with layer bits 00, which
+    MPEG audio never uses. libsndfile's mp3 reader would take it for Layer II and decode noise."""
+    return len(frame) >= 2 and frame[0] == 0xFF and frame[1] & 0xF6 == 0xF0
+
+
 def ffmpeg_demuxer(head: bytes) -> str | None:
     """The ffmpeg demuxer for a file starting with ``head``, or None when it is none we know."""
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
-        return "aac"  # ADTS: the mp3 sync word with layer bits 00, which MPEG audio never uses
     fmt = sniff_format(head)
     return DEMUXERS[fmt] if fmt else None
 
@@ -44,8 +49,8 @@ def declared_duration_s(stream: BinaryIO, fmt: str | None) -> float | None:
     """Seconds the file's header declares, without decoding; None when it does not say or cannot be read.
 
     libsndfile reads wav, flac and ogg headers; an mp3 declares its length only in a Xing/Info or VBRI
-    header (piano_ai.mp3); m4a's is the movie header's (moov/mvhd). A header may lie: callers that decode
-    still bound the decoded length. The stream position is kept.
+    header (piano_ai.mp3); m4a's is the movie header's (moov/mvhd); raw AAC (ADTS) declares none. A header
+    may lie: callers that decode still bound the decoded length. The stream position is kept.
     """
     position = stream.tell()
     try:
@@ -53,6 +58,8 @@ def declared_duration_s(stream: BinaryIO, fmt: str | None) -> float | None:
             return mp3.declared_duration_s(stream)
         if fmt == "m4a":
             return _mp4_duration_s(stream)
+        if fmt == "aac":  # ADTS frames carry no length (and libsndfile would misread them as mp3)
+            return None
         stream.seek(0)
         info = sf.info(stream)
     except (sf.LibsndfileError, RuntimeError, struct.error, OSError):

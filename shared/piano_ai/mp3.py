@@ -49,7 +49,7 @@ def declared_duration_s(stream: BinaryIO) -> float | None:
     Without one an mp3 declares nothing: a length from the file size and the first frame's bitrate
     (what libsndfile and ffmpeg report) is a guess, several times too long for a VBR file.
     """
-    stream.seek(_after_id3v2(stream))
+    stream.seek(after_id3v2(stream))
     data = stream.read(SYNC_SEARCH_BYTES + MAX_FRAME_BYTES)
     position = _first_frame(data, 0)
     if position is None:
@@ -75,7 +75,7 @@ def ends_inside_a_frame(path: Path) -> bool:
     """
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         size = len(data)
-        position = _first_frame(data, _after_id3v2(handle))
+        position = _first_frame(data, after_id3v2(handle))
         while position is not None and position < size:
             if size - position < 4:  # the file ends inside a frame header
                 return _header_prefix(data[position:])
@@ -110,7 +110,7 @@ def _vbri_frames(tag: bytes) -> int | None:
     return int.from_bytes(tag[14:18], "big") if tag[:4] == b"VBRI" and len(tag) >= 18 else None
 
 
-def _after_id3v2(stream: BinaryIO) -> int:
+def after_id3v2(stream: BinaryIO) -> int:
     """Where the audio starts after any ID3v2 tags (a tag's size is four 7-bit bytes)."""
     position = 0
     while True:

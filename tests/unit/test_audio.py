@@ -19,6 +19,7 @@ SECONDS = 2.0
 TONE_HZ = 440.0
 CLICK_S = 1.0  # a click here checks that decoding does not shift time
 
+AAC_PRIMING_SAMPLES = 1024  # ffmpeg's AAC encoder delay, at the source rate
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 
@@ -40,11 +41,14 @@ def audio_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         files[fmt] = folder / f"tone.{fmt}"
         sf.write(files[fmt], signal(), SOURCE_RATE)
     if shutil.which("ffmpeg"):
-        files["m4a"] = folder / "tone.m4a"
-        subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(files["wav"]), "-c:a", "aac", str(files["m4a"])],
-            check=True,
-        )
+        # adts: raw AAC, no container; mono at 96 kb/s, which libsndfile's mp3 reader misread (not all do)
+        for fmt, options in (("m4a", ["-f", "ipod"]), ("aac", ["-f", "adts", "-ac", "1", "-b:a", "96k"])):
+            files[fmt] = folder / f"tone.{fmt}"
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-i", str(files["wav"]), "-c:a", "aac", *options,
+                 str(files[fmt])],
+                check=True,
+            )  # fmt: skip
     return files
 
 
@@ -103,7 +107,7 @@ def test_zero_byte_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidAudioError, match=r"empty\.wav.*0 bytes") as info:
         decode(path)
     assert info.value.code == "invalid_audio"
-    assert "supported: wav, flac, mp3, ogg, m4a" in str(info.value)
+    assert "supported: wav, flac, mp3, ogg, m4a, aac" in str(info.value)
 
 
 def test_text_renamed_wav(tmp_path: Path) -> None:
@@ -131,6 +135,19 @@ def test_truncated_m4a(audio_files: dict[str, Path], tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(InvalidAudioError, match=r"cut\.m4a"):
         decode(path)
+
+
+@needs_ffmpeg
+def test_raw_aac_named_mp3_decodes_as_aac(audio_files: dict[str, Path], tmp_path: Path) -> None:
+    """The content decides: libsndfile's mp3 reader took ADTS for MPEG Layer II and gave 0.05 s of noise."""
+    renamed = tmp_path / "input.mp3"  # how the API stored a raw AAC upload when it sniffed it as mp3
+    renamed.write_bytes(audio_files["aac"].read_bytes())
+    for path in (audio_files["aac"], renamed):
+        audio = decode(path)
+        # Unlike m4a, ADTS cannot say to drop the encoder's priming samples (1024): they come first.
+        priming_s = AAC_PRIMING_SAMPLES / SOURCE_RATE
+        assert abs(audio.size / SAMPLE_RATE - SECONDS - priming_s) <= 0.05
+        assert np.argmax(np.abs(audio)) / SAMPLE_RATE == pytest.approx(CLICK_S + priming_s, abs=0.006)
 
 
 def test_header_only_wav_has_no_samples(tmp_path: Path) -> None:

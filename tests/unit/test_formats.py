@@ -25,11 +25,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         made[fmt] = folder / f"tone.{fmt}"
         sf.write(made[fmt], tone, SAMPLE_RATE)
     if shutil.which("ffmpeg"):
-        made["m4a"] = folder / "tone.m4a"
-        subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(made["wav"]), "-c:a", "aac", str(made["m4a"])],
-            check=True,
-        )
+        for fmt, muxer in (("m4a", "ipod"), ("aac", "adts")):  # adts: raw AAC, no container
+            made[fmt] = folder / f"tone.{fmt}"
+            subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-i", str(made["wav"]), "-c:a", "aac", "-f", muxer,
+                 str(made[fmt])],
+                check=True,
+            )  # fmt: skip
     return made
 
 
@@ -44,6 +46,19 @@ def test_declared_duration_from_the_header(files: dict[str, Path], fmt: str) -> 
     # mp3 counts its encoder delay and m4a its priming samples: a few tens of ms over
     assert declared_duration_s(stream, fmt) == pytest.approx(SECONDS, abs=0.1)
     assert stream.tell() == 5  # the caller's position is kept
+
+
+def test_raw_aac_is_its_own_format_and_declares_no_length(files: dict[str, Path]) -> None:
+    """ADTS starts with the mp3 sync word; sniffed as mp3 it was stored as input.mp3 and decoded as noise."""
+    if "aac" not in files:
+        pytest.skip("ffmpeg is not installed")
+    data = files["aac"].read_bytes()
+    assert sniff_format(data[:64]) == "aac" and ffmpeg_demuxer(data[:64]) == "aac"
+    tagged = b"ID3\x04\x00\x00\x00\x00\x00\x05" + b"\x00" * 5 + data  # an ID3v2 tag (5 bytes) first
+    assert sniff_format(tagged[:64]) == "aac"
+    assert declared_duration_s(io.BytesIO(data), "aac") is None  # libsndfile would call it 1.6 s of mp3
+    mp3 = files["mp3"].read_bytes()
+    assert sniff_format(b"ID3\x04\x00\x00\x00\x00\x00\x00" + mp3[:64]) == "mp3"
 
 
 def test_no_declared_duration(tmp_path: Path, files: dict[str, Path]) -> None:

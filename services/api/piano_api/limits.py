@@ -8,6 +8,7 @@ default has one API process). Active jobs are counted from the job rows, the sou
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -113,14 +114,17 @@ class Limiter:
                 {"Retry-After": str(ACTIVE_RETRY_AFTER_S)},
             )
 
-    def charge_bytes(self, caller: Caller, size: int, now: float | None = None) -> None:
+    def charge_bytes(self, caller: Caller, size: int, now: float | None = None) -> Callable[[], None]:
         """Count ``size`` upload bytes in today's (UTC) quota; 429 ``daily_quota_exceeded`` (and nothing
-        counted) when they do not fit."""
+        counted) when they do not fit. Returns the refund: it takes the bytes off that same day's count
+        again, for an upload that made no job (storage or the job store failed)."""
         limit = self.settings.upload_bytes_per_day
         now = time.time() if now is None else now
         name = f"bytes:{caller.prefix}:{int(now // DAY_S)}"
-        if not limit or (total := self._add(name, size, 2 * DAY_S)) is None or total <= limit:
-            return
+        if not limit or (total := self._add(name, size, 2 * DAY_S)) is None:
+            return _nothing
+        if total <= limit:
+            return lambda: self._refund(name, size)
         self._add(name, -size, 2 * DAY_S)
         wait = DAY_S - int(now % DAY_S)
         mb = self.settings.upload_mb_per_day
@@ -130,3 +134,11 @@ class Limiter:
             f"this upload would pass this API key's {mb:g} MB a day; the quota renews at 00:00 UTC",
             {"Retry-After": str(wait)},
         )
+
+    def _refund(self, name: str, size: int) -> None:
+        if self._add(name, -size, 2 * DAY_S) is None:
+            logger.warning("could not give back %d bytes to counter %s", size, name)
+
+
+def _nothing() -> None:
+    """The refund of bytes that were not counted."""

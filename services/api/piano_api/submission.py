@@ -58,15 +58,46 @@ def submit(
     idempotency_key: str | None,
     want_score: bool = False,
     owner_key_id: int | None = None,
-    admit: Callable[[], None] | None = None,
+    admit: Callable[[], Callable[[], None]] | None = None,
 ) -> tuple[Job, bool]:
     """Create and enqueue a job for API key ``owner_key_id``; returns (job, replayed) where replayed means
-    an earlier answer. ``admit`` runs before anything is stored, unless it is a replay (limits, quotas)."""
+    an earlier answer. ``admit`` runs before anything is stored, unless it is a replay (limits, quotas); it
+    returns its undo (a quota refund), called when no new job comes of the request."""
     fingerprint = request_hash(upload, params, want_score)
     if idempotency_key and (earlier := replay(session, idempotency_key, fingerprint, owner_key_id)):
         return earlier, True
-    if admit is not None:
-        admit()
+    undo_admit = admit() if admit is not None else _nothing
+    try:
+        job, replayed = _create(
+            session, storage, enqueue, stream, filename, upload, params, idempotency_key, fingerprint,
+            want_score=want_score, owner_key_id=owner_key_id,
+        )  # fmt: skip
+    except BaseException:
+        undo_admit()
+        raise
+    if replayed:  # a concurrent request with the same Idempotency-Key made the job
+        undo_admit()
+    return job, replayed
+
+
+def _nothing() -> None:
+    """Nothing to undo."""
+
+
+def _create(
+    session: Session,
+    storage: Storage,
+    enqueue: Callable[[str], None],
+    stream: BinaryIO,
+    filename: str,
+    upload: UploadInfo,
+    params: NoteParams,
+    idempotency_key: str | None,
+    fingerprint: str,
+    want_score: bool,
+    owner_key_id: int | None,
+) -> tuple[Job, bool]:
+    """Store the upload, insert the row, enqueue; (job, replayed) as for submit()."""
     job_id = str(uuid.uuid4())
     keys = job_keys(job_id, upload.format)
     stream.seek(0)

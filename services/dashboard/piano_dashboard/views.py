@@ -76,9 +76,13 @@ def audio_analysis(filename: str, content: bytes) -> FloatArray | None:
 
 def _mime(filename: str) -> str:
     suffix = Path(filename).suffix.lower().lstrip(".")
-    return {"mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "flac": "audio/flac"}.get(
-        suffix, "audio/wav"
-    )
+    return {
+        "mp3": "audio/mpeg",
+        "m4a": "audio/mp4",
+        "aac": "audio/aac",
+        "ogg": "audio/ogg",
+        "flac": "audio/flac",
+    }.get(suffix, "audio/wav")
 
 
 def midi_result(

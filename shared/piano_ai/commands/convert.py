@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # only for annotations: importing these at run time would slo
 
 log = logging.getLogger(__name__)
 
-HELP = "transcribe piano recordings (wav, flac, mp3, ogg, m4a, ...) to MIDI files"
+HELP = "transcribe piano recordings (wav, flac, mp3, ogg, m4a, aac, ...) to MIDI files"
 EXIT_FAILED_FILES = 1  # some files could not be converted
 EXIT_USAGE = 2  # bad options or no usable model
 

@@ -20,7 +20,10 @@ class LocalStorage(Storage):
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError:  # the volume is away: each operation says so (StorageError) until it is back
+            pass
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

@@ -1,6 +1,8 @@
 """Keys, ownership and limits on Postgres + Redis: the migration on Postgres, Idempotency-Keys unique per
-API key (the database constraint), and rate limits shared by two API processes through Redis."""
+API key (the database constraint), rate limits shared by two API processes through Redis, and the daily
+quota given back for an upload whose job row could not be written."""
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from httpx import Response
 from service_testkit import (
     REDIS_BASE_URL,
     clear_service_caches,
@@ -16,10 +19,11 @@ from service_testkit import (
     piano_clip,
     throwaway_postgres,
 )
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from piano_ai.db import session as db_session
 from piano_ai.db.migrate import downgrade, upgrade
+from piano_ai.storage import get_storage
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +110,56 @@ def test_the_minute_limit_is_shared_by_api_processes_through_redis(
     assert len(counters) == 1  # counted in Redis, and it expires on its own
     assert 0 < redis.Redis.from_url(REDIS_BASE_URL).ttl(counters[0]) <= 120
     db_session.get_engine().dispose()
+
+
+def test_bytes_of_an_upload_whose_job_row_was_not_written_are_given_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
+    """The insert waits on a lock and its connection is cut (pg_terminate_backend): 503
+    database_unavailable, the stored upload removed, and the bytes counted in Redis given back."""
+    client = _app(monkeypatch, tmp_path, database_url, PIANO_AI_UPLOAD_MB_PER_DAY="0.05")
+    headers = create_api_key("refunded")
+    wav = piano_clip(tmp_path / "a.wav", seconds=1.0).read_bytes()
+    assert 26_215 < len(wav) < 52_428  # one fits in 0.05 MB, two do not
+    answers: list[Response] = []
+    post = threading.Thread(
+        target=lambda: answers.append(
+            client.post("/v1/jobs", files={"file": ("a.wav", wav)}, headers=headers)
+        )
+    )
+    holder = create_engine(database_url)
+    try:
+        with holder.connect() as conn:
+            conn.execute(text("LOCK TABLE jobs IN EXCLUSIVE MODE"))  # reads pass, inserts wait
+            post.start()
+            pid = _backend_waiting_on_a_lock(conn)
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            post.join(timeout=30)
+            conn.rollback()
+    finally:
+        holder.dispose()
+    assert answers and answers[0].status_code == 503, answers and answers[0].text
+    assert answers[0].json()["code"] == "database_unavailable"
+    assert get_storage().list() == []
+    prefix = headers["Authorization"].removeprefix("Bearer pai_")[:8]
+    (counter,) = redis.Redis.from_url(REDIS_BASE_URL).keys(f"piano-ai:limit:bytes:{prefix}:*")
+    assert int(redis.Redis.from_url(REDIS_BASE_URL).get(counter) or 0) == 0
+    response = client.post("/v1/jobs", files={"file": ("a.wav", wav)}, headers=headers)
+    assert response.status_code == 202, response.text  # the day's first upload still
+    db_session.get_engine().dispose()
+
+
+def _backend_waiting_on_a_lock(conn: Connection, timeout_s: float = 30) -> int:
+    """The pid of the (other) backend that waits on a lock in this database."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pid = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+        if pid is not None:
+            return int(pid)
+        time.sleep(0.05)
+    raise TimeoutError("the insert never waited on the lock")

@@ -3,9 +3,12 @@ another worker, and a queued job whose message the broker lost is sent again. Re
 processes, and a redis-server of this module's own, without persistence, that a test restarts.
 """
 
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -134,6 +137,34 @@ def test_a_message_lost_by_a_redis_restart_is_sent_again(
     assert log.count(f"job {job_id}: queued since") == 1
 
 
+def test_a_flushdb_under_connected_workers_loses_no_job(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """FLUSHDB empties Redis while a worker is busy and stays connected (nothing restarts or reconnects):
+    the waiting job's message and the running job's unacknowledged copy are gone. The busy worker's own
+    sweep sends the waiting job again once it has been queued PIANO_AI_RESEND_LOST_AFTER_S (3 s here,
+    120 s by default) with no message, and runs it next; the running job finishes and acknowledges."""
+    stack, server = faults
+    _ensure_workers(stack, ("w1",))
+    queue = get_settings().queue
+    broker = redis.Redis.from_url(server.url)
+    # Beat tracking (score) keeps w1 busy for several seconds: the next job must wait in the queue.
+    busy = _submit(stack, long_clip(tmp_path / "busy.wav", seconds=60), score="true")
+    stack.wait_for(busy, ("running",), timeout_s=60)
+    waiting = _submit(stack, piano_clip(tmp_path / "waiting.wav", pitches=(57, 64)))
+    assert broker.llen(queue) == 1 and broker.hlen("unacked") == 1  # waiting's message; busy's copy
+    assert stack.job(busy)["status"] == "running"
+    flushed_at = time.monotonic()
+    assert broker.flushdb()
+    assert broker.llen(queue) == 0 and broker.hlen("unacked") == 0
+    done = [stack.wait_for(job_id, timeout_s=120) for job_id in (busy, waiting)]
+    assert [(job["status"], job["attempts"]) for job in done] == [("succeeded", 1)] * 2, done
+    assert time.monotonic() - flushed_at < 120
+    log = (stack.root / "w1.log").read_text()
+    assert log.count(f"job {waiting}: queued since") == 1  # sent again once, by the sweep
+    assert f"job {busy}: queued since" not in log
+
+
 def test_a_two_minute_database_outage_leaves_no_job_unfinished(
     faults: tuple[Stack, RedisServer], tmp_path: Path
 ) -> None:
@@ -161,6 +192,59 @@ def test_a_two_minute_database_outage_leaves_no_job_unfinished(
         admin.dispose()
     done = [stack.wait_for(job_id, timeout_s=120) for job_id in [running, *waiting]]
     assert [job["status"] for job in done] == ["succeeded"] * 4, done
+
+
+def _live_workers(stack: Stack) -> tuple[set[str], float]:
+    """(the worker names /v1/queue lists, /metrics' piano_workers_alive)."""
+    names = {
+        w["name"].split("@")[0]
+        for w in stack.client.get("/v1/queue", headers=stack.admin_headers).json()["workers"]
+    }
+    (alive,) = [
+        line.split()[1]
+        for line in stack.client.get("/metrics").text.splitlines()
+        if line.startswith("piano_workers_alive ")
+    ]
+    return names, float(alive)
+
+
+def _until(check: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until ``check()`` holds; AssertionError after ``timeout_s``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout_s, f"still not so after {timeout_s} s"
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def test_only_live_worker_processes_are_counted_each_with_its_own_heartbeat_file(
+    faults: tuple[Stack, RedisServer], tmp_path: Path
+) -> None:
+    """Two workers on one machine share /tmp but not a heartbeat file, and the probe checks both; a stopped
+    worker leaves the count as it stops (it removes its row), a killed one within 3 heartbeats + 5 s."""
+    stack, _ = faults
+    _ensure_workers(stack, ())
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir()
+    for name in ("w1", "w2"):
+        stack.start_worker(name, TMPDIR=str(shared_tmp))
+    stack.wait_workers_ready(["w1", "w2"])
+
+    def files() -> list[Path]:
+        return sorted(shared_tmp.glob("piano-worker-*.heartbeat"))
+
+    _until(lambda: len(files()) == 2, timeout_s=30)
+    probe = [sys.executable, "-m", "piano_worker.heartbeat", "--max-age-s", "60"]
+    assert subprocess.run(probe, env={**stack.env, "TMPDIR": str(shared_tmp)}, timeout=60).returncode == 0
+    assert _live_workers(stack) == ({"w1", "w2"}, 2.0)
+    stack.kill_worker("w2", signal.SIGTERM)
+    _until(lambda: _live_workers(stack) == ({"w1"}, 1.0), timeout_s=15)
+    assert len(files()) == 1
+    stack.kill_worker("w1")  # SIGKILL: its row stays, and ages out of the live window
+    live_s = 3 * 2 + 5  # PIANO_AI_WORKER_HEARTBEAT_S is 2 here
+    assert _until(lambda: _live_workers(stack) == (set(), 0.0), timeout_s=live_s + 10) <= live_s + 10
+    failed = subprocess.run(probe, env={**stack.env, "TMPDIR": str(shared_tmp)}, timeout=60)
+    assert failed.returncode != 0  # no running worker left: the probe fails
 
 
 def test_a_killed_runs_scratch_folder_is_removed_when_its_worker_comes_back(

@@ -1,5 +1,6 @@
 """Hostile uploads (issue 13) on the real path: API -> Redis -> worker processes -> Postgres + storage."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,21 @@ def test_a_truncated_mp3_without_a_xing_header_fails_the_job(stack: Stack, tmp_p
     assert (job["status"], job["error"]["code"]) == ("failed", "invalid_audio"), job
     assert "truncated" in job["error"]["message"] and "cut.mp3" in job["error"]["message"]
     assert stack.wait_for(_submit(stack, "take.mp3", whole.read_bytes())["id"])["status"] == "succeeded"
+
+
+def test_raw_aac_named_mp3_is_transcribed_as_aac(stack: Stack, tmp_path: Path) -> None:
+    """An ADTS stream starts with the mp3 sync word: sniffed as mp3 it was stored as input.mp3, and the
+    worker's libsndfile decoded a few frames of noise as Layer II and the job "succeeded" on them."""
+    wav = piano_clip(tmp_path / "take.wav", pitches=(55, 62, 67), seconds=3.0)
+    adts = tmp_path / "take.aac"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "aac", "-ac", "1", "-b:a", "96k",
+         "-f", "adts", str(adts)],
+        check=True,
+    )  # fmt: skip
+    jobs = [_submit(stack, "take.wav", wav.read_bytes()), _submit(stack, "take.mp3", adts.read_bytes())]
+    done = [stack.wait_for(job["id"]) for job in jobs]
+    assert [job["status"] for job in done] == ["succeeded", "succeeded"], done
+    pitches = [{n["pitch"] for n in stack.client.get(job["links"]["notes"]).json()["notes"]} for job in done]
+    assert all(found >= {55, 62, 67} for found in pitches), pitches
+    assert stack.storage.list(f"jobs/{done[1]['id']}/input")[0].endswith("/input.aac")

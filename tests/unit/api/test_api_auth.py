@@ -180,6 +180,32 @@ def test_metrics_and_docs_can_be_closed_to_requests_without_a_key(
         assert client.get("/healthz").status_code == 200
 
 
+def test_metrics_hold_service_totals_never_a_key_job_or_file_name(api: ApiHarness, wav_bytes: bytes) -> None:
+    """/metrics is an operator endpoint (closed with PIANO_AI_METRICS_ACCESS=key): whoever reads it sees
+    totals over every key, never which key, job or file they come from."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    other = create_api_key("other-tenant")
+    ids = []
+    for headers, name in ((api.client.headers, "mine-secret.wav"), (other, "theirs-secret.wav")):
+        response = api.client.post("/v1/jobs", files={"file": (name, wav_bytes)}, headers=headers)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    assert api.client.get(f"/v1/jobs/{ids[1]}").status_code == 404  # counted by route, not by id
+    text = api.client.get("/metrics", headers={"Authorization": ""}).text
+    assert 'piano_jobs{status="queued"} 2.0' in text  # a total over both keys
+    prefixes = [h["Authorization"].removeprefix("Bearer pai_")[:8] for h in (api.client.headers, other)]
+    for secret in (*ids, *prefixes, "mine-secret", "theirs-secret", "other-tenant"):
+        assert secret not in text, secret
+    labels = {
+        label
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        for label in sample.labels
+    }
+    assert labels <= {"method", "route", "status", "window_s", "le"}, labels  # le: histogram buckets
+
+
 def test_auth_off_serves_everyone_as_one_admin(
     api: ApiHarness, monkeypatch: pytest.MonkeyPatch, wav_bytes: bytes
 ) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from service_testkit import ApiHarness, clear_service_caches, create_api_key
+from service_testkit import ApiHarness, clear_service_caches, create_api_key, storage_gone
 
 from piano_ai.settings import Settings
 from piano_api.auth import Caller
@@ -13,15 +13,21 @@ CALLER = Caller(key_id=1, name="k", prefix="abcdefgh", admin=False)
 
 
 def limited(api: ApiHarness, monkeypatch: pytest.MonkeyPatch, **env: str) -> TestClient:
-    """An app on the harness's job store with these limits, sending the harness's key."""
+    """An app on the harness's job store with these limits, sending the harness's key; its enqueue fails
+    while ``api.fail_enqueue`` is set."""
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     clear_service_caches()
     from piano_api.deps import get_enqueue
     from piano_api.main import create_app
 
+    def enqueue(job_id: str) -> None:
+        if api.fail_enqueue:
+            raise ConnectionError("broker down")
+        api.enqueued.append(job_id)
+
     app = create_app()
-    app.dependency_overrides[get_enqueue] = lambda: api.enqueued.append
+    app.dependency_overrides[get_enqueue] = lambda: enqueue
     return TestClient(app, headers=api.client.headers)
 
 
@@ -65,6 +71,35 @@ def test_the_daily_upload_quota_refuses_what_does_not_fit(
     assert 0 < int(refused.headers["Retry-After"]) <= 86_400
     # the same upload again under its Idempotency-Key is a replay: answered, not charged
     assert post(client, wav_bytes, **{"Idempotency-Key": "a"}).status_code == 202
+
+
+def test_an_upload_that_made_no_job_gives_its_bytes_back(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, wav_bytes: bytes
+) -> None:
+    """Storage that cannot be written (503 storage_unavailable) and a broker that refuses the job (503
+    queue_unavailable) leave no job: the day's quota must not keep counting those bytes."""
+    client = limited(api, monkeypatch, PIANO_AI_UPLOAD_MB_PER_DAY="0.05")
+    assert 26_215 < len(wav_bytes) < 52_428  # one fits in 0.05 MB, two do not
+    with storage_gone(api.storage.root):
+        assert post(client, wav_bytes).json()["code"] == "storage_unavailable"
+    api.fail_enqueue = True
+    assert post(client, wav_bytes).json()["code"] == "queue_unavailable"
+    api.fail_enqueue = False
+    assert post(client, wav_bytes).status_code == 202  # still the first upload of the day
+    assert post(client, wav_bytes + b"\0").json()["code"] == "daily_quota_exceeded"
+
+
+def test_a_refund_goes_to_the_day_it_was_charged_to() -> None:
+    limiter = Limiter(Settings(upload_mb_per_day=1), MemoryCounter())
+    mb = 1024 * 1024
+    refund = limiter.charge_bytes(CALLER, mb, now=86_399.0)  # the last second of day 0
+    limiter.charge_bytes(CALLER, mb, now=86_400.0)  # day 1: a day of its own
+    refund()  # the day-0 upload failed after midnight: day 1 keeps its count
+    with pytest.raises(ApiError):
+        limiter.charge_bytes(CALLER, 1, now=86_401.0)
+    limiter.charge_bytes(CALLER, mb, now=86_399.5)  # day 0 has room again
+    unlimited = Limiter(Settings(upload_mb_per_day=0), MemoryCounter())
+    unlimited.charge_bytes(CALLER, 10**12, now=0.0)()  # nothing counted, nothing to give back
 
 
 def test_counts_start_again_in_the_next_window() -> None:

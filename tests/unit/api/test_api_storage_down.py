@@ -3,44 +3,42 @@ storage_unavailable with Retry-After and changes nothing, and /readyz says "stor
 folder's path. The failure is real: the storage folder is replaced by a plain file, as when a volume is gone.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from service_testkit import ApiHarness
+from fastapi.testclient import TestClient
+from service_testkit import ApiHarness, assert_storage_unavailable, clear_service_caches, storage_gone
 from test_api_decode import finish_with_outputs, two_notes
 
 from piano_ai.storage import job_keys
 
-PROBLEM = "application/problem+json"
 
+def fresh_app(api: ApiHarness) -> TestClient:
+    """Another API app on the harness's job store, storage and key (enqueued ids go to the harness)."""
+    from piano_api.deps import get_enqueue
+    from piano_api.main import create_app
 
-@contextmanager
-def storage_gone(api: ApiHarness) -> Iterator[None]:
-    """The storage folder moved away and a file in its place: every write (and read) fails."""
-    root = api.storage.root
-    moved = root.with_name(root.name + ".away")
-    root.rename(moved)
-    root.write_text("not a folder")
-    try:
-        yield
-    finally:
-        root.unlink()
-        moved.rename(root)
-
-
-def assert_storage_unavailable(response) -> None:  # noqa: ANN001 - an httpx response
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == PROBLEM
-    assert response.json()["code"] == "storage_unavailable"
-    assert int(response.headers["Retry-After"]) > 0
+    app = create_app()
+    app.dependency_overrides[get_enqueue] = lambda: api.enqueued.append
+    return TestClient(app, headers=api.client.headers)
 
 
 def test_a_submission_is_503_and_leaves_no_job(api: ApiHarness, wav_bytes: bytes) -> None:
-    with storage_gone(api):
+    with storage_gone(api.storage.root):
         response = api.client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)})
     assert_storage_unavailable(response)
     assert api.client.get("/v1/jobs").json()["items"] == []
     assert api.enqueued == []
+
+
+def test_an_api_process_started_while_storage_is_away_answers_503_until_it_is_back(
+    api: ApiHarness, wav_bytes: bytes
+) -> None:
+    """Storage is made at a process's first request; a folder that could not be made there was a 500."""
+    with storage_gone(api.storage.root):
+        clear_service_caches()  # a new API process: it has not touched storage yet
+        client = fresh_app(api)
+        assert_storage_unavailable(client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)}))
+    assert client.post("/v1/jobs", files={"file": ("clip.wav", wav_bytes)}).status_code == 202
 
 
 def test_saving_note_parameters_is_503_and_keeps_the_old_ones(
@@ -48,7 +46,7 @@ def test_saving_note_parameters_is_503_and_keeps_the_old_ones(
 ) -> None:
     job_id = submit()["id"]
     finish_with_outputs(api, job_id, two_notes())
-    with storage_gone(api):
+    with storage_gone(api.storage.root):
         response = api.client.patch(f"/v1/jobs/{job_id}", json={"note_params": {"onset_threshold": 0.5}})
     assert_storage_unavailable(response)
     job = api.client.get(f"/v1/jobs/{job_id}").json()
@@ -60,7 +58,7 @@ def test_a_delete_is_503_and_keeps_the_job_and_its_files_until_storage_is_back(
 ) -> None:
     job_id = submit()["id"]
     finish_with_outputs(api, job_id, two_notes())
-    with storage_gone(api):
+    with storage_gone(api.storage.root):
         assert_storage_unavailable(api.client.delete(f"/v1/jobs/{job_id}"))
     assert api.client.get(f"/v1/jobs/{job_id}").status_code == 200
     assert api.storage.exists(job_keys(job_id).midi)
@@ -72,7 +70,7 @@ def test_a_delete_is_503_and_keeps_the_job_and_its_files_until_storage_is_back(
 
 def test_readiness_checks_that_storage_is_writable_without_naming_it(api: ApiHarness) -> None:
     assert api.client.get("/readyz").json()["checks"]["storage"] == "ok"
-    with storage_gone(api):
+    with storage_gone(api.storage.root):
         response = api.client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {

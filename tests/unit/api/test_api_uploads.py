@@ -24,6 +24,7 @@ LIMIT = int(MAX_UPLOAD_MB * 1024 * 1024)
         (b"OggS\x00\x02", "ogg"),
         (b"ID3\x04\x00\x00", "mp3"),
         (b"\xff\xfb\x90\x64", "mp3"),
+        (b"\xff\xf1\x50\x80", "aac"),  # ADTS (raw AAC): the mp3 sync word with layer bits 00
         (b"\x00\x00\x00\x20ftypM4A ", "m4a"),
         (b"hello, this is text", None),
         (b"%PDF-1.7", None),
@@ -107,6 +108,27 @@ def test_truncated_mp3_passes_the_cheap_check(tmp_path: Path, wav_bytes: bytes) 
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), str(mp3)], check=True)
     truncated = mp3.read_bytes()[:300]
     assert inspect_upload(io.BytesIO(truncated), "a.mp3", LIMIT).format == "mp3"
+
+
+def test_a_raw_aac_upload_is_stored_and_served_as_aac(
+    api: ApiHarness, tmp_path: Path, wav_bytes: bytes
+) -> None:
+    """Sniffed as mp3 it was stored as input.mp3 (the worker's libsndfile then decoded noise) and served as
+    audio/mpeg."""
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(wav_bytes)
+    adts = tmp_path / "take.aac"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "aac", "-f", "adts", str(adts)],
+        check=True,
+    )
+    response = api.client.post("/v1/jobs", files={"file": ("take.mp3", adts.read_bytes())})  # the name lies
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert api.storage.list() == [f"jobs/{job_id}/input.aac"]
+    served = api.client.get(f"/v1/jobs/{job_id}/audio")
+    assert served.status_code == 200 and served.headers["content-type"] == "audio/aac"
+    assert served.content == adts.read_bytes()
 
 
 def test_problem_bodies_are_json(api: ApiHarness) -> None:

@@ -3,6 +3,7 @@ MusicXML), cancel, retry, delete."""
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -70,7 +71,10 @@ def create_job(
     enqueue: EnqueueDep,
     file: Annotated[
         UploadFile,
-        File(description="the recording: wav, flac, mp3, ogg or m4a", json_schema_extra={"minLength": 1}),
+        File(
+            description="the recording: wav, flac, mp3, ogg, m4a or raw AAC",
+            json_schema_extra={"minLength": 1},
+        ),
     ],
     onset_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.onset_threshold,
     frame_threshold: Annotated[float, Form(json_schema_extra=PROBABILITY)] = _DEFAULTS.frame_threshold,
@@ -89,9 +93,9 @@ def create_job(
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
 
-    def admit() -> None:
+    def admit() -> Callable[[], None]:  # returns the bytes' refund, for an upload that makes no job
         limiter.check_active(session, caller)
-        limiter.charge_bytes(caller, upload.size_bytes)
+        return limiter.charge_bytes(caller, upload.size_bytes)
 
     job, replayed = submit(
         session,

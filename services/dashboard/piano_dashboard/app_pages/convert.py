@@ -112,7 +112,7 @@ upload = st.file_uploader(
     max_upload_size=max(1, math.ceil(get_settings().max_upload_mb)),
 )
 if upload is None:
-    st.info("Upload a piano recording (wav, flac, mp3, ogg or m4a) to begin.", icon=":material/upload:")
+    st.info("Upload a piano recording (wav, flac, mp3, ogg, m4a or aac) to begin.", icon=":material/upload:")
     st.stop()
 
 content = upload.getvalue()
