@@ -36,6 +36,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+from proc_usage import children, cpu_s, rss_mb  # noqa: E402
 from service_testkit import piano_clip, throwaway_postgres  # noqa: E402
 
 HEADERS: dict[str, str] = {}  # the run's API key, set in main()
@@ -57,6 +59,12 @@ class Results:
     backend: str = ""
     rounds: int = 1
     load: str = ""
+    api_cpu_per_submit_ms: float = 0.0  # the API process's CPU time over the submit phase, per upload
+    queue_cpu_per_job_ms: float = float("inf")  # API + worker processes over a queue pass, per job (best)
+    bare_cpu_per_job_ms: float = float("inf")  # the bare pass's CPU time, per file (best)
+    api_rss_mb: float = 0.0  # after the run
+    worker_rss_mb: float = 0.0  # the pool process (model loaded), after the run
+    worker_parent_rss_mb: float = 0.0  # Celery's main process
 
 
 def _free_port() -> int:
@@ -177,18 +185,32 @@ def time_cli(files: list[Path], out_dir: Path) -> float:
     return time.perf_counter() - start
 
 
-def compare(api: str, files: list[Path], tmp: Path, rounds: int, results: Results) -> None:
-    """Alternate queue and bare passes; keep the fastest of each (the machine is shared)."""
+def compare(
+    api: str, files: list[Path], tmp: Path, rounds: int, results: Results, service_pids: list[int]
+) -> None:
+    """Alternate queue and bare passes; keep the fastest of each (the machine is shared), and the least
+    CPU time per job of each: the service's processes (``service_pids`` and their children) for a queue
+    pass, this process for a bare one."""
     bare = bare_runner(files, tmp / "out")
     results.queue_wall_s = results.bare_wall_s = float("inf")
+
+    def service_cpu_s() -> float:
+        return sum(cpu_s(pid, with_children=True) for pid in service_pids)
+
     for n in range(rounds):
         print(f"round {n + 1}/{rounds}: queue, then bare ...", flush=True)
+        cpu_before = service_cpu_s()
         wall, jobs = run_queue(api, files)
+        queue_cpu_ms = (service_cpu_s() - cpu_before) / len(files) * 1000
+        results.queue_cpu_per_job_ms = min(results.queue_cpu_per_job_ms, queue_cpu_ms)
         if wall < results.queue_wall_s:
             results.queue_wall_s = wall
             results.job_latency_s = [_seconds(j["created_at"], j["finished_at"]) for j in jobs]
             results.job_service_s = [_seconds(j["started_at"], j["finished_at"]) for j in jobs]
+        cpu_before = time.process_time()
         results.bare_wall_s = min(results.bare_wall_s, bare())
+        bare_cpu_ms = (time.process_time() - cpu_before) / len(files) * 1000
+        results.bare_cpu_per_job_ms = min(results.bare_cpu_per_job_ms, bare_cpu_ms)
     results.cli_wall_s = time_cli(files, tmp / "cli")
 
 
@@ -226,6 +248,19 @@ def report(r: Results) -> str:
         (
             "**worker bookkeeping per job** (that mean minus the bare conversion of one file)",
             f"**{(statistics.mean(r.job_service_s) - r.bare_wall_s / r.jobs) * 1000:.0f} ms**",
+        ),
+        ("CPU time of the API per submit (20-client phase)", f"{r.api_cpu_per_submit_ms:.1f} ms"),
+        (
+            "CPU time per job: through the queue (API + worker processes) / bare CLI code path",
+            f"{r.queue_cpu_per_job_ms:.0f} ms / {r.bare_cpu_per_job_ms:.0f} ms",
+        ),
+        (
+            "**fixed CPU cost per job** (the difference: submit, claim, progress, results, polls)",
+            f"**{r.queue_cpu_per_job_ms - r.bare_cpu_per_job_ms:.0f} ms**",
+        ),
+        (
+            "RSS after the run: API / worker pool process (model loaded) / worker main process",
+            f"{r.api_rss_mb:.0f} MB / {r.worker_rss_mb:.0f} MB / {r.worker_parent_rss_mb:.0f} MB",
         ),
     ]
     return "\n".join(
@@ -328,6 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def record_memory(results: Results, api_pid: int, worker_pid: int) -> None:
+    """RSS of the API, the worker's pool process (the largest child: it holds the model) and its parent."""
+    results.api_rss_mb = rss_mb(api_pid)
+    results.worker_parent_rss_mb = rss_mb(worker_pid)
+    results.worker_rss_mb = max((rss_mb(pid) for pid in children(worker_pid)), default=0.0)
+
+
 def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Results:
     """Start the API, time the submits, start one worker, time queue against bare passes."""
     results = Results(
@@ -355,7 +397,9 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
     try:
         _wait_http(f"{api}/healthz")
         print(f"submit latency: 20 clients x {args.per_client} uploads (no worker) ...", flush=True)
+        api_cpu_before = cpu_s(procs[0].pid)
         ids = measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
+        results.api_cpu_per_submit_ms = (cpu_s(procs[0].pid) - api_cpu_before) / len(ids) * 1000
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             for job_id in ids:
                 http.post(f"/v1/jobs/{job_id}/cancel")
@@ -373,7 +417,8 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             warm = http.post("/v1/jobs", files={"file": ("warm.wav", files[0].read_bytes())}).json()["id"]
             wait_all(http, [warm], timeout_s=300)
-        compare(api, files, tmp, args.rounds, results)
+        compare(api, files, tmp, args.rounds, results, [proc.pid for proc in procs])
+        record_memory(results, procs[0].pid, procs[1].pid)
     finally:
         for proc in procs:
             proc.terminate()

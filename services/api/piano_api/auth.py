@@ -165,7 +165,7 @@ class AuthMiddleware:
 _bearer = HTTPBearer(auto_error=False, description="an API key from `piano-ai keys create NAME`")
 
 
-def get_caller(
+async def get_caller(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
     """The API key of this request (AuthMiddleware checked it)."""
@@ -175,7 +175,7 @@ def get_caller(
     return caller  # type: ignore[no-any-return]
 
 
-def get_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+async def get_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     """The caller, when it holds an admin key; 403 otherwise."""
     if not caller.admin:
         raise ApiError(403, "admin_required", "this needs an admin key (`piano-ai keys create NAME --admin`)")

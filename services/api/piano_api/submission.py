@@ -134,7 +134,7 @@ def _create(
         storage.delete(keys.input)
         raise ApiError(503, "queue_unavailable", "the job queue is unreachable; try again shortly") from exc
     try:
-        job_store.mark_enqueued(session, job_id)
+        job_store.mark_enqueued(session, job_id, job)
     except Exception:  # the message is out: a sweep may send it again (harmless), never lose it
         session.rollback()
         logger.exception("job %s: queued, but recording that failed", job_id)

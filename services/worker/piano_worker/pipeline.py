@@ -184,8 +184,7 @@ def _transcribe_and_store(
     assert found.activations is not None
     ctx.storage.put_bytes(keys.activations, activations.dumps(found.activations), "application/octet-stream")
     progress("uploading", 0.4)
-    (tmp / "output.mid").write_bytes(midi)
-    ctx.storage.put_file(keys.midi, tmp / "output.mid", "audio/midi")
+    ctx.storage.put_bytes(keys.midi, midi, "audio/midi")
     progress("uploading", 0.7)
     notes_json = notes_to_json(notes, sustain, note_params.pedal)
     ctx.storage.put_bytes(keys.notes, notes_json.encode(), "application/json")

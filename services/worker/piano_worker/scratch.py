@@ -1,9 +1,10 @@
 """A job run's scratch folder in the temp folder, and the sweep that removes those of killed runs.
 
-A run's folder (the downloaded upload, the MIDI before it is stored) is removed when the run ends; a run
-killed mid-way (out of memory, the hard time limit, a lost machine) leaves it behind. Each folder is named
-by the pool process that made it, ``piano-job-p<pid>-<job id>-...``, so a process starting on the same
-machine removes the folders of processes that no longer run, never those of its running siblings.
+A run's folder (the upload, downloaded when the storage is not on this disk) is removed when the run
+ends; a run killed mid-way (out of memory, the hard time limit, a lost machine) leaves it behind. Each
+folder is named by the pool process that made it, ``piano-job-p<pid>-<job id>-...``, so a process
+starting on the same machine removes the folders of processes that no longer run, never those of its
+running siblings.
 """
 
 import logging

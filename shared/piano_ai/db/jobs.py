@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from piano_ai.db.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus, WorkerHeartbeat, utcnow
 
@@ -102,11 +103,16 @@ def list_jobs(
     return jobs, None
 
 
+def skip_flush_wait(session: Session) -> None:
+    """Let this transaction's commit return before Postgres flushes it to disk (a crash may lose it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 def update_if(session: Session, job_id: str, where: list[Any], durable: bool = True, **values: Any) -> bool:
     """Set ``values`` on the job if ``where`` holds, and commit; True when the row changed."""
-    if not durable and session.get_bind().dialect.name == "postgresql":
-        # Progress may be lost in a database crash (the next report rewrites it): skip the WAL flush wait.
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    if not durable:  # progress may be lost in a database crash (the next report rewrites it)
+        skip_flush_wait(session)
     result = session.execute(
         update(Job).where(Job.id == job_id, *where).values(updated_at=utcnow(), **values)
     )
@@ -310,10 +316,24 @@ def forget_worker(session: Session, name: str) -> None:
     session.commit()
 
 
-def mark_enqueued(session: Session, job_id: str) -> bool:
-    """Record that the queue accepted the job's message (the database's clock). Not flushed to disk before
-    it returns: a database crash may lose the mark, and then a sweep sends the job again (harmless)."""
-    return update_if(session, job_id, [Job.enqueued_at.is_(None)], durable=False, enqueued_at=db_now(session))
+def mark_enqueued(session: Session, job_id: str, job: Job | None = None) -> bool:
+    """Record that the queue accepted the job's message (the database's clock); False when it was marked
+    already. Not flushed to disk before it returns: a database crash may lose the mark, and then a sweep
+    sends the job again (harmless). ``job``, the row loaded in ``session``, gets the recorded times from
+    the UPDATE itself (RETURNING), without reading the row again."""
+    skip_flush_wait(session)
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.enqueued_at.is_(None))
+        .values(updated_at=utcnow(), enqueued_at=db_now(session))
+        .returning(Job.enqueued_at, Job.updated_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    session.commit()
+    if row is not None and job is not None:
+        set_committed_value(job, "enqueued_at", row.enqueued_at)
+        set_committed_value(job, "updated_at", row.updated_at)
+    return row is not None
 
 
 def claim_unsent(session: Session, older_than_s: float) -> list[str]:

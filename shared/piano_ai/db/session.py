@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from piano_ai.db.sqlite_writes import QueuedWritesConnection
 from piano_ai.settings import get_settings
 
 
@@ -32,7 +33,10 @@ def make_engine(url: str, connect_timeout_s: int = 5, pool_size: int = 20) -> En
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # Writers of this process queue on a lock instead of sleeping in SQLite's busy handler.
+        args = {"timeout": 30, "check_same_thread": False, "factory": QueuedWritesConnection}
+        pool = {"pool_size": pool_size, "max_overflow": 10} if path and path != ":memory:" else {}
+        engine = create_engine(url, connect_args=args, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +75,20 @@ def get_engine() -> Engine:
 def get_session_factory() -> sessionmaker[Session]:
     """The process-wide session factory."""
     return make_session_factory(get_engine())
+
+
+@contextmanager
+def pinned_session(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """A session that keeps one pooled connection until it closes: its transactions (a request's read,
+    insert and later update) share the connection, checked out (and on Postgres pinged) once instead of
+    once per transaction. Closed, with the connection back in the pool, on exit."""
+    factory = factory or get_session_factory()
+    with factory.kw["bind"].connect() as connection:
+        session = factory(bind=connection)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 @contextmanager
