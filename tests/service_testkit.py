@@ -252,6 +252,30 @@ def create_api_key(name: str, admin: bool = False) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def api_client(monkeypatch: Any, root: Path, database_url: str, queue_prefix: str, **env: str) -> Any:
+    """A TestClient on an API process of its own on ``database_url`` and the shared Redis (limit counters),
+    storage under ``root``; sent job ids are dropped. ``env``: more settings."""
+    from fastapi.testclient import TestClient
+
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_BASE_URL,
+        "PIANO_AI_QUEUE": f"{queue_prefix}_{uuid.uuid4().hex[:8]}",
+        "PIANO_AI_STORAGE_DIR": str(root / "storage"),
+        **env,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
+    clear_service_caches()
+    from piano_api.deps import get_enqueue
+    from piano_api.main import create_app
+
+    app = create_app()
+    app.dependency_overrides[get_enqueue] = lambda: lambda job_id: None
+    return TestClient(app)
+
+
 def clear_service_caches() -> None:
     """Forget cached settings, engine, storage and broker client (after changing the environment)."""
     from piano_ai.settings import get_settings

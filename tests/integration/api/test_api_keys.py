@@ -4,7 +4,6 @@ quota given back for an upload whose job row could not be written."""
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from service_testkit import (
     REDIS_BASE_URL,
-    clear_service_caches,
+    api_client,
     create_api_key,
     piano_clip,
     throwaway_postgres,
@@ -36,24 +35,8 @@ def database_url() -> Iterator[str]:
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, **env: str) -> TestClient:
-    """An API process of its own on the shared database and Redis; sent job ids are dropped."""
-    settings = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_BASE_URL,
-        "PIANO_AI_QUEUE": f"transcribe_keys_{uuid.uuid4().hex[:8]}",
-        "PIANO_AI_STORAGE_DIR": str(tmp_path / "storage"),
-        **env,
-    }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
-    clear_service_caches()
-    from piano_api.deps import get_enqueue
-    from piano_api.main import create_app
-
-    app = create_app()
-    app.dependency_overrides[get_enqueue] = lambda: lambda job_id: None
-    return TestClient(app)
+    """An API process of its own on the test's database and the shared Redis; sent job ids are dropped."""
+    return api_client(monkeypatch, tmp_path, database_url, "transcribe_keys", **env)
 
 
 def test_the_migration_runs_both_ways_on_postgres(database_url: str) -> None:

@@ -5,7 +5,6 @@
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import redis
 from fastapi.testclient import TestClient
 from service_testkit import (
     REDIS_BASE_URL,
+    api_client,
     assert_storage_unavailable,
     clear_service_caches,
     create_api_key,
@@ -45,25 +45,11 @@ def wav(tmp_path: Path) -> bytes:
 
 
 def _app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, **env: str) -> TestClient:
-    """An API process on the test's database and the shared Redis (limit counters); sends are dropped."""
-    settings = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_BASE_URL,
-        "PIANO_AI_QUEUE": f"transcribe_security_{uuid.uuid4().hex[:8]}",
-        "PIANO_AI_STORAGE_DIR": str(tmp_path / "storage"),
-        "PIANO_AI_API_KEY_CACHE_S": "0",  # a revocation counts at once
-        **env,
-    }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("PIANO_AI_STORAGE_BACKEND", raising=False)
-    clear_service_caches()
-    from piano_api.deps import get_enqueue
-    from piano_api.main import create_app
-
-    app = create_app()
-    app.dependency_overrides[get_enqueue] = lambda: lambda job_id: None
-    return TestClient(app)
+    """An API process of its own on the test's database and the shared Redis; sent job ids are dropped."""
+    # a revocation counts at once (no key cache)
+    return api_client(
+        monkeypatch, tmp_path, database_url, "transcribe_security", PIANO_AI_API_KEY_CACHE_S="0", **env
+    )
 
 
 def _keys_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
