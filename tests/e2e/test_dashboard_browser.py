@@ -211,6 +211,20 @@ def converted(stack: dict[str, str], clip: Path, score: bool = False) -> str:
     return str(job["id"])
 
 
+def wait_until_idle(page, quiet_s: float = 1.5, timeout_s: float = 60) -> None:
+    """Until Streamlit has run no script for ``quiet_s`` (reruns queued by a slider come late under load)."""
+    icons = ("stStatusWidgetRunningIcon", "stStatusWidgetRunningManIcon")
+    running = page.locator(", ".join(f"[data-testid={icon}]" for icon in icons))
+    deadline, quiet_since = time.monotonic() + timeout_s, time.monotonic()
+    while time.monotonic() < deadline:
+        if running.count():
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the dashboard was still running a script after {timeout_s} s")
+
+
 def notes_shown(page) -> int:
     metric = page.locator("[data-testid=stMetric]", has_text="Notes with these settings")
     return int(metric.locator("[data-testid=stMetricValue]").inner_text(timeout=60_000))
@@ -302,6 +316,7 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         page.screenshot(path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "library-job.png")))
 
         # Play: the playhead moves over the piano roll; a click on the roll seeks there.
+        wait_until_idle(page)  # the slider's last rerun would redraw the roll under the clicks
         player = page.frame_locator("iframe").first
         assert "Original recording" in player.locator("select#source").inner_text(timeout=30_000)
         player.locator("button#play").click()
@@ -323,17 +338,27 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         roll_box = page.locator(".st-key-piano_roll_box .nsewdrag").first.bounding_box()
         assert key is not None and roll_box is not None and key["x"] + key["width"] <= roll_box["x"] + 1
         player.locator("button#play").click()  # pause
-        drag = page.locator(".st-key-piano_roll_box .nsewdrag").first
-        box = drag.bounding_box()
-        assert box is not None
-        page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
-        duration = float(player.locator("audio#player").evaluate("a => a.duration"))
-        deadline = time.monotonic() + 10  # the seek shows on a later frame; CI is loaded
-        while float(head.get_attribute("data-time") or 0) <= 0.6 * duration and time.monotonic() < deadline:
+        # the player binds its click handler to the chart on a frame after the chart is drawn
+        page.locator(".st-key-piano_roll_box .js-plotly-plot[data-seek-bound]").wait_for(timeout=30_000)
+        audio = player.locator("audio#player")
+        duration = float(audio.evaluate("a => a.duration"))
+        deadline = time.monotonic() + 10
+        while not audio.evaluate("a => a.paused") and time.monotonic() < deadline:
             page.wait_for_timeout(100)
-        assert float(head.get_attribute("data-time") or 0) > 0.6 * float(
-            player.locator("audio#player").evaluate("a => a.duration")
-        )  # clicked three quarters in: it plays from there
+        assert audio.evaluate("a => a.paused")  # paused: from here only a seek moves the playhead
+
+        def seeked() -> bool:
+            return float(head.get_attribute("data-time") or 0) > 0.6 * duration
+
+        deadline = time.monotonic() + 30  # a click that lands while the chart is redrawn is lost: click again
+        while not seeked() and time.monotonic() < deadline:
+            box = page.locator(".st-key-piano_roll_box .nsewdrag").first.bounding_box()
+            if box is not None:
+                page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+            clicked = time.monotonic()
+            while not seeked() and time.monotonic() - clicked < 3:  # the seek shows on a later frame
+                page.wait_for_timeout(100)
+        assert seeked() and audio.evaluate("a => a.paused")  # clicked three quarters in: it moved there
         page.screenshot(
             path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "piano-roll-playing.png"))
         )
