@@ -25,7 +25,11 @@ def test_a_failed_job_runs_again_on_its_upload_after_a_retry(stack: Stack, tmp_p
 
     retried = stack.client.post(f"/v1/jobs/{job_id}/retry")
     assert retried.status_code == 202, retried.text
-    assert retried.json()["status"] == "queued" and retried.json()["error"] is None
+    # The answer shows the job as the retry left it, unless a worker already took it (this upload fails
+    # in milliseconds, so on a busy machine it may already have failed again).
+    assert retried.json()["status"] in ("queued", "running", "failed")
+    if retried.json()["status"] == "queued":
+        assert retried.json()["error"] is None
     again = stack.wait_for(job_id)
     # A worker ran it again: the same upload, the same verdict, one attempt more.
     assert (again["status"], again["error"]["code"], again["attempts"]) == ("failed", "invalid_audio", 2)
