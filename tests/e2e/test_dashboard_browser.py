@@ -350,15 +350,21 @@ def test_library_open_a_past_job_move_a_slider_the_count_changes(stack, browser,
         def seeked() -> bool:
             return float(head.get_attribute("data-time") or 0) > 0.6 * duration
 
+        drag = page.locator(".st-key-piano_roll_box .nsewdrag").first
+        clicks = []
         deadline = time.monotonic() + 30  # a click that lands while the chart is redrawn is lost: click again
         while not seeked() and time.monotonic() < deadline:
-            box = page.locator(".st-key-piano_roll_box .nsewdrag").first.bounding_box()
+            drag.scroll_into_view_if_needed()  # a mouse click outside the viewport reaches nothing
+            box = drag.bounding_box()
             if box is not None:
                 page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+                clicks.append((box, head.get_attribute("data-time")))
             clicked = time.monotonic()
             while not seeked() and time.monotonic() - clicked < 3:  # the seek shows on a later frame
                 page.wait_for_timeout(100)
-        assert seeked() and audio.evaluate("a => a.paused")  # clicked three quarters in: it moved there
+        # clicked three quarters in: it moved there
+        where = (duration, clicks, head.get_attribute("data-time"))
+        assert seeked() and audio.evaluate("a => a.paused"), where
         page.screenshot(
             path=str(_screenshot_path(tmp_path, ROOT / "docs" / "img" / "piano-roll-playing.png"))
         )

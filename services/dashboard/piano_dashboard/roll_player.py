@@ -64,20 +64,25 @@ player.addEventListener("play", () => (play.textContent = "❚❚ Pause"));
 player.addEventListener("pause", () => (play.textContent = "▶ Play"));
 function chart() { return doc.querySelector(".st-key-" + BOX + " .js-plotly-plot"); }
 function seek(t) { player.currentTime = Math.max(0, Math.min(t, player.duration || t)); }
+// This player's own mark on the chart: a player reloaded by a rerun (the chart kept) binds again, and the
+// listeners of a player that is gone leave with it.
+const MARK = Math.random().toString(36).slice(2), gone = new AbortController();
+window.addEventListener("pagehide", () => gone.abort());
 function bind(gd) {   // click-to-seek: a click (not a zoom drag) on the roll plays from there
-  if (gd.dataset.seekBound) return;
-  gd.dataset.seekBound = "1";
+  if (gd.dataset.seekBound === MARK) return;
+  gd.dataset.seekBound = MARK;
+  const listen = { capture: true, signal: gone.signal };
   let down = null;
   gd.addEventListener("pointerdown", e => {
     down = e.target.classList.contains("nsewdrag") ? [e.clientX, e.clientY, e.target] : null;
-  }, true);
+  }, listen);
   doc.addEventListener("pointerup", e => {
     if (!down || !gd.isConnected) return;
     const [x, y, drag] = down; down = null;
     if (Math.abs(e.clientX - x) > 3 || Math.abs(e.clientY - y) > 3) return;   // a zoom box, not a click
     const xa = gd._fullLayout.xaxis;
     seek(xa.p2l(x - drag.getBoundingClientRect().left));
-  }, true);
+  }, listen);
 }
 function head(gd) {
   const box = gd.querySelector(".svg-container");
