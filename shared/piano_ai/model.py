@@ -93,3 +93,10 @@ def build_model(config: ModelConfig):  # -> keras.Model
         pedal = layers.Bidirectional(pedal_lstm, name="pedal_bilstm")(pedal_in)
         outputs["pedal"] = layers.Dense(1, activation="sigmoid", name="pedal")(pedal)
     return keras.Model(inputs=mel, outputs=outputs, name="piano_ai_cnn_bilstm")
+
+
+def backbone(model) -> list:  # noqa: ANN001 - a keras.Model built by build_model
+    """The layers up to the onset head (input norm, conv front, embedding, first BiLSTM, onset): what a
+    run with ``freeze="backbone"`` keeps as initialised, so only the heads after them learn."""
+    names = {"input_norm", "embed", "bilstm", "onset"}
+    return [layer for layer in model.layers if layer.name in names or layer.name.startswith("conv")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from piano_ai.model import ModelConfig, build_model, heads
+from piano_ai.model import ModelConfig, backbone, build_model, heads
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
 from piano_ai.training.losses import head_losses
@@ -35,6 +35,7 @@ def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None
     model = build_model(model_config)
     if init_weights:
         warm_start(model, init_weights)
+    freeze(model, cfg.freeze)
     losses, weights = head_losses(cfg, heads(model_config))
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=3.0), loss=losses, loss_weights=weights
@@ -77,6 +78,15 @@ def warm_start(model, weights: Path) -> list[str]:  # noqa: ANN001 - a keras.Mod
             fresh.append(layer.name)
     log.info("initialised from %s except %s (new or reshaped layers)", weights, ", ".join(fresh))
     return fresh
+
+
+def freeze(model, part: str) -> None:  # noqa: ANN001 - a keras.Model
+    """Keep ``part`` ("backbone", or "" for nothing) as it is: its weights and batch statistics."""
+    if part != "backbone":
+        return
+    for layer in backbone(model):
+        layer.trainable = False
+    log.info("frozen: %s", ", ".join(layer.name for layer in backbone(model)))
 
 
 def _callbacks(cfg: TrainConfig, run_dir: Path) -> list:

@@ -72,3 +72,34 @@ def test_a_stopped_run_resumes_at_the_next_epoch(tiny_dataset, tmp_path):
     _train(tiny_dataset, run_dir, "--epochs", "2")  # the same run, asked for one more epoch
     epochs = [r["epoch"] for r in csv.DictReader((run_dir / "log.csv").open())]
     assert epochs == ["0", "1"]
+
+
+def test_a_frozen_backbone_keeps_the_onsets_and_trains_the_heads(tiny_dataset, tmp_path):
+    import keras
+
+    from piano_ai.model import build_model
+
+    run_dir, out = tmp_path / "run", tmp_path / "model"
+    init = ["--init-weights", str(DEFAULT_WEIGHTS), "--export-to", str(out)]
+    _train(tiny_dataset, run_dir, "--epochs", "1", "--pedal-head", "--freeze", "backbone",
+           "--learning-rate", "0.01", *init)  # fmt: skip
+
+    shipped = build_model(ModelConfig.load(DEFAULT_WEIGHTS.parent / "config.json"))
+    shipped.load_weights(DEFAULT_WEIGHTS)
+    tuned = build_model(ModelConfig.load(out / "config.json"))
+    tuned.load_weights(out / "model.weights.h5")
+
+    def pairs(name: str) -> list:
+        before, after = shipped.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()
+        return list(zip(before, after, strict=True))
+
+    for name in ("input_norm", "conv0", "conv2_bn", "embed", "bilstm", "onset"):  # weights and BN statistics
+        for before, after in pairs(name):
+            np.testing.assert_array_equal(before, after, err_msg=name)
+    assert max(np.abs(a - b).max() for a, b in pairs("frame")) > 0  # the heads learned
+    keras.backend.clear_session()
+
+
+def test_an_unknown_freeze_is_refused_before_training(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="freeze"):
+        _train(tiny_dataset, tmp_path / "run", "--epochs", "1", "--freeze", "everything")
