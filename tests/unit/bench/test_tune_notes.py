@@ -33,3 +33,14 @@ def test_scores_are_note_weighted_across_files() -> None:
     items = [(_activations(REF, 0.9), REF), (_activations([], 0.9), other)]  # second file: nothing found
     scores = tune.f1_scores(items, NoteParams())
     assert scores["onset"] == round(2 * 1.0 * 0.75 / 1.75, 4)  # precision 3/3, recall 3/4
+
+
+def test_a_pedal_model_is_scored_with_its_notes_extended_by_its_own_pedal() -> None:
+    keys = [Note(60, 0.5, 0.8, 80)]  # released at 0.8 s under a pedal held 0.6-1.6 s: it sounds to 1.6 s
+    sounding = [Note(60, 0.5, 1.6, 80)]
+    act = _activations(keys, 0.9)
+    pedal = np.zeros(act.onset.shape[0], np.float32)
+    pedal[19:50] = 0.45  # frames of 32 ms: 0.61-1.6 s
+    act = Activations(act.onset, act.frame, act.offset, act.velocity, pedal)
+    assert tune.f1_scores([(act, sounding)], NoteParams(), (0.4, 100.0))["offset"] == 1.0
+    assert tune.f1_scores([(act, sounding)], NoteParams(), (0.5, 100.0))["offset"] == 0.0  # no press heard
