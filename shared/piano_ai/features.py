@@ -28,9 +28,9 @@ def mel_basis() -> FloatArray:
 
 @lru_cache(maxsize=1)
 def _window() -> FloatArray:
-    import scipy.signal
-
-    return scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    """The periodic Hann window of librosa's STFT (scipy.signal.get_window("hann", N_FFT, fftbins=True)),
+    made with numpy: importing scipy.signal cost a conversion about a second of start-up."""
+    return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
 
 
 def log_mel(audio: FloatArray) -> FloatArray:

@@ -58,6 +58,20 @@ def test_help_is_fast() -> None:
     assert elapsed < 2.0  # ~0.1 s idle; generous for a busy machine, far below a TensorFlow import
 
 
+def test_a_conversion_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """The model runs on ONNX Runtime and the features on scipy.fft: no training stack, no librosa, and none
+    of scipy.signal / scipy.stats (importing them cost every conversion about a second of start-up)."""
+    audio = tmp_path / "a.wav"
+    sf.write(audio, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    code = SHOW_IMPORTS.format(heavy={"tensorflow", "keras", "librosa", "torch", "scipy"})
+    result = run_python(code, "convert", str(audio), "-o", str(tmp_path), "-q")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert (tmp_path / "a.mid").exists() and "scipy.fft" in loaded
+    assert [m for m in loaded if m.split(".")[0] != "scipy"] == []
+    assert [m for m in loaded if m.startswith(("scipy.signal", "scipy.stats"))] == []
+
+
 def test_missing_command_modules_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "COMMANDS", ("convert", "no_such_command"))
     parser = cli.build_parser()
