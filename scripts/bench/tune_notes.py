@@ -30,7 +30,7 @@ ONSETS = (0.5, 0.6, 0.7, 0.8)
 FRAMES = (0.2, 0.3, 0.4, 0.5)
 OFFSETS = (0.7, 0.8, 0.9)
 MIN_NOTE_MS = (30.0, 50.0)
-PEDAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+PEDAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_PRESS = (50.0, 100.0, 200.0)
 Pedal = tuple[float, float]  # (threshold, shortest press ms)
 
