@@ -9,7 +9,7 @@ from piano_ai.constants import SECONDS_PER_FRAME
 from piano_ai.types import FloatArray, Note
 
 Intervals = list[tuple[float, float]]  # (down, up) seconds
-PEDAL_THRESHOLD = 0.5  # pedal probability above which the pedal counts as down
+PEDAL_THRESHOLD = 0.8  # pedal probability for "down"; tuned for the shipped model (docs/training-runs)
 MIN_PRESS_MS = 100.0  # presses shorter than this are dropped (a pianist's pedal change takes longer)
 MIN_LIFT_MS = 50.0  # lifts shorter than this are bridged: two presses become one
 
