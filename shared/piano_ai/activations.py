@@ -31,8 +31,10 @@ Heads = Mapping[str, npt.NDArray]  # head name -> (frames, width) float32 in 0..
 
 
 def heads_of(act: Activations) -> dict[str, FloatArray]:
-    """Every head an Activations holds, by name (heads left as None are skipped)."""
-    return {f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None}
+    """Every head an Activations holds, by name, each (frames, width): the pedal's (frames,) becomes
+    (frames, 1), as the model gives it and the worker stores it (heads left as None are skipped)."""
+    heads = {f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None}
+    return {name: a if np.ndim(a) == 2 else np.reshape(a, (-1, 1)) for name, a in heads.items()}
 
 
 def activations_from_heads(heads: Heads) -> Activations:

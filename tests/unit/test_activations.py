@@ -54,6 +54,16 @@ def test_every_head_is_kept_whatever_its_width() -> None:
     assert decoded.onset.shape == (20, N_KEYS)
 
 
+def test_a_models_own_pedal_of_one_dimension_is_stored_as_a_column() -> None:
+    """predict() gives the pedal as (frames,); storing those outputs keeps it, read back as (frames, 1)."""
+    from dataclasses import replace
+
+    act = replace(random_outputs(frames=20), pedal=np.linspace(0, 1, 20, dtype=np.float32))
+    stored = activations.loads_heads(activations.dumps(act))
+    assert stored["pedal"].shape == (20, 1)
+    assert np.allclose(stored["pedal"][:, 0], np.linspace(0, 1, 20), atol=STEP / 2)
+
+
 def test_heads_of_different_lengths_are_refused() -> None:
     act = random_outputs(frames=10)
     heads = {**activations.heads_of(act), "frame": np.zeros((11, N_KEYS), np.float32)}
