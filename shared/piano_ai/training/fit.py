@@ -84,9 +84,10 @@ def freeze(model, part: str) -> None:  # noqa: ANN001 - a keras.Model
     """Keep ``part`` ("backbone", or "" for nothing) as it is: its weights and batch statistics."""
     if part != "backbone":
         return
-    for layer in backbone(model):
+    frozen = backbone(model)
+    for layer in frozen:
         layer.trainable = False
-    log.info("frozen: %s", ", ".join(layer.name for layer in backbone(model)))
+    log.info("frozen: %s", ", ".join(layer.name for layer in frozen))
 
 
 def _callbacks(cfg: TrainConfig, run_dir: Path) -> list:
