@@ -151,7 +151,7 @@ def _read_soundfile(
             read += block.shape[0]
             if read > limit_s * source_rate:  # a header that under-declares: stop at the limit
                 raise AudioTooLongError(name, limit_s)
-            mono = block.mean(axis=1, dtype=np.float32)
+            mono = to_mono(block)
             yield resampler.resample_chunk(mono) if resampler else mono
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise InvalidAudioError(name, f"corrupt or truncated {handle.format} data: {exc}") from exc
@@ -160,6 +160,20 @@ def _read_soundfile(
     # Not handle.frames: for an mp3 without a Xing/LAME header that is a guess, too long for VBR.
     if declared_s is not None and read / source_rate < declared_s * (1.0 - TRUNCATION_TOLERANCE):
         raise InvalidAudioError(name, _truncated(read / source_rate, declared_s))
+
+
+def to_mono(block: FloatArray) -> FloatArray:
+    """The mean of a (frames, channels) float32 block's channels, as np.mean gives it to the bit.
+
+    np.mean along the short channel axis reads the block with a stride and cost 0.6 s per 12 minutes of
+    44.1 kHz stereo (more than decoding the mp3); adding whole channel columns costs a tenth of that.
+    """
+    mono = np.array(block[:, 0], dtype=np.float32)
+    for channel in range(1, block.shape[1]):
+        mono += block[:, channel]
+    if block.shape[1] > 1:
+        mono /= np.float32(block.shape[1])
+    return mono
 
 
 def _truncated(decoded_s: float, declared_s: float) -> str:

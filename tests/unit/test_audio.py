@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from hostile_uploads import cut, mp3_without_xing, playlist_to, silent_flac
 
-from piano_ai.audio import decode, decode_bytes, duration_s
+from piano_ai.audio import decode, decode_bytes, duration_s, to_mono
 from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import AudioFileNotFoundError, AudioTooLongError, InvalidAudioError
 
@@ -76,6 +76,14 @@ def test_resampling_keeps_the_pitch(audio_files: dict[str, Path]) -> None:
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
     peak_hz = np.argmax(spectrum) * SAMPLE_RATE / audio.size
     assert peak_hz == pytest.approx(TONE_HZ, abs=3)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_to_mono_is_numpys_mean_to_the_bit(channels: int) -> None:
+    block = np.random.default_rng(channels).standard_normal((4001, channels)).astype(np.float32)
+    mono = to_mono(block)
+    assert mono.dtype == np.float32 and mono.shape == (4001,)
+    assert np.array_equal(mono, block.mean(axis=1, dtype=np.float32))
 
 
 def test_native_rate_mono_is_returned_unchanged(tmp_path: Path) -> None:
