@@ -132,6 +132,7 @@ def transcribe_blocks(
             for head, values in activations.items():
                 if values is not None:
                     kept.setdefault(head, []).append(quantize(values))
+    report("inference", 1.0)  # the last batches run after the audio ends: their time is inference's
     report("postprocessing", 0.0)
     found, sustain = _with_pedal(notes.finish(), np.concatenate(pedal) if pedal else None, params)
     report("postprocessing", 1.0)

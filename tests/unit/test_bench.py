@@ -47,3 +47,12 @@ def test_write_section_appends_when_missing(bench: ModuleType, tmp_path: Path) -
     doc.write_text("# Benchmarks\n\n## Accuracy\n\nF1 0.9\n")
     bench.write_section(doc, "## Conversion speed\n\nnew\n")
     assert doc.read_text().endswith("F1 0.9\n\n## Conversion speed\n\nnew\n")
+
+
+def test_a_streamed_conversion_reports_decoding_features_and_inference_as_one_row(bench: ModuleType) -> None:
+    report = bench.Report(files=1, audio_s=600.0, wall_s=2.0, notes=10, runtime="onnx")
+    report.stage_s.update(decoding=0.001, features=0.0, inference=1.5, postprocessing=0.3, writing=0.1)
+    table = bench.markdown(report)
+    assert f"| {bench.STREAMED} | 1.50 | 75.0% | 400x |" in table
+    assert "| decoding |" not in table and "| features |" not in table
+    assert "| postprocessing | 0.30 | 15.0% | 2000x |" in table
