@@ -69,6 +69,8 @@ class Results:
     worker_rss_mb: float = 0.0  # the pool process (model loaded), after the run
     worker_parent_rss_mb: float = 0.0  # Celery's main process
     uvicorn_args: str = ""  # what --uvicorn-args added
+    workers: int = 1  # worker processes, concurrency 1 each
+    worker_threads: int = 0  # their OMP_NUM_THREADS (0: unset, one inference thread per core)
 
 
 def _free_port() -> int:
@@ -229,7 +231,7 @@ def report(r: Results) -> str:
         ("submit latency p99", f"{_pct(r.submit_ms, 99):.0f} ms"),
         ("submit throughput", f"{len(r.submit_ms) / r.submit_wall_s:.1f} uploads/s"),
         (
-            f"{r.jobs} jobs of {r.clip_s:g} s audio through the queue (1 worker process), wall",
+            f"{r.jobs} jobs of {r.clip_s:g} s audio through the queue ({r.workers} worker process(es)), wall",
             f"{r.queue_wall_s:.1f} s",
         ),
         (
@@ -280,6 +282,8 @@ def report(r: Results) -> str:
             f"{os.cpu_count()} cores, load average {r.load} at the start (other work shared the cores).",
             f"Queue and bare passes alternate; each wall time is the fastest of {r.rounds} passes.",
             f"API: `{' '.join(['uvicorn piano_api.main:app', r.uvicorn_args]).strip()}` ({_http_stack()}).",
+            f"Workers: {r.workers} process(es), one job at a time each, OMP_NUM_THREADS "
+            + (f"{r.worker_threads}." if r.worker_threads else "unset (an inference thread per core)."),
             "",
             "| measure | value |",
             "|---|---|",
@@ -370,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help='more uvicorn options, e.g. "--http h11 --loop asyncio" (the pure-Python parser and loop)',
     )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (concurrency 1 each)")
+    parser.add_argument(
+        "--worker-threads", type=int, default=0, help="OMP_NUM_THREADS of each worker (default: unset)"
+    )
     parser.add_argument("--write-docs", type=Path, help="replace the job-service section of this file")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -398,6 +406,8 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         rounds=args.rounds,
         load=", ".join(f"{x:.2f}" for x in os.getloadavg()),
         uvicorn_args=args.uvicorn_args,
+        workers=args.workers,
+        worker_threads=args.worker_threads,
     )
     database = "Postgres" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     broker = "Redis" if env.get("REDIS_URL") else "filesystem broker"
@@ -432,20 +442,15 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             for job_id in ids:
                 http.post(f"/v1/jobs/{job_id}/cancel")
-        worker = [
-            "celery",
-            "-A",
-            "piano_worker.celery_app:app",
-            "worker",
-            "-n",
-            "bench@%h",
-            "--concurrency",
-            "1",
-        ]
-        procs.append(start("worker", [*worker, "--prefetch-multiplier", "1", "--pool", args.pool], env, tmp))
+        worker_env = env | ({"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else {})
+        for n in range(args.workers):  # as `docker compose up --scale worker=N`: one job at a time each
+            worker = ["celery", "-A", "piano_worker.celery_app:app", "worker", "-n", f"bench{n}@%h"]
+            worker += ["--concurrency", "1", "--prefetch-multiplier", "1", "--pool", args.pool]
+            procs.append(start(f"worker{n}", worker, worker_env, tmp))
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
-            warm = http.post("/v1/jobs", files={"file": ("warm.wav", files[0].read_bytes())}).json()["id"]
-            wait_all(http, [warm], timeout_s=300)
+            clip = files[0].read_bytes()
+            warm = [http.post("/v1/jobs", files={"file": ("warm.wav", clip)}).json()["id"] for _ in procs[1:]]
+            wait_all(http, warm, timeout_s=300)
         compare(api, files, tmp, args.rounds, results, [proc.pid for proc in procs])
         record_memory(results, procs[0].pid, procs[1].pid)
     finally:
