@@ -434,11 +434,13 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
     try:
         _wait_http(f"{api}/healthz")
         print(f"submit latency: 20 clients x {args.per_client} uploads (no worker) ...", flush=True)
-        api_cpu_before = cpu_s(procs[0].pid)
+        api_cpu_before = cpu_s(procs[0].pid, with_children=True)
         client_cpu_before = time.process_time()
         ids = measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
         results.client_cpu_per_submit_ms = (time.process_time() - client_cpu_before) / len(ids) * 1000
-        results.api_cpu_per_submit_ms = (cpu_s(procs[0].pid) - api_cpu_before) / len(ids) * 1000
+        results.api_cpu_per_submit_ms = (
+            (cpu_s(procs[0].pid, with_children=True) - api_cpu_before) / len(ids) * 1000
+        )
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             for job_id in ids:
                 http.post(f"/v1/jobs/{job_id}/cancel")
