@@ -88,12 +88,18 @@ class ChunkBatcher:
         return self._queued[0].queued_at + self.max_wait_s - time.monotonic()
 
     def _run_queued(self) -> None:
-        """Run the oldest queued calls (up to batch_size chunks, at least one call) as one; holds the lock."""
-        taken: list[_Call] = []
-        size = 0
-        while self._queued and (not taken or size + len(self._queued[0].batch) <= self.batch_size):
-            taken.append(self._queued.pop(0))
-            size += len(taken[-1].batch)
+        """Run the oldest queued call and the next ones of its shape (up to batch_size chunks) as one call;
+        holds the lock. A stream's last call may be shorter than CHUNK_FRAMES: it joins only its length."""
+        first = self._queued[0]
+        taken, size = [first], len(first.batch)
+        for call in self._queued[1:]:
+            if call.batch.shape[1:] != first.batch.shape[1:]:
+                continue
+            if size + len(call.batch) > self.batch_size:
+                break
+            taken.append(call)
+            size += len(call.batch)
+        self._queued = [call for call in self._queued if all(call is not t for t in taken)]
         self._running = True
         self._lock.release()
         try:

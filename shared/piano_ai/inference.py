@@ -38,7 +38,8 @@ class Transcriber:
 
     @property
     def run(self) -> RunFn:
-        """The model call: (batch, CHUNK_FRAMES, N_MELS) log-mel in, {head: (batch, CHUNK_FRAMES, ...)}."""
+        """The model call: (batch, frames, N_MELS) log-mel in, {head: (batch, frames, ...)}; frames is
+        CHUNK_FRAMES but in a recording's last calls, where it may be less."""
         return self._run
 
     def with_run(self, run: RunFn) -> "Transcriber":
@@ -69,7 +70,7 @@ class Transcriber:
 
         Yields {output: (frames, ...) float32}, one per model call, covering consecutive frames from the
         first; every output the model has is passed on. Joined, they equal predict() on the joined log-mel:
-        the chunks and batches are the same, and only the last (padded) batches wait for the end.
+        the chunks and batches are the same, and only the last batches (cut short, padded) wait for the end.
         """
         held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
         held_from, received, batch = 0, 0, 0
@@ -94,20 +95,24 @@ class Transcriber:
     ) -> dict[str, FloatArray]:
         """Run the chunks numbered ``chunks`` (from ``held``, which starts at frame held_from); keep centres.
 
-        frames: the recording's length, once known (the last chunks are padded with ``pad`` to full length).
+        frames: the recording's length, once known. Then the windows are cut to the longest the recording
+        fills (a 5 s recording runs 157 frames, not CHUNK_FRAMES), and shorter ones padded with ``pad``.
         """
+        length = CHUNK_FRAMES
+        if frames is not None:
+            length = max(1, min(CHUNK_FRAMES, max(frames - _window_start(index) for index in chunks)))
         windows, spans = [], []
         for index in chunks:
             start = index * STEP_FRAMES
             lo = _window_start(index)
-            window = held[lo - held_from : lo - held_from + CHUNK_FRAMES]
-            if window.shape[0] < CHUNK_FRAMES:
-                filler = np.full((CHUNK_FRAMES - window.shape[0], N_MELS), pad, np.float32)
+            window = held[lo - held_from : lo - held_from + length]
+            if window.shape[0] < length:
+                filler = np.full((length - window.shape[0], N_MELS), pad, np.float32)
                 window = np.concatenate([window, filler])
             keep_end = start + STEP_FRAMES if frames is None else min(start + STEP_FRAMES, frames)
             windows.append(window.astype(np.float32))
             spans.append(slice(start - lo, keep_end - lo))
-        result = self._run(np.stack(windows))  # (batch, CHUNK_FRAMES, N_MELS) in
+        result = self._run(np.stack(windows))  # (batch, length, N_MELS) in
         return {
             head: np.concatenate([values[i][src] for i, src in enumerate(spans)]).astype(
                 np.float32, copy=False

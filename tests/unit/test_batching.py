@@ -72,6 +72,22 @@ def test_a_call_never_exceeds_the_batch_size_but_a_full_batch_runs_whole() -> No
     np.testing.assert_array_equal(outputs[2]["onset"][:, 0], [(200 + i) * FRAMES * MELS for i in range(3)])
 
 
+def test_only_calls_of_the_same_length_share_a_model_call() -> None:
+    """A stream's last call is cut to the frames it fills: it joins calls of its own length, no other."""
+    recorder = Recorder()
+    batcher = ChunkBatcher(recorder, batch_size=8)
+    short = np.stack([np.full((FRAMES - 1, MELS), 7, np.float32)])
+    results = in_threads(batcher, [chunks(0, 2), short, chunks(10, 1), short.copy()])
+    assert sorted(recorder.sizes) == [2, 3]
+    assert all(isinstance(r, dict) for r in results)
+    assert [r["frame"].shape for r in results if isinstance(r, dict)] == [
+        (2, FRAMES, 1),
+        (1, FRAMES - 1, 1),
+        (1, FRAMES, 1),
+        (1, FRAMES - 1, 1),
+    ]
+
+
 def test_a_lone_stream_runs_at_once() -> None:
     recorder = Recorder()
     batcher = ChunkBatcher(recorder, batch_size=8, max_wait_s=60)

@@ -43,6 +43,36 @@ def test_chunks_have_bounded_size() -> None:
     assert max(shape[0] for shape in calls) == inference.BATCH_SIZE
 
 
+@pytest.mark.parametrize("frames", [1, 157, inference.STEP_FRAMES])
+def test_a_recording_shorter_than_a_chunk_runs_only_its_own_frames(frames: int) -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def recording(batch: np.ndarray) -> dict[str, np.ndarray]:
+        calls.append(batch.shape)
+        return _frame_local(batch)
+
+    model = inference.Transcriber(recording, ModelConfig(), "test", Path("."))
+    model.predict(np.zeros((frames, N_MELS), np.float32))
+    assert calls == [(1, frames, N_MELS)]
+
+
+def test_the_last_batch_is_cut_to_the_frames_its_chunks_fill() -> None:
+    """One chunk past a whole batch: its window starts OVERLAP_FRAMES before its own frames."""
+    calls: list[tuple[int, ...]] = []
+
+    def recording(batch: np.ndarray) -> dict[str, np.ndarray]:
+        calls.append(batch.shape)
+        return _frame_local(batch)
+
+    frames = inference.BATCH_SIZE * inference.STEP_FRAMES + 100
+    model = inference.Transcriber(recording, ModelConfig(), "test", Path("."))
+    model.predict(np.zeros((frames, N_MELS), np.float32))
+    assert calls == [
+        (inference.BATCH_SIZE, inference.CHUNK_FRAMES, N_MELS),
+        (1, 100 + inference.OVERLAP_FRAMES, N_MELS),
+    ]
+
+
 def _context_model(batch: np.ndarray) -> dict[str, np.ndarray]:
     """A stand-in whose output at a frame depends on everything before it in the chunk (like the LSTM),
     so streamed and whole runs agree only if they cut the same chunks and pad them alike."""
