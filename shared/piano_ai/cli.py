@@ -28,16 +28,10 @@ def available_commands() -> list[ModuleType]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser; every subparser a module adds remembers that module as ``_command``."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        package_version = version("piano-ai")
-    except PackageNotFoundError:
-        package_version = "unknown"
     parser = argparse.ArgumentParser(
         prog=PROG, description="Transcribe piano recordings to MIDI, and build, train and evaluate the model."
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {package_version}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     levels = ("DEBUG", "INFO", "WARNING", "ERROR")
     parser.add_argument("--log-level", choices=levels, help="log to stderr at this level")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -47,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
         for name in set(subparsers.choices) - before:
             subparsers.choices[name].set_defaults(_command=module)
     return parser
+
+
+class _Version(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata costs every run ~40 ms of start-up)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            package_version = version("piano-ai")
+        except PackageNotFoundError:
+            package_version = "unknown"
+        print(f"{PROG} {package_version}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

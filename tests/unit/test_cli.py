@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -30,10 +31,23 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy})))
 """
 
 
-def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+        env=env,
     )
+
+
+def settings_free_env() -> dict[str, str]:
+    """This process's environment without the PIANO_AI_ variables that choose a model or runtime."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("PIANO_AI_")}
 
 
 def command_names() -> list[str]:
@@ -63,13 +77,39 @@ def test_a_conversion_imports_only_what_it_runs(tmp_path: Path) -> None:
     of scipy.signal / scipy.stats (importing them cost every conversion about a second of start-up)."""
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
-    code = SHOW_IMPORTS.format(heavy={"tensorflow", "keras", "librosa", "torch", "scipy"})
-    result = run_python(code, "convert", str(audio), "-o", str(tmp_path), "-q")
+    heavy = {"tensorflow", "keras", "librosa", "torch", "scipy", "pydantic", "pydantic_settings"}
+    code = SHOW_IMPORTS.format(heavy=heavy)
+    argv = ["convert", str(audio), "-o", str(tmp_path), "-q"]
+    result = run_python(code, *argv, cwd=tmp_path, env=settings_free_env())
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.splitlines()[-1])
     assert (tmp_path / "a.mid").exists() and "scipy.fft" in loaded
-    assert [m for m in loaded if m.split(".")[0] != "scipy"] == []
+    assert [m for m in loaded if m.split(".")[0] != "scipy"] == []  # no settings: nothing sets the model
     assert [m for m in loaded if m.startswith(("scipy.signal", "scipy.stats"))] == []
+
+
+@pytest.mark.parametrize("where", ["environment", "lower-case environment", ".env file"])
+def test_a_conversion_reads_the_runtime_from_the_settings_where_one_may_be_set(
+    tmp_path: Path, where: str
+) -> None:
+    audio = tmp_path / "a.wav"
+    sf.write(audio, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    env = settings_free_env()
+    if where == ".env file":
+        (tmp_path / ".env").write_text("PIANO_AI_RUNTIME=no-such-runtime\n")
+    else:
+        env["PIANO_AI_RUNTIME" if where == "environment" else "piano_ai_runtime"] = "no-such-runtime"
+    argv = ["convert", str(audio), "-o", str(tmp_path)]
+    result = run_python(SHOW_IMPORTS.format(heavy=set()), *argv, cwd=tmp_path, env=env)
+    assert "unknown runtime 'no-such-runtime'" in result.stderr, result.stderr
+    assert not (tmp_path / "a.mid").exists()
+
+
+def test_version_is_looked_up_when_asked() -> None:
+    result = run_python(SHOW_IMPORTS.format(heavy={"importlib"}), "--version")
+    assert re.fullmatch(r"piano-ai \S+", result.stdout.splitlines()[0]), result.stdout
+    result = run_python(SHOW_IMPORTS.format(heavy={"importlib"}), "--help")
+    assert "importlib.metadata" not in json.loads(result.stdout.splitlines()[-1])
 
 
 def test_missing_command_modules_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:

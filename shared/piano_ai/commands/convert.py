@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -236,7 +237,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _load_model(args: argparse.Namespace) -> Transcriber:
     from piano_ai.inference import load_transcriber
-    from piano_ai.settings import get_settings
 
-    settings = get_settings()
-    return load_transcriber(args.model or settings.model_dir, runtime=args.runtime or settings.runtime)
+    model_dir, runtime = args.model, args.runtime
+    if (model_dir is None or runtime is None) and _settings_may_choose_the_model():
+        from piano_ai.settings import get_settings
+
+        settings = get_settings()
+        model_dir, runtime = model_dir or settings.model_dir, runtime or settings.runtime
+    return load_transcriber(model_dir, runtime=runtime or "auto")
+
+
+def _settings_may_choose_the_model() -> bool:
+    """Whether PIANO_AI_MODEL_DIR / PIANO_AI_RUNTIME may be set (in the environment, any case, or a .env
+    file). Without them the settings hold their defaults, the shipped model on "auto", and are not read:
+    importing pydantic-settings cost a conversion 0.1-0.3 s of start-up."""
+    names = {"PIANO_AI_MODEL_DIR", "PIANO_AI_RUNTIME"}
+    return Path(".env").exists() or any(name.upper() in names for name in os.environ)
