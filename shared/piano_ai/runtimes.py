@@ -45,8 +45,15 @@ def runner(runtime: str, model_dir: Path, config: ModelConfig) -> RunFn:
 
 
 def _threads() -> int:
-    """Threads per model call: OMP_NUM_THREADS when set, else 0 (the runtime's choice: one per core)."""
-    return int(os.environ.get("OMP_NUM_THREADS", "0"))
+    """Threads per model call: OMP_NUM_THREADS when set, else one per core this process may run on.
+
+    ONNX Runtime's own default counts the machine's cores: a process pinned to fewer (taskset, a cpuset)
+    ran two threads on one core, and `piano-ai convert` of the `make bench` set under `taskset -c 0` took
+    4.7-5.4 s against 2.8-3.2 s with one thread (docs/benchmarks.md, "Threads").
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return int(os.environ["OMP_NUM_THREADS"])
+    return len(os.sched_getaffinity(0))
 
 
 def _onnx_runner(model: str | bytes) -> RunFn:
@@ -89,8 +96,7 @@ def _openvino_runner(onnx_path: Path) -> RunFn:
             "runtime 'openvino' needs the openvino package: pip install openvino"
         ) from exc
     config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-    if _threads():
-        config["INFERENCE_NUM_THREADS"] = str(_threads())
+    config["INFERENCE_NUM_THREADS"] = str(_threads())
     compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
     request = compiled.create_infer_request()
     outputs = [(output, _head_of(output.get_any_name())) for output in compiled.outputs]

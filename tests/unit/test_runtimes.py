@@ -61,3 +61,28 @@ def test_onnx_runtimes_need_model_onnx(tmp_path: Path) -> None:
 
 def test_runtimes_name_every_choice() -> None:
     assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "keras"}
+
+
+THREADS = """
+import os
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # pinned to one core, as `taskset -c 0`
+from piano_ai import runtimes
+print(runtimes._threads())
+"""
+
+
+@pytest.mark.parametrize(("omp", "expected"), [(None, 1), ("", 1), ("3", 3)])
+def test_a_pinned_process_runs_one_model_thread_per_core_it_may_use(omp: str | None, expected: int) -> None:
+    """ONNX Runtime's own default counts the machine's cores, not the ones a pinned process may use: two
+    threads on one core took a conversion twice as long (docs/benchmarks.md, "Threads")."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if omp is not None:
+        env["OMP_NUM_THREADS"] = omp
+    result = subprocess.run(
+        [sys.executable, "-c", THREADS], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    assert int(result.stdout) == expected
