@@ -34,19 +34,28 @@ class _Call:
     queued_at: float  # time.monotonic() when it was queued
     outputs: dict[str, FloatArray] | None = None
     error: BaseException | None = None
+    taken: bool = False  # in a shared call that a thread is running
 
 
 class ChunkBatcher:
     """Gathers the model calls of the streams attached with client() into calls of up to batch_size chunks."""
 
-    def __init__(self, run: RunFn, batch_size: int = BATCH_SIZE, max_wait_s: float | None = None) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        batch_size: int = BATCH_SIZE,
+        max_wait_s: float | None = None,
+        parallel: int = 1,
+    ) -> None:
         self._run = run
         self.batch_size = batch_size
         self.max_wait_s = MAX_WAIT_S if max_wait_s is None else max_wait_s
+        self.parallel = parallel  # shared calls that may run at once, each in its stream's thread
         self._lock = threading.Condition()
         self._queued: list[_Call] = []
         self._clients = 0  # attached streams
-        self._running = False  # a thread is running a shared call (outside the lock)
+        self._running = 0  # shared calls running now (outside the lock)
+        self._in_running = 0  # stream calls in them
         self.calls = 0  # model calls made, for tests and the benchmark
         self.chunks = 0  # chunks run
 
@@ -67,10 +76,10 @@ class ChunkBatcher:
         with self._lock:
             self._queued.append(call)
             while call.outputs is None and call.error is None:
-                if self._running:  # another thread runs a shared call (maybe with this one in it)
+                if call.taken or self._running >= self.parallel:  # in a running call, or no room for one
                     self._lock.wait()
                     continue
-                wait_s = self._wait_s()  # not running and not done: this call is still queued
+                wait_s = self._wait_s()  # still queued, and a call may start
                 if wait_s <= 0:
                     self._run_queued()
                 else:
@@ -83,7 +92,7 @@ class ChunkBatcher:
     def _wait_s(self) -> float:
         """Seconds until the queued calls should run (0 or less: now)."""
         queued = sum(len(call.batch) for call in self._queued)
-        if queued >= self.batch_size or len(self._queued) >= self._clients:
+        if queued >= self.batch_size or len(self._queued) + self._in_running >= self._clients:
             return 0.0
         return self._queued[0].queued_at + self.max_wait_s - time.monotonic()
 
@@ -100,7 +109,10 @@ class ChunkBatcher:
             taken.append(call)
             size += len(call.batch)
         self._queued = [call for call in self._queued if all(call is not t for t in taken)]
-        self._running = True
+        for call in taken:
+            call.taken = True
+        self._running += 1
+        self._in_running += len(taken)
         self._lock.release()
         try:
             joined = taken[0].batch if len(taken) == 1 else np.concatenate([c.batch for c in taken])
@@ -115,7 +127,8 @@ class ChunkBatcher:
                 call.error = exc
         finally:
             self._lock.acquire()
-            self._running = False
+            self._running -= 1
+            self._in_running -= len(taken)
             self.calls += 1
             self.chunks += size
             self._lock.notify_all()

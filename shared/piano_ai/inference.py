@@ -126,11 +126,14 @@ def _window_start(chunk: int) -> int:
     return max(0, chunk * STEP_FRAMES - OVERLAP_FRAMES)
 
 
-def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto") -> Transcriber:
+def load_transcriber(
+    model_dir: str | Path | None = None, runtime: str = "auto", threads: int | None = None
+) -> Transcriber:
     """Load a model directory (config.json + model.weights.h5 [+ model.onnx]).
 
     runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "keras"), or "auto"
-    (ONNX Runtime when the directory has model.onnx, else Keras).
+    (ONNX Runtime when the directory has model.onnx, else Keras). threads: per model call (None: as
+    piano_ai.runtimes.call_plan gives one recording at a time).
     """
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     config_path = path / "config.json"
@@ -143,6 +146,6 @@ def load_transcriber(model_dir: str | Path | None = None, runtime: str = "auto")
         raise ModelNotFoundError(f"model at {path} was trained with other signal constants: {config}")
     if runtime == "auto":
         runtime = "onnx" if (path / ONNX_FILE).is_file() else "keras"
-    run = runner(runtime, path, config)
+    run = runner(runtime, path, config, threads)
     log.info("loaded model %s with %s", path, runtime)
     return Transcriber(run, config, runtime, path)

@@ -11,6 +11,7 @@ Every runner returns every output the model has, named by head (onset, frame, ..
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,40 +29,64 @@ ONNX_FILE = "model.onnx"
 INT8_OP_TYPES = ("MatMul", "LSTM")  # quantized ops; int8 Conv (ConvInteger) ran ~10x slower than float here
 
 
-def runner(runtime: str, model_dir: Path, config: ModelConfig) -> RunFn:
-    """The run function of ``runtime`` (one of RUNTIMES) for the model in model_dir."""
+def runner(runtime: str, model_dir: Path, config: ModelConfig, threads: int | None = None) -> RunFn:
+    """The run function of ``runtime`` (one of RUNTIMES) for the model in model_dir; ``threads`` per call
+    (None: call_plan(1)'s). Every runner may be called from several threads at once."""
+    threads = threads or call_plan(1)[0]
+    _one_blas_thread()
     if runtime == "keras":
         return _keras_runner(model_dir, config)
     onnx_path = model_dir / ONNX_FILE
     if not onnx_path.is_file():
         raise ModelNotFoundError(f"{onnx_path} is missing; use runtime 'keras' or export the model")
     if runtime == "onnx":
-        return _onnx_runner(str(onnx_path))
+        return _onnx_runner(str(onnx_path), threads)
     if runtime == "onnx-int8":
-        return _onnx_runner(_quantized_int8(onnx_path))
+        return _onnx_runner(_quantized_int8(onnx_path), threads)
     if runtime == "openvino":
-        return _openvino_runner(onnx_path)
+        return _openvino_runner(onnx_path, threads)
     raise ModelNotFoundError(f"unknown runtime {runtime!r}; choose one of: auto, {', '.join(RUNTIMES)}")
 
 
-def _threads() -> int:
-    """Threads per model call: OMP_NUM_THREADS when set, else one per core this process may run on.
+def call_plan(streams: int) -> tuple[int, int]:
+    """(threads per model call, model calls at once) for ``streams`` recordings converted at once.
 
-    ONNX Runtime's own default counts the machine's cores: a process pinned to fewer (taskset, a cpuset)
-    ran two threads on one core, and `piano-ai convert` of the `make bench` set under `taskset -c 0` took
-    4.7-5.4 s against 2.8-3.2 s with one thread (docs/benchmarks.md, "Threads").
+    The cores are the ones this process may run on (ONNX Runtime's own default counts the machine's: pinned
+    to one core with `taskset -c 0`, two threads took a conversion twice as long). One stream makes one call
+    at a time, so that call gets every core. Several streams get a call per core, one thread each: a second
+    thread in one call sat mostly idle in the LSTMs, and the `make bench` set converted in 1.30-1.41 s
+    in-process against 1.60-1.86 s (docs/benchmarks.md, "Threads"). OMP_NUM_THREADS sets the threads per
+    call; the calls at once then fill the cores.
     """
+    cores = len(os.sched_getaffinity(0))
     if os.environ.get("OMP_NUM_THREADS"):
-        return int(os.environ["OMP_NUM_THREADS"])
-    return len(os.sched_getaffinity(0))
+        threads = int(os.environ["OMP_NUM_THREADS"])
+        return threads, max(1, min(streams, cores // threads))
+    if streams <= 1:
+        return cores, 1
+    return 1, min(cores, streams)
 
 
-def _onnx_runner(model: str | bytes) -> RunFn:
-    """ONNX Runtime on a model file path or serialized bytes."""
+def _one_blas_thread() -> None:
+    """numpy's BLAS (OpenBLAS: the features' mel matmul) to one thread, unless OPENBLAS_NUM_THREADS says.
+
+    The model's threads already take the cores; OpenBLAS's own, one per core, spun beside them. One file
+    converted alone: 2.46-2.66 s wall and 3.7-3.8 s CPU against 1.99-2.31 s and 2.6-2.8 s with one BLAS
+    thread (docs/benchmarks.md, "Threads").
+    """
+    if os.environ.get("OPENBLAS_NUM_THREADS"):
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
+def _onnx_runner(model: str | bytes, threads: int) -> RunFn:
+    """ONNX Runtime on a model file path or serialized bytes (a session may run several calls at once)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = threads
     # The memory-pattern planner keeps a buffer plan per input shape in the arena (~100 MB more at a batch
     # of 8 chunks); without it a batch ran as fast (docs/benchmarks.md, "Memory").
     options.enable_mem_pattern = False
@@ -88,7 +113,7 @@ def _quantized_int8(onnx_path: Path) -> bytes:
         return out.read_bytes()
 
 
-def _openvino_runner(onnx_path: Path) -> RunFn:
+def _openvino_runner(onnx_path: Path, threads: int) -> RunFn:
     try:
         import openvino as ov
     except ImportError as exc:
@@ -96,14 +121,16 @@ def _openvino_runner(onnx_path: Path) -> RunFn:
             "runtime 'openvino' needs the openvino package: pip install openvino"
         ) from exc
     config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-    config["INFERENCE_NUM_THREADS"] = str(_threads())
+    config["INFERENCE_NUM_THREADS"] = str(threads)
     compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
     request = compiled.create_infer_request()
     outputs = [(output, _head_of(output.get_any_name())) for output in compiled.outputs]
+    one_at_a_time = threading.Lock()  # an infer request is not for several threads at once
 
     def run(batch: FloatArray) -> dict[str, FloatArray]:
-        results = request.infer({0: batch})
-        return {head: np.array(results[output]) for output, head in outputs}
+        with one_at_a_time:
+            results = request.infer({0: batch})
+            return {head: np.array(results[output]) for output, head in outputs}
 
     return run
 

@@ -88,6 +88,30 @@ def test_only_calls_of_the_same_length_share_a_model_call() -> None:
     ]
 
 
+@pytest.mark.parametrize("parallel", [1, 2, 3])
+def test_up_to_parallel_calls_run_at_once(parallel: int) -> None:
+    """Each stream's full batch is a call of its own; ``parallel`` of them run at the same time, no more."""
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(batch: np.ndarray) -> dict[str, np.ndarray]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return {"onset": batch.sum(axis=(1, 2))[:, None]}
+
+    batcher = ChunkBatcher(slow, batch_size=2, parallel=parallel)
+    results = in_threads(batcher, [chunks(10 * i, 2) for i in range(4)])
+    assert most == parallel
+    for i, result in enumerate(results):
+        assert isinstance(result, dict)
+        np.testing.assert_array_equal(result["onset"][:, 0], [(10 * i + j) * FRAMES * MELS for j in range(2)])
+
+
 def test_a_lone_stream_runs_at_once() -> None:
     recorder = Recorder()
     batcher = ChunkBatcher(recorder, batch_size=8, max_wait_s=60)

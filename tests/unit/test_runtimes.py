@@ -63,18 +63,18 @@ def test_runtimes_name_every_choice() -> None:
     assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "keras"}
 
 
-THREADS = """
-import os
-os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # pinned to one core, as `taskset -c 0`
+PLAN = """
+import json, os, sys
+if sys.argv[1] == "pinned":
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as `taskset -c 0`
 from piano_ai import runtimes
-print(runtimes._threads())
+print(json.dumps([runtimes.call_plan(1), runtimes.call_plan(4)]))
 """
 
 
-@pytest.mark.parametrize(("omp", "expected"), [(None, 1), ("", 1), ("3", 3)])
-def test_a_pinned_process_runs_one_model_thread_per_core_it_may_use(omp: str | None, expected: int) -> None:
-    """ONNX Runtime's own default counts the machine's cores, not the ones a pinned process may use: two
-    threads on one core took a conversion twice as long (docs/benchmarks.md, "Threads")."""
+def call_plans(where: str, omp: str | None) -> list[list[int]]:
+    """call_plan(1) and call_plan(4) in a fresh process, pinned to one core or on all of this one's."""
+    import json
     import os
     import subprocess
     import sys
@@ -82,7 +82,21 @@ def test_a_pinned_process_runs_one_model_thread_per_core_it_may_use(omp: str | N
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     if omp is not None:
         env["OMP_NUM_THREADS"] = omp
-    result = subprocess.run(
-        [sys.executable, "-c", THREADS], capture_output=True, text=True, env=env, timeout=120, check=True
-    )
-    assert int(result.stdout) == expected
+    command = [sys.executable, "-c", PLAN, where]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True)
+    return [list(plan) for plan in json.loads(result.stdout)]
+
+
+def test_a_pinned_process_runs_one_model_thread_for_its_one_core() -> None:
+    """ONNX Runtime's own default counts the machine's cores, not the ones a pinned process may use: two
+    threads on one core took a conversion twice as long (docs/benchmarks.md, "Threads")."""
+    assert call_plans("pinned", None) == call_plans("pinned", "") == [[1, 1], [1, 1]]
+    assert call_plans("pinned", "3") == [[3, 1], [3, 1]]  # OMP_NUM_THREADS is obeyed
+
+
+def test_one_stream_gets_every_core_and_several_get_a_call_per_core() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert call_plans("all", None) == [[cores, 1], [1, min(cores, 4)]]
+    assert call_plans("all", "1") == [[1, 1], [1, min(cores, 4)]]

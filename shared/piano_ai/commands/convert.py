@@ -210,10 +210,13 @@ class _StageClock:
 def run(args: argparse.Namespace) -> int:
     from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
     from piano_ai.errors import PianoAIError
+    from piano_ai.runtimes import call_plan
 
+    at_once = args.files_at_once or (1 if args.score else FILES_AT_ONCE)
+    threads, calls_at_once = call_plan(min(at_once, len(args.files)))
     try:
         params = note_params(args)
-        model = _load_model(args)
+        model = _load_model(args, threads)
     except PianoAIError as exc:
         print(f"piano-ai convert: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -228,14 +231,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"piano-ai convert: error: cannot create {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     sources = [Path(f) for f in args.files]
-    at_once = args.files_at_once or (1 if args.score else FILES_AT_ONCE)
     failed = convert_all(
-        sources, model, params, args.out_dir, formats, args.quiet, args.keep_extension, at_once
+        sources,
+        model,
+        params,
+        args.out_dir,
+        formats,
+        args.quiet,
+        args.keep_extension,
+        at_once,
+        calls_at_once,
     )
     return EXIT_FAILED_FILES if failed else 0
 
 
-def _load_model(args: argparse.Namespace) -> Transcriber:
+def _load_model(args: argparse.Namespace, threads: int | None = None) -> Transcriber:
     from piano_ai.inference import load_transcriber
 
     model_dir, runtime = args.model, args.runtime
@@ -244,7 +254,7 @@ def _load_model(args: argparse.Namespace) -> Transcriber:
 
         settings = get_settings()
         model_dir, runtime = model_dir or settings.model_dir, runtime or settings.runtime
-    return load_transcriber(model_dir, runtime=runtime or "auto")
+    return load_transcriber(model_dir, runtime=runtime or "auto", threads=threads)
 
 
 def _settings_may_choose_the_model() -> bool:

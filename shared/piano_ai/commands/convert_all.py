@@ -41,8 +41,10 @@ def convert_all(
     quiet: bool,
     keep_extension: bool = False,
     files_at_once: int = 1,
+    calls_at_once: int = 1,
 ) -> int:
     """Convert each file, ``files_at_once`` at a time, reporting failures on stderr; returns how many failed.
+    ``calls_at_once``: model calls that may run at once (piano_ai.runtimes.call_plan).
 
     Two inputs with the same output name: the second waits for the first and is refused if it succeeded.
     """
@@ -50,7 +52,7 @@ def convert_all(
 
     from piano_ai.batching import ChunkBatcher
 
-    batcher = ChunkBatcher(model.run)
+    batcher = ChunkBatcher(model.run, parallel=calls_at_once)
     refused = 0
     claimed: dict[str, tuple[Path, Future[bool]]] = {}  # output name -> the latest input given it
     converting: list[Future[bool]] = []
