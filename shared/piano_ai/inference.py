@@ -30,11 +30,14 @@ STEP_FRAMES = CHUNK_FRAMES - 2 * OVERLAP_FRAMES  # frames each chunk keeps (14.3
 class Transcriber:
     """A loaded model: log-mel in, activations out. Load once per process and pass it around."""
 
-    def __init__(self, run: RunFn, config: ModelConfig, runtime: str, model_dir: Path) -> None:
+    def __init__(
+        self, run: RunFn, config: ModelConfig, runtime: str, model_dir: Path, batch_size: int = BATCH_SIZE
+    ) -> None:
         self._run = run
         self.config = config
         self.runtime = runtime
         self.model_dir = model_dir
+        self.batch_size = batch_size  # chunks per model call (the same notes at any size)
 
     @property
     def run(self) -> RunFn:
@@ -42,24 +45,24 @@ class Transcriber:
         CHUNK_FRAMES but in a recording's last calls, where it may be less."""
         return self._run
 
-    def with_run(self, run: RunFn) -> "Transcriber":
-        """The same model calling ``run`` instead (a piano_ai.batching.ChunkBatcher client: shared calls)."""
-        return Transcriber(run, self.config, self.runtime, self.model_dir)
+    def with_run(self, run: RunFn, batch_size: int | None = None) -> "Transcriber":
+        """The same model calling ``run`` instead (a piano_ai.batching.ChunkBatcher client: shared calls),
+        ``batch_size`` chunks a call (None: this one's)."""
+        return Transcriber(run, self.config, self.runtime, self.model_dir, batch_size or self.batch_size)
 
     def predict(self, mel: FloatArray, progress: Callable[[float], None] | None = None) -> Activations:
-        """Activations for a (frames, N_MELS) log-mel; progress(fraction) after each batch."""
+        """Activations for a (frames, N_MELS) log-mel; progress(fraction of frames done) after each call."""
         frames = mel.shape[0]
-        batches = -(-len(range(0, max(frames, 1), STEP_FRAMES)) // BATCH_SIZE)
         out: dict[str, FloatArray] = {}
         done = 0
-        for count, block in enumerate(self.stream([mel]), start=1):
+        for block in self.stream([mel]):
             for head, values in block.items():
                 if head not in out:
                     out[head] = np.empty((frames, *values.shape[1:]), np.float32)
                 out[head][done : done + len(values)] = values
             done += len(next(iter(block.values())))
             if progress:
-                progress(count / batches)
+                progress(min(done / frames, 1.0) if frames else 1.0)
         pedal = out.get("pedal")
         return Activations(
             **{head: out[head] for head in HEADS}, pedal=None if pedal is None else pedal[:, 0]
@@ -70,44 +73,48 @@ class Transcriber:
 
         Yields {output: (frames, ...) float32}, one per model call, covering consecutive frames from the
         first; every output the model has is passed on. Joined, they equal predict() on the joined log-mel:
-        the chunks and batches are the same, and only the last batches (cut short, padded) wait for the end.
+        the chunks are the same, and only the last calls wait for the end. Those cut each window to the
+        frames the recording has (a 5 s recording runs 157 frames, not CHUNK_FRAMES) and run windows of one
+        length together, so a chunk's outputs depend on its own frames only, never on padding or on the
+        batch size.
         """
         held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
         held_from, received, batch = 0, 0, 0
-        lowest = np.inf  # the whole log-mel's minimum pads the last chunk, as in predict
+        size = self.batch_size
         for block in mel_blocks:
             held = block if held.size == 0 else np.concatenate([held, block])
             received += len(block)
-            lowest = min(lowest, float(block.min())) if len(block) else lowest
-            while _window_start((batch + 1) * BATCH_SIZE - 1) + CHUNK_FRAMES <= received:
-                yield self._run_batch(held, held_from, range(batch * BATCH_SIZE, (batch + 1) * BATCH_SIZE))
+            while _window_start((batch + 1) * size - 1) + CHUNK_FRAMES <= received:
+                yield self._run_batch(held, held_from, range(batch * size, (batch + 1) * size))
                 batch += 1
-                keep_from = _window_start(batch * BATCH_SIZE)
+                keep_from = _window_start(batch * size)
                 held, held_from = held[keep_from - held_from :], keep_from
         chunks = len(range(0, max(received, 1), STEP_FRAMES))
-        pad = lowest if received else 0.0
-        for first in range(batch * BATCH_SIZE, chunks, BATCH_SIZE):
-            indices = range(first, min(first + BATCH_SIZE, chunks))
-            yield self._run_batch(held, held_from, indices, received, pad)
+        first = batch * size
+        while first < chunks:
+            length = _window_length(first, received)
+            end = first + 1
+            while end < min(chunks, first + size) and _window_length(end, received) == length:
+                end += 1
+            yield self._run_batch(held, held_from, range(first, end), received)
+            first = end
 
     def _run_batch(
-        self, held: FloatArray, held_from: int, chunks: range, frames: int | None = None, pad: float = 0.0
+        self, held: FloatArray, held_from: int, chunks: range, frames: int | None = None
     ) -> dict[str, FloatArray]:
         """Run the chunks numbered ``chunks`` (from ``held``, which starts at frame held_from); keep centres.
 
-        frames: the recording's length, once known. Then the windows are cut to the longest the recording
-        fills (a 5 s recording runs 157 frames, not CHUNK_FRAMES), and shorter ones padded with ``pad``.
+        frames: the recording's length, once known: every window is then cut to _window_length (the same
+        for all of ``chunks``); only an empty recording's one window of 1 frame is filled, with zeros.
         """
-        length = CHUNK_FRAMES
-        if frames is not None:
-            length = max(1, min(CHUNK_FRAMES, max(frames - _window_start(index) for index in chunks)))
+        length = CHUNK_FRAMES if frames is None else _window_length(chunks[0], frames)
         windows, spans = [], []
         for index in chunks:
             start = index * STEP_FRAMES
             lo = _window_start(index)
             window = held[lo - held_from : lo - held_from + length]
             if window.shape[0] < length:
-                filler = np.full((length - window.shape[0], N_MELS), pad, np.float32)
+                filler = np.zeros((length - window.shape[0], N_MELS), np.float32)
                 window = np.concatenate([window, filler])
             keep_end = start + STEP_FRAMES if frames is None else min(start + STEP_FRAMES, frames)
             windows.append(window.astype(np.float32))
@@ -119,6 +126,11 @@ class Transcriber:
             )
             for head, values in result.items()
         }
+
+
+def _window_length(chunk: int, frames: int) -> int:
+    """Frames in chunk ``chunk``'s window once the recording's length is known: less near the end."""
+    return max(1, min(CHUNK_FRAMES, frames - _window_start(chunk)))
 
 
 def _window_start(chunk: int) -> int:

@@ -153,8 +153,9 @@ class OneNoteModel:
     """Stands in for a Transcriber: middle C from 0.32 s to 0.64 s, whatever the input."""
 
     run = None  # never called: stream() stands in for the model's calls
+    batch_size = 8
 
-    def with_run(self, run: object) -> "OneNoteModel":
+    def with_run(self, run: object, batch_size: int | None = None) -> "OneNoteModel":
         return self
 
     def predict(self, mel: np.ndarray, progress: object = None) -> Activations:

@@ -36,7 +36,7 @@ def stand_in(monkeypatch: pytest.MonkeyPatch, notes: list[Note]) -> None:
     import piano_ai.inference
     import piano_ai.transcribe
 
-    model = SimpleNamespace(run=None, with_run=lambda run: None)  # never called: transcript is replaced
+    model = SimpleNamespace(run=None, batch_size=8, with_run=lambda run, size: None)  # transcript is replaced
     monkeypatch.setattr(piano_ai.inference, "load_transcriber", lambda *a, **k: model)
     transcript = piano_ai.transcribe.Transcript(notes, [], None)  # type: ignore[arg-type]  # no activations
     monkeypatch.setattr(piano_ai.transcribe, "transcript", lambda *a, **k: transcript)

@@ -39,7 +39,8 @@ def test_chunks_have_bounded_size() -> None:
 
     model = inference.Transcriber(recording, ModelConfig(), "test", Path("."))
     model.predict(np.zeros((10_000, N_MELS), np.float32))
-    assert {shape[1:] for shape in calls} == {(inference.CHUNK_FRAMES, N_MELS)}
+    assert {shape[2] for shape in calls} == {N_MELS}
+    assert max(shape[1] for shape in calls) == inference.CHUNK_FRAMES  # the last window is cut: 176 frames
     assert max(shape[0] for shape in calls) == inference.BATCH_SIZE
 
 
@@ -91,6 +92,26 @@ def test_streamed_log_mel_gives_what_predict_gives(frames: int, block_frames: in
     for head in HEADS:
         np.testing.assert_array_equal(np.concatenate([b[head] for b in streamed]), getattr(whole, head))
     assert np.concatenate([b["pedal"] for b in streamed]).shape == (frames, 1)  # every output passes on
+
+
+@pytest.mark.parametrize("frames", [100, 1000, 13 * inference.STEP_FRAMES + 20, 10_000])
+def test_a_chunk_gives_the_same_outputs_at_any_batch_size(frames: int) -> None:
+    """A chunk's outputs depend on its own frames only (no padding) whatever the batch size, so files
+    converted together (ChunkBatcher) or with another call plan give the notes each gets alone."""
+
+    def whole_chunk(batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Every frame's output depends on the whole chunk, later frames and padding too (a backward LSTM)."""
+        centred = batch[..., :N_KEYS] - batch[..., :N_KEYS].mean(axis=1, keepdims=True)
+        return {head: centred + i for i, head in enumerate(HEADS)}
+
+    mel = np.random.default_rng(frames).normal(-5, 2, size=(frames, N_MELS)).astype(np.float32)
+    outputs = [
+        inference.Transcriber(whole_chunk, ModelConfig(), "test", Path("."), batch_size=size).predict(mel)
+        for size in (1, 3, 4, 8)
+    ]
+    for other in outputs[1:]:
+        for head in HEADS:
+            np.testing.assert_array_equal(getattr(other, head), getattr(outputs[0], head))
 
 
 def test_stream_holds_a_bounded_window_and_answers_as_it_goes() -> None:

@@ -52,7 +52,10 @@ def convert_all(
 
     from piano_ai.batching import ChunkBatcher
 
-    batcher = ChunkBatcher(model.run, parallel=calls_at_once)
+    # Calls at once each hold a batch's buffers: smaller batches keep the memory of BATCH_SIZE chunks
+    # (one thread per call runs a chunk as fast in any batch: docs/benchmarks.md, "Batching").
+    batch_size = max(1, model.batch_size // calls_at_once)
+    batcher = ChunkBatcher(model.run, batch_size, parallel=calls_at_once)
     refused = 0
     claimed: dict[str, tuple[Path, Future[bool]]] = {}  # output name -> the latest input given it
     converting: list[Future[bool]] = []
@@ -110,10 +113,11 @@ class _FileJob:
             bar.reset()
             bar.set_description_str(display.short_name(source.name))
             with self.batcher.client() as run:
+                model = self.model.with_run(run, self.batcher.batch_size)
+                progress = display.bar_progress(bar)
                 result = convert_file(
-                    source, self.model.with_run(run), self.params, self.out_dir, self.formats,
-                    display.bar_progress(bar), out_name,
-                )  # fmt: skip
+                    source, model, self.params, self.out_dir, self.formats, progress, out_name
+                )
         except (PianoAIError, OSError) as exc:
             self.fail(source, _reason(exc, source))
             return False
