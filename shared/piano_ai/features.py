@@ -16,7 +16,10 @@ from piano_ai.mel import mel_filters
 from piano_ai.types import FloatArray
 
 LOG_FLOOR = 1e-5  # power floor before log, ~ -100 dB: keeps silence finite
-BLOCK_FRAMES = 4096  # frames transformed at once: bounds the complex spectrum's memory (~34 MB)
+# Frames transformed at once (16 s): bounds the complex spectrum's memory (~4 MB). Smaller blocks reach the
+# model sooner: `python scripts/bench.py --format mp3` ran at 459-466x real time with 512, 412-422x with
+# 4096, and peaked at 305 against 389-394 MB (docs/benchmarks.md, "Threads").
+BLOCK_FRAMES = 512
 
 
 @lru_cache(maxsize=1)
