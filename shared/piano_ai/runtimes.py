@@ -14,12 +14,16 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.model import ModelConfig, heads
 from piano_ai.types import FloatArray
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 RunFn = Callable[
     [FloatArray], dict[str, FloatArray]
@@ -85,12 +89,7 @@ def _onnx_runner(model: str | bytes, threads: int) -> RunFn:
     """ONNX Runtime on a model file path or serialized bytes (a session may run several calls at once)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    # The memory-pattern planner keeps a buffer plan per input shape in the arena (~100 MB more at a batch
-    # of 8 chunks); without it a batch ran as fast (docs/benchmarks.md, "Memory").
-    options.enable_mem_pattern = False
-    session = ort.InferenceSession(model, options, providers=ort.get_available_providers())
+    session = ort.InferenceSession(model, onnx_options(threads), providers=ort.get_available_providers())
     input_name = session.get_inputs()[0].name
     names = [o.name for o in session.get_outputs()]
 
@@ -99,6 +98,22 @@ def _onnx_runner(model: str | bytes, threads: int) -> RunFn:
         return {_head_of(name): value for name, value in zip(names, results, strict=True)}
 
     return run
+
+
+def onnx_options(threads: int) -> "onnxruntime.SessionOptions":
+    """The ONNX Runtime session options every model is served with."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    # Pool threads that spin between calls burn a core a worker's next job or the decoder could use: 100
+    # 5 s jobs through one worker took 47 ms of CPU each spinning, 27 ms not; a conversion ran as fast for
+    # 10-20% less CPU (docs/benchmarks.md, "Threads").
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The memory-pattern planner keeps a buffer plan per input shape in the arena (~100 MB more at a batch
+    # of 8 chunks); without it a batch ran as fast (docs/benchmarks.md, "Memory").
+    options.enable_mem_pattern = False
+    return options
 
 
 def _quantized_int8(onnx_path: Path) -> bytes:

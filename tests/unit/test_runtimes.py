@@ -100,3 +100,10 @@ def test_one_stream_gets_every_core_and_several_get_a_call_per_core() -> None:
     cores = len(os.sched_getaffinity(0))
     assert call_plans("all", None) == [[cores, 1], [1, min(cores, 4)]]
     assert call_plans("all", "1") == [[1, 1], [1, min(cores, 4)]]
+
+
+def test_onnx_sessions_do_not_spin_between_calls() -> None:
+    """Spinning pool threads cost a worker's short jobs 20 ms of CPU each (docs/benchmarks.md, "Threads")."""
+    options = runtimes.onnx_options(2)
+    assert options.intra_op_num_threads == 2 and not options.enable_mem_pattern
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
