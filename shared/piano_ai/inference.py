@@ -15,7 +15,7 @@ import numpy as np
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.model import HEADS, ModelConfig
-from piano_ai.runtimes import ONNX_FILE, RunFn, runner
+from piano_ai.runtimes import RunFn, auto_runtime, runner
 from piano_ai.types import Activations, FloatArray
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,10 @@ def _window_start(chunk: int) -> int:
 def load_transcriber(
     model_dir: str | Path | None = None, runtime: str = "auto", threads: int | None = None
 ) -> Transcriber:
-    """Load a model directory (config.json + model.weights.h5 [+ model.onnx]).
+    """Load a model directory (config.json + model.weights.h5 [+ model.onnx, model.int8.onnx]).
 
     runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "keras"), or "auto"
-    (ONNX Runtime when the directory has model.onnx, else Keras). threads: per model call (None: as
+    (piano_ai.runtimes.auto_runtime: int8 ONNX where the directory has it). threads: per model call (None: as
     piano_ai.runtimes.call_plan gives one recording at a time).
     """
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
@@ -157,7 +157,7 @@ def load_transcriber(
     if (config.sample_rate, config.hop_length, config.n_mels) != (SAMPLE_RATE, HOP_LENGTH, N_MELS):
         raise ModelNotFoundError(f"model at {path} was trained with other signal constants: {config}")
     if runtime == "auto":
-        runtime = "onnx" if (path / ONNX_FILE).is_file() else "keras"
+        runtime = auto_runtime(path)
     run = runner(runtime, path, config, threads)
     log.info("loaded model %s with %s", path, runtime)
     return Transcriber(run, config, runtime, path)

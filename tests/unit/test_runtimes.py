@@ -59,6 +59,35 @@ def test_onnx_runtimes_need_model_onnx(tmp_path: Path) -> None:
     assert inference.load_transcriber(tmp_path).runtime == "keras"  # auto falls back
 
 
+def test_auto_serves_int8_where_the_model_has_it(tmp_path: Path) -> None:
+    assert inference.load_transcriber().runtime == "onnx-int8"  # the shipped model
+    for name in ("config.json", "model.weights.h5", "model.onnx"):
+        (tmp_path / name).write_bytes((inference.DEFAULT_MODEL_DIR / name).read_bytes())
+    assert runtimes.auto_runtime(tmp_path) == "onnx"
+    assert runtimes.write_int8(tmp_path) == tmp_path / runtimes.INT8_FILE
+    assert runtimes.auto_runtime(tmp_path) == "onnx-int8"
+
+
+def test_the_shipped_int8_model_is_the_shipped_model_quantized(tmp_path: Path) -> None:
+    """Quantization is deterministic: model.int8.onnx must be rewritten whenever model.onnx changes
+    (training.fit.export does it; `python -c "from piano_ai.runtimes import write_int8; ..."` by hand)."""
+    (tmp_path / "model.onnx").write_bytes((inference.DEFAULT_MODEL_DIR / "model.onnx").read_bytes())
+    fresh = runtimes.write_int8(tmp_path).read_bytes()
+    assert fresh == (inference.DEFAULT_MODEL_DIR / runtimes.INT8_FILE).read_bytes()
+
+
+def test_an_int8_chunk_gives_the_same_outputs_alone_and_in_a_batch() -> None:
+    """Dynamic quantization scales by the whole call's range: batched, a loud chunk changes a quiet one's."""
+    model = inference.load_transcriber(runtime="onnx-int8")
+    rng = np.random.default_rng(3)
+    chunks = np.stack([rng.normal(-9 + 4 * i, 1 + i, (64, N_MELS)) for i in range(3)]).astype(np.float32)
+    together = model.run(chunks)
+    for i in range(3):
+        alone = model.run(chunks[i : i + 1])
+        for head, values in alone.items():
+            np.testing.assert_array_equal(values[0], together[head][i])
+
+
 def test_runtimes_name_every_choice() -> None:
     assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "keras"}
 

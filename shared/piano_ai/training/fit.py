@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from piano_ai.model import ModelConfig, backbone, build_model, heads
+from piano_ai.runtimes import write_int8
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
 from piano_ai.training.losses import head_losses
@@ -169,7 +170,8 @@ def _time_limit_callback(max_hours: float):
 
 
 def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
-    """Write a servable model directory: config.json, model.weights.h5, model.onnx, train_config.json."""
+    """Write a servable model directory: config.json, model.weights.h5, model.onnx (and its int8 copy,
+    model.int8.onnx, which "auto" serves), train_config.json."""
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.load(run_dir / "config.json")
@@ -180,5 +182,6 @@ def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
     config.save(out_dir / "config.json")
     shutil.copy(run_dir / "train_config.json", out_dir / "train_config.json")
     model.export(str(out_dir / "model.onnx"), format="onnx", verbose=False)
+    write_int8(out_dir)
     log.info("exported %s (%s) to %s", run_dir, asdict(config), out_dir)
     return out_dir
