@@ -100,10 +100,8 @@ def transcribe_blocks(
     lets progress report "inference" fractions as the audio is read. The notes equal transcribe()'s.
     ``keep_activations`` also keeps the model's outputs, quantized to uint8 (piano_ai.activations): 1 byte
     per head and key per frame, 119 MB for 3 hours, so this is the one part that grows with the recording.
-    The notes are then decoded from those quantized outputs, so that decoding the stored outputs with the same
-    settings gives the same notes: a value within half a step (1/510) of a threshold may decide otherwise.
     """
-    from piano_ai.activations import dequantize, quantize
+    from piano_ai.activations import quantize
     from piano_ai.constants import SAMPLE_RATE
     from piano_ai.features import LogMelStream
     from piano_ai.note_stream import NoteStream
@@ -127,16 +125,13 @@ def transcribe_blocks(
     pedal: list[FloatArray] = []  # (frames,) per block: small enough to keep whole (1.3 MB for 3 h)
     kept: dict[str, list[npt.NDArray[np.uint8]]] = {}
     for activations in model.stream(mel_blocks()):
-        if (
-            keep_activations
-        ):  # the notes come from the outputs as stored: decoding them again gives these notes
-            stored = {head: quantize(values) for head, values in activations.items() if values is not None}
-            for head, steps in stored.items():
-                kept.setdefault(head, []).append(steps)
-            activations = {head: dequantize(steps) for head, steps in stored.items()}
         notes.push(activations)
         if activations.get("pedal") is not None:
             pedal.append(activations["pedal"][:, 0])
+        if keep_activations:
+            for head, values in activations.items():
+                if values is not None:
+                    kept.setdefault(head, []).append(quantize(values))
     report("inference", 1.0)  # the last batches run after the audio ends: their time is inference's
     report("postprocessing", 0.0)
     found, sustain = _with_pedal(notes.finish(), np.concatenate(pedal) if pedal else None, params)
