@@ -2,7 +2,7 @@
 
 tests/data/golden/clip.flac is 8 s of a held-out ASAP performance (a validation piece) rendered with the
 MuseScore SoundFont; clip.mid is its reference. This writes clip.notes.json, the shipped model's notes for the
-clip in float32, and clip.int8.notes.json, those of the served default (int8 weights), which
+clip in float32, and clip.int8.notes.json, those of its int8 weights (runtime onnx-int8), which
 tests/unit/test_golden.py then expects to the millisecond.
 """
 
@@ -64,8 +64,8 @@ def main() -> None:
     GOLDEN.mkdir(parents=True, exist_ok=True)
     if not (GOLDEN / "clip.flac").exists():
         render_clip()
-    # float32 (onnx and keras agree to 1e-6) and the served default, int8 weights (runtime "auto")
-    for runtime, name in (("onnx", "clip.notes.json"), ("auto", "clip.int8.notes.json")):
+    # float32 (onnx and keras agree to 1e-6) and int8 weights
+    for runtime, name in (("onnx", "clip.notes.json"), ("onnx-int8", "clip.int8.notes.json")):
         notes = transcribe_file(GOLDEN / "clip.flac", load_transcriber(runtime=runtime))
         (GOLDEN / name).write_text(json.dumps([note_to_dict(n) for n in notes], indent=1) + "\n")
         print(f"pinned {len(notes)} notes in {GOLDEN / name} ({runtime})")

@@ -3,8 +3,7 @@
     onnx       ONNX Runtime, float32
     onnx-int8  ONNX Runtime on model.int8.onnx: model.onnx with its MatMul and LSTM weights quantized to int8
                (onnxruntime.quantization's dynamic quantization; the convolutions stay float32), written
-               by export next to model.onnx, or quantized at load (0.3 s) where it is missing. Served by
-               "auto": the fastest that keeps the model's accuracy (docs/benchmarks.md, "Inference runtimes")
+               by export next to model.onnx, or quantized at load (0.3 s) where it is missing
     openvino   Intel's OpenVINO on model.onnx (`pip install openvino`; not in the lock: it is slower here)
     keras      the Keras model built from config.json and model.weights.h5 (TensorFlow)
 
@@ -136,16 +135,15 @@ def onnx_options(threads: int) -> "onnxruntime.SessionOptions":
 
 
 def auto_runtime(model_dir: Path) -> str:
-    """What "auto" serves: int8 where the directory has model.int8.onnx, float32 ONNX where it has model.onnx
-    only, Keras otherwise. int8 held accuracy within 0.003 F1 on v2 and ENSTDkCl, for 14% less CPU and 20%
-    less memory (docs/benchmarks.md, "Inference runtimes")."""
-    if (model_dir / INT8_FILE).is_file():
-        return "onnx-int8"
+    """What "auto" serves: float32 ONNX where the directory has model.onnx, Keras otherwise. int8
+    (model.int8.onnx) held accuracy within 0.003 F1 on v2 and ENSTDkCl for 14% less CPU and 20% less memory,
+    but a job's stored (uint8) outputs then re-decoded to other notes in CI, so it is not served by default
+    yet (docs/benchmarks.md, "Inference runtimes")."""
     return "onnx" if (model_dir / ONNX_FILE).is_file() else "keras"
 
 
 def write_int8(model_dir: Path) -> Path:
-    """Quantize model_dir's model.onnx into model.int8.onnx beside it (what "auto" then serves)."""
+    """Quantize model_dir's model.onnx into model.int8.onnx beside it (runtime "onnx-int8" loads it)."""
     out = model_dir / INT8_FILE
     out.write_bytes(_quantized_int8(model_dir / ONNX_FILE))
     return out

@@ -21,10 +21,10 @@ SANITY_ONSET_F1 = 0.65  # vs the reference: 0.76 measured; the clip (Chopin op. 
 
 @pytest.mark.parametrize(
     ("runtime", "pin"),
-    [("onnx", "clip.notes.json"), ("keras", "clip.notes.json"), ("auto", "clip.int8.notes.json")],
+    [("onnx", "clip.notes.json"), ("keras", "clip.notes.json"), ("onnx-int8", "clip.int8.notes.json")],
 )
 def test_transcription_matches_the_pinned_notes(runtime: str, pin: str) -> None:
-    """The float32 runtimes share one pin; the served default (int8 weights) has its own."""
+    """The float32 runtimes share one pin; int8 weights have their own."""
     pinned = notes_from_dicts(json.loads((GOLDEN / pin).read_text()))
     notes = transcribe_file(GOLDEN / "clip.flac", load_transcriber(runtime=runtime))
     assert len(notes) == len(pinned)

@@ -59,13 +59,13 @@ def test_onnx_runtimes_need_model_onnx(tmp_path: Path) -> None:
     assert inference.load_transcriber(tmp_path).runtime == "keras"  # auto falls back
 
 
-def test_auto_serves_int8_where_the_model_has_it(tmp_path: Path) -> None:
-    assert inference.load_transcriber().runtime == "onnx-int8"  # the shipped model
+def test_auto_serves_float32_onnx_and_int8_is_written_beside_it(tmp_path: Path) -> None:
+    assert inference.load_transcriber().runtime == "onnx"  # the shipped model
     for name in ("config.json", "model.weights.h5", "model.onnx"):
         (tmp_path / name).write_bytes((inference.DEFAULT_MODEL_DIR / name).read_bytes())
-    assert runtimes.auto_runtime(tmp_path) == "onnx"
     assert runtimes.write_int8(tmp_path) == tmp_path / runtimes.INT8_FILE
-    assert runtimes.auto_runtime(tmp_path) == "onnx-int8"
+    assert runtimes.auto_runtime(tmp_path) == "onnx"
+    assert inference.load_transcriber(tmp_path, runtime="onnx-int8").runtime == "onnx-int8"
 
 
 def test_the_shipped_int8_model_is_the_shipped_model_quantized(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def _time_limit_callback(max_hours: float):
 
 def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
     """Write a servable model directory: config.json, model.weights.h5, model.onnx (and its int8 copy,
-    model.int8.onnx, which "auto" serves), train_config.json."""
+    model.int8.onnx, for runtime "onnx-int8"), train_config.json."""
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.load(run_dir / "config.json")
