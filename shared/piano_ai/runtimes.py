@@ -62,9 +62,9 @@ def call_plan(streams: int) -> tuple[int, int]:
     The cores are the ones this process may run on (ONNX Runtime's own default counts the machine's: pinned
     to one core with `taskset -c 0`, two threads took a conversion twice as long). One stream makes one call
     at a time, so that call gets every core. Several streams get a call per core, one thread each: a second
-    thread in one call sat mostly idle in the LSTMs, and the `make bench` set converted in 1.30-1.41 s
-    in-process against 1.60-1.86 s (docs/benchmarks.md, "Threads"). OMP_NUM_THREADS sets the threads per
-    call; the calls at once then fill the cores.
+    thread in one call sat mostly idle in the LSTMs, and `piano-ai convert` of the `make bench` set ran in
+    1.47-1.62 s in-process against 1.63-1.77 s (docs/benchmarks.md, "Threads"). OMP_NUM_THREADS sets the
+    threads per call; the calls at once then fill the cores.
     """
     cores = len(os.sched_getaffinity(0))
     if os.environ.get("OMP_NUM_THREADS"):
