@@ -1,16 +1,16 @@
 """Notes from activations that arrive in blocks, in memory that does not grow with the recording.
 
-notes.find_notes decides a note from the frame before its onset to two frames after its end, so a window
-of frames that holds all of those finds it exactly as the whole recording would. The stream keeps a window
-from just before the earliest note it has not settled yet; a note is settled once its end lies
-SETTLE_FRAMES inside the window. Memory then depends on the longest note, not on the recording.
+notes.find_notes decides a note from ONSET_CONTEXT frames before its onset to two frames after its end, so a
+window of frames that holds all of those finds it exactly as the whole recording would. The stream keeps a
+window from ONSET_CONTEXT frames before the earliest note it has not settled yet; a note is settled once its
+end lies SETTLE_FRAMES inside the window. Memory then depends on the longest note, not on the recording.
 """
 
 from collections.abc import Mapping
 
 import numpy as np
 
-from piano_ai.notes import find_notes
+from piano_ai.notes import ONSET_CONTEXT, find_notes
 from piano_ai.types import FloatArray, Note, NoteParams
 
 SETTLE_FRAMES = 3  # a note whose end is this many frames before the window's end cannot change
@@ -61,7 +61,8 @@ class NoteStream:
         found = find_notes(
             window["onset"], window["frame"], window["offset"], window["velocity"], self.params, self._origin
         )
-        first_onset = 1 if self._origin > 0 else 0  # the window's first frame has no frame before it here
+        # onsets nearer the window's start than ONSET_CONTEXT were settled in an earlier window
+        first_onset = ONSET_CONTEXT if self._origin > 0 else 0
         settled = found.times >= first_onset
         if not last:
             settled &= found.end <= frames - 1 - SETTLE_FRAMES
@@ -85,10 +86,9 @@ class NoteStream:
         return self._window
 
     def _slide(self, window: dict[str, FloatArray], open_onsets: np.ndarray, frames: int) -> None:
-        """Drop the frames no unsettled note needs: keep from the frame before the earliest open onset."""
-        keep_from = (
-            min(int(open_onsets.min()) if open_onsets.size else frames, frames - 1 - SETTLE_FRAMES) - 1
-        )
+        """Drop the frames no unsettled note needs: keep from ONSET_CONTEXT before the earliest open onset."""
+        earliest = min(int(open_onsets.min()) if open_onsets.size else frames, frames - 1 - SETTLE_FRAMES)
+        keep_from = earliest - ONSET_CONTEXT
         keep_from = max(keep_from, 0)
         self._window = {head: window[head][keep_from:].copy() for head in NOTE_HEADS}
         self._origin += keep_from

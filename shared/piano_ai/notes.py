@@ -6,6 +6,10 @@ through its last frame, offset on its last frame):
 
 - a note starts at a local maximum of the onset probability that is >= onset_threshold; the start
   time is refined below a frame by a parabola through the peak and its two neighbours (a frame is 32 ms);
+- a peak under SURE_ONSET is dropped when a stronger peak of the key an octave below lies within
+  OCTAVE_FRAMES of it (the octave partial of a real piano's low note), or a stronger peak of the same key
+  within REPEAT_FRAMES before it (one strike seen twice); on MAPS's real Disklavier (ENSTDkCl) most of the
+  onsets between 0.7 and 0.8 that match nothing are of these two kinds;
 - it sounds while the frame probability is >= frame_threshold. Right after the onset the frame head may
   still be rising, so the first ONSET_GRACE_FRAMES frames may be below the threshold;
 - it ends on its last frame above frame_threshold, on the first frame whose offset probability is
@@ -27,6 +31,10 @@ from piano_ai.types import Activations, FloatArray, Note, NoteParams
 
 ONSET_GRACE_FRAMES = 2  # frames after an onset in which the frame head may still be below threshold
 OFFSET_GUARD_FRAMES = 1  # frames after an onset in which the offset head cannot end the note
+SURE_ONSET = 0.9  # onset peaks at least this strong are never dropped as octave partials or repeats
+OCTAVE_FRAMES = 0  # an octave partial's peak lies within this many frames of its low note's (0: the same)
+REPEAT_FRAMES = 3  # a second peak of one strike lies within this many frames (96 ms) after the first
+ONSET_CONTEXT = REPEAT_FRAMES + 1  # frames before an onset that its peak's fate depends on
 VELOCITY_RADIUS = 1  # frames either side of the onset frame averaged for the velocity
 OFFSET_SNAP_FRAMES = 1  # an end moves to the offset head's peak within this many frames of it
 OFFSET_SNAP_FLOOR = 0.05  # ... when that peak is at least this probability
@@ -85,11 +93,12 @@ def find_notes(
 ) -> FoundNotes:
     """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
 
-    A note needs only the frames from the one before its onset to two after its end, so a run that holds
-    those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
+    A note needs only the frames from ONSET_CONTEXT before its onset to two after its end, so a run that
+    holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
     """
     frames = onset.shape[0]
     peaks = onset_peaks(onset, params.onset_threshold) if frames else np.zeros(onset.shape, bool)
+    peaks &= ~echoes(onset, peaks)
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
 
     reach = next_true(frame >= params.frame_threshold, times, keys)
@@ -118,6 +127,33 @@ def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:
     before = np.vstack([np.zeros((1, onset.shape[1]), onset.dtype), onset[:-1]])
     after = np.vstack([onset[1:], np.zeros((1, onset.shape[1]), onset.dtype)])
     return (onset >= threshold) & (onset > before) & (onset >= after)
+
+
+def echoes(onset: FloatArray, peaks: BoolArray) -> BoolArray:
+    """(frames, keys) bool: the peaks under SURE_ONSET that echo a stronger one, an octave below within
+    OCTAVE_FRAMES or on the same key up to REPEAT_FRAMES before (peaks are judged against every peak, kept
+    or not, so no decision waits on another)."""
+    strength = np.where(peaks, onset, -1.0).astype(np.float32)  # -1 where no peak
+    weak = peaks & (onset < SURE_ONSET)
+    octave = np.full(onset.shape, -1.0, np.float32)
+    below = strength[:, :-12]  # the key an octave below each of keys 12..
+    for shift in range(-OCTAVE_FRAMES, OCTAVE_FRAMES + 1):
+        octave[:, 12:] = np.maximum(octave[:, 12:], _shifted(below, shift))
+    before = np.full(onset.shape, -1.0, np.float32)
+    for lag in range(1, REPEAT_FRAMES + 1):
+        before = np.maximum(before, _shifted(strength, -lag))
+    return weak & ((octave >= onset) | (before > onset))
+
+
+def _shifted(values: FloatArray, shift: int) -> FloatArray:
+    """values[t + shift] at row t, -1 where that row is outside."""
+    out = np.full(values.shape, -1.0, values.dtype)
+    frames = values.shape[0]
+    if shift >= 0:
+        out[: max(frames - shift, 0)] = values[shift:]
+    else:
+        out[-shift:] = values[: frames + shift]
+    return out
 
 
 def refined_peaks(

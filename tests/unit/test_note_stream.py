@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from piano_ai import note_stream
+from piano_ai import note_stream, notes
 from piano_ai.constants import N_KEYS
 from piano_ai.note_stream import NoteStream
 from piano_ai.notes import notes_from_activations
@@ -67,3 +67,25 @@ def test_the_window_does_not_grow_with_the_recording(activations: Activations) -
 
 def test_nothing_pushed_gives_no_notes() -> None:
     assert NoteStream().finish() == []
+
+
+def test_streamed_notes_equal_the_whole_recordings_where_peaks_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Peaks of every height with octave partials and repeated peaks, which notes.echoes drops: a window's
+    first frames must hold the context each onset's fate depends on."""
+    rng = np.random.default_rng(1)
+    spikes = (rng.random((FRAMES, N_KEYS)) < 0.004) * rng.uniform(0.3, 1.0, (FRAMES, N_KEYS))
+    onset = scipy.ndimage.gaussian_filter1d(spikes.astype(np.float32), 0.7, axis=0) * 1.7
+    onset[:, 12:] = np.maximum(onset[:, 12:], 0.8 * onset[:, :-12])  # octave partials
+    onset[2:] = np.maximum(onset[2:], 0.7 * onset[:-2] * (rng.random((FRAMES - 2, N_KEYS)) < 0.5))  # repeats
+    onset = np.clip(onset, 0, 1).astype(np.float32)
+    frame = smoothed(rng, 0.5, 20.0)
+    act = Activations(
+        onset, frame, smoothed(rng, 0.005, 1.0), rng.random((FRAMES, N_KEYS)).astype(np.float32)
+    )
+    params = NoteParams(0.3, 0.3, 0.8, 0.0)
+    assert notes.echoes(onset, notes.onset_peaks(onset, params.onset_threshold)).sum() > 500
+    monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", 50)
+    stream = NoteStream(params)
+    for first in range(0, FRAMES, 7):
+        stream.push({h: getattr(act, h)[first : first + 7] for h in ("onset", "frame", "offset", "velocity")})
+    assert stream.finish() == notes_from_activations(act, params)

@@ -266,3 +266,54 @@ def test_decoding_training_targets_gives_back_the_notes() -> None:
     for got, want in zip(decoded, truth, strict=True):
         assert got.start == pytest.approx(want.start, abs=F / 2 + 1e-9)  # targets quantise to frames
         assert got.end == pytest.approx(want.end, abs=F)
+
+
+def two_keys(onsets: dict[tuple[int, int], float], frames: int = FRAMES) -> Activations:
+    """Onset peaks at {(frame, key): value}, each key sounding from its first onset to frame 30."""
+    onset = np.zeros((frames, N_KEYS), np.float32)
+    frame = np.zeros((frames, N_KEYS), np.float32)
+    for (t, key), value in onsets.items():
+        onset[t, key] = value
+    for key in {key for _, key in onsets}:
+        first = min(t for t, k in onsets if k == key)
+        frame[first:31, key] = 0.9
+    return Activations(onset, frame, np.zeros_like(onset), np.full_like(onset, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "kept"),
+    [
+        (0.95, 0.75, [PITCH]),  # a weak peak an octave above, in the same frame: the low note's partial
+        (0.95, 0.9, [PITCH, PITCH + 12]),  # SURE_ONSET and up: a played octave
+        (0.75, 0.8, [PITCH, PITCH + 12]),  # stronger than the note below: played
+    ],
+)
+def test_a_weak_peak_an_octave_above_a_stronger_one_is_its_partial(
+    low: float, high: float, kept: list[int]
+) -> None:
+    notes = notes_from_activations(two_keys({(5, KEY): low, (5, KEY + 12): high}), TABLE_PARAMS)
+    assert [n.pitch for n in notes] == kept
+
+
+def test_an_octave_a_frame_apart_is_played() -> None:
+    notes = notes_from_activations(two_keys({(5, KEY): 0.95, (6, KEY + 12): 0.75}), TABLE_PARAMS)
+    assert [n.pitch for n in notes] == [PITCH, PITCH + 12]
+
+
+@pytest.mark.parametrize(
+    ("second", "count"),
+    [
+        ({8: 0.75}, 1),  # 3 frames after a stronger peak, weaker: the same strike
+        ({9: 0.75}, 2),  # 4 frames after: struck again
+        ({8: 0.92}, 2),  # SURE_ONSET and up: struck again
+    ],
+)
+def test_a_weaker_peak_just_after_a_strike_of_the_same_key_is_the_same_strike(
+    second: dict[int, float], count: int
+) -> None:
+    onsets = {(5, KEY): 0.95} | {(t, KEY): value for t, value in second.items()}
+    notes = notes_from_activations(two_keys(onsets), TABLE_PARAMS)
+    assert len(notes) == count
+    assert notes[0].start == pytest.approx(5 * F, abs=1e-6)
+    if count == 1:  # the echo does not cut the note: it sounds on to the frame head's end
+        assert notes[0].end == pytest.approx(30 * F, abs=1e-6)
