@@ -133,26 +133,22 @@ def echoes(onset: FloatArray, peaks: BoolArray) -> BoolArray:
     """(frames, keys) bool: the peaks under SURE_ONSET that echo a stronger one, an octave below within
     OCTAVE_FRAMES or on the same key up to REPEAT_FRAMES before (peaks are judged against every peak, kept
     or not, so no decision waits on another)."""
-    strength = np.where(peaks, onset, -1.0).astype(np.float32)  # -1 where no peak
-    weak = peaks & (onset < SURE_ONSET)
-    octave = np.full(onset.shape, -1.0, np.float32)
-    below = strength[:, :-12]  # the key an octave below each of keys 12..
+    frames = onset.shape[0]
+    times, keys = np.nonzero(peaks & (onset < SURE_ONSET))  # the weak peaks, the only ones that can echo
+    value = onset[times, keys]
+    echo = np.zeros(times.shape, bool)
     for shift in range(-OCTAVE_FRAMES, OCTAVE_FRAMES + 1):
-        octave[:, 12:] = np.maximum(octave[:, 12:], _shifted(below, shift))
-    before = np.full(onset.shape, -1.0, np.float32)
+        t, k = times + shift, keys - 12
+        inside = (t >= 0) & (t < frames) & (k >= 0)
+        t, k = np.where(inside, t, 0), np.where(inside, k, 0)
+        echo |= inside & peaks[t, k] & (onset[t, k] >= value)
     for lag in range(1, REPEAT_FRAMES + 1):
-        before = np.maximum(before, _shifted(strength, -lag))
-    return weak & ((octave >= onset) | (before > onset))
-
-
-def _shifted(values: FloatArray, shift: int) -> FloatArray:
-    """values[t + shift] at row t, -1 where that row is outside."""
-    out = np.full(values.shape, -1.0, values.dtype)
-    frames = values.shape[0]
-    if shift >= 0:
-        out[: max(frames - shift, 0)] = values[shift:]
-    else:
-        out[-shift:] = values[: frames + shift]
+        t = times - lag
+        inside = t >= 0
+        t = np.where(inside, t, 0)
+        echo |= inside & peaks[t, keys] & (onset[t, keys] > value)
+    out = np.zeros(peaks.shape, bool)
+    out[times[echo], keys[echo]] = True
     return out
 
 
