@@ -1,19 +1,21 @@
 """Notes from activations that arrive in blocks, in memory that does not grow with the recording.
 
-notes.find_notes decides a note from ONSET_CONTEXT frames before its onset to two frames after its end, so a
-window of frames that holds all of those finds it exactly as the whole recording would. The stream keeps a
-window from ONSET_CONTEXT frames before the earliest note it has not settled yet; a note is settled once its
-end lies SETTLE_FRAMES inside the window. Memory then depends on the longest note, not on the recording.
+notes.find_notes decides a note from ONSET_CONTEXT frames before its onset to END_CONTEXT frames after its
+end, so a window of frames that holds all of those finds it exactly as the whole recording would. The stream
+keeps a window from ONSET_CONTEXT frames before the earliest note it has not settled yet; a note is settled
+once its end lies SETTLE_FRAMES inside the window. Memory then depends on the longest note, not on the
+recording.
 """
 
 from collections.abc import Mapping
 
 import numpy as np
 
-from piano_ai.notes import ONSET_CONTEXT, find_notes
+from piano_ai.notes import END_CONTEXT, find_notes
+from piano_ai.onsets import ONSET_CONTEXT
 from piano_ai.types import FloatArray, Note, NoteParams
 
-SETTLE_FRAMES = 3  # a note whose end is this many frames before the window's end cannot change
+SETTLE_FRAMES = END_CONTEXT  # a note whose end is this many frames before the window's end cannot change
 MIN_NEW_FRAMES = 4096  # frames (131 s) gathered before the window is searched again: amortises the overlap
 NOTE_HEADS = ("onset", "frame", "offset", "velocity")  # the heads notes are made of; others pass by
 

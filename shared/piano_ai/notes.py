@@ -4,12 +4,9 @@ The rules mirror how piano_ai.data.targets writes the training targets (frame t 
 t * SECONDS_PER_FRAME seconds; a note is marked onset on its first frame, frame from its first
 through its last frame, offset on its last frame):
 
-- a note starts at a local maximum of the onset probability that is >= onset_threshold; the start
-  time is refined below a frame by a parabola through the peak and its two neighbours (a frame is 32 ms);
-- a peak under SURE_ONSET is dropped when a stronger peak of the key an octave below lies within
-  OCTAVE_FRAMES of it (the octave partial of a real piano's low note), or a stronger peak of the same key
-  within REPEAT_FRAMES before it (one strike seen twice); on MAPS's real Disklavier (ENSTDkCl) most of the
-  onsets between 0.7 and 0.8 that match nothing are of these two kinds;
+- a note starts at a local maximum of the onset probability that piano_ai.onsets' network, reading the heads
+  around it, judges a note with at least onset_threshold; the start time is refined below a frame by a
+  parabola through the peak and its two neighbours (a frame is 32 ms);
 - it sounds while the frame probability is >= frame_threshold. Right after the onset the frame head may
   still be rising, so the first ONSET_GRACE_FRAMES frames may be below the threshold;
 - it ends on its last frame above frame_threshold, on the first frame whose offset probability is
@@ -27,30 +24,34 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
+from piano_ai.onsets import LOOKAHEAD, OnsetNet, note_onsets
 from piano_ai.types import Activations, FloatArray, Note, NoteParams
 
 ONSET_GRACE_FRAMES = 2  # frames after an onset in which the frame head may still be below threshold
 OFFSET_GUARD_FRAMES = 1  # frames after an onset in which the offset head cannot end the note
-SURE_ONSET = 0.9  # onset peaks at least this strong are never dropped as octave partials or repeats
-OCTAVE_FRAMES = 0  # an octave partial's peak lies within this many frames of its low note's (0: the same)
-REPEAT_FRAMES = 3  # a second peak of one strike lies within this many frames (96 ms) after the first
-ONSET_CONTEXT = REPEAT_FRAMES + 1  # frames before an onset that its peak's fate depends on
 VELOCITY_RADIUS = 1  # frames either side of the onset frame averaged for the velocity
 OFFSET_SNAP_FRAMES = 1  # an end moves to the offset head's peak within this many frames of it
 OFFSET_SNAP_FLOOR = 0.05  # ... when that peak is at least this probability
+
+# a note's end is decided by the frames up to one after it, and by whether a peak of its key before then is
+# a note, which reads LOOKAHEAD frames further
+END_CONTEXT = LOOKAHEAD + 1
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def notes_from_activations(act: Activations, params: NoteParams | None = None) -> list[Note]:
+def notes_from_activations(
+    act: Activations, params: NoteParams | None = None, net: OnsetNet | None = None
+) -> list[Note]:
     """Notes from activations (each (frames, N_KEYS) float32 in 0..1), sorted by (start, pitch).
 
-    Times are in seconds from the start of the audio; velocity is 1..127.
+    Times are in seconds from the start of the audio; velocity is 1..127. ``net`` judges the onset peaks
+    (default: the shipped model's, piano_ai.onsets).
     """
     params = params or NoteParams()
     onset, frame, offset, velocity = _checked(act)
-    found = find_notes(onset, frame, offset, velocity, params)
+    found = find_notes(onset, frame, offset, velocity, params, net=net)
     notes = [note for i, note in enumerate(found.to_notes()) if found.keep[i]]
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
@@ -90,15 +91,19 @@ def find_notes(
     velocity: FloatArray,
     params: NoteParams,
     origin: int = 0,
+    net: OnsetNet | None = None,
 ) -> FoundNotes:
     """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
 
-    A note needs only the frames from ONSET_CONTEXT before its onset to two after its end, so a run that
-    holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
+    A note needs only the frames from onsets.ONSET_CONTEXT before its onset to END_CONTEXT after its end, so a
+    run that holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
     """
     frames = onset.shape[0]
-    peaks = onset_peaks(onset, params.onset_threshold) if frames else np.zeros(onset.shape, bool)
-    peaks &= ~echoes(onset, peaks)
+    peaks = (
+        note_onsets(onset, frame, offset, velocity, params.onset_threshold, net)
+        if frames
+        else np.zeros(onset.shape, bool)
+    )
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
 
     reach = next_true(frame >= params.frame_threshold, times, keys)
@@ -120,36 +125,6 @@ def find_notes(
     vel = onset_velocities(onset, velocity, times, keys)
     keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
     return FoundNotes(times, keys, end, start_s, end_s, vel, keep)
-
-
-def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:
-    """(frames, keys) bool: local maxima in time of ``onset`` >= threshold (a plateau peaks at its start)."""
-    before = np.vstack([np.zeros((1, onset.shape[1]), onset.dtype), onset[:-1]])
-    after = np.vstack([onset[1:], np.zeros((1, onset.shape[1]), onset.dtype)])
-    return (onset >= threshold) & (onset > before) & (onset >= after)
-
-
-def echoes(onset: FloatArray, peaks: BoolArray) -> BoolArray:
-    """(frames, keys) bool: the peaks under SURE_ONSET that echo a stronger one, an octave below within
-    OCTAVE_FRAMES or on the same key up to REPEAT_FRAMES before (peaks are judged against every peak, kept
-    or not, so no decision waits on another)."""
-    frames = onset.shape[0]
-    times, keys = np.nonzero(peaks & (onset < SURE_ONSET))  # the weak peaks, the only ones that can echo
-    value = onset[times, keys]
-    echo = np.zeros(times.shape, bool)
-    for shift in range(-OCTAVE_FRAMES, OCTAVE_FRAMES + 1):
-        t, k = times + shift, keys - 12
-        inside = (t >= 0) & (t < frames) & (k >= 0)
-        t, k = np.where(inside, t, 0), np.where(inside, k, 0)
-        echo |= inside & peaks[t, k] & (onset[t, k] >= value)
-    for lag in range(1, REPEAT_FRAMES + 1):
-        t = times - lag
-        inside = t >= 0
-        t = np.where(inside, t, 0)
-        echo |= inside & peaks[t, keys] & (onset[t, keys] > value)
-    out = np.zeros(peaks.shape, bool)
-    out[times[echo], keys[echo]] = True
-    return out
 
 
 def refined_peaks(

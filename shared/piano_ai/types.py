@@ -46,7 +46,7 @@ class NoteParams:
 
     # Tuned for the shipped model on its validation split (docs/benchmarks.md): the weighted onset loss
     # makes its onset probabilities run high, so the best onset threshold is above 0.5.
-    onset_threshold: float = 0.7  # onset probability that starts a note
+    onset_threshold: float = 0.6  # how sure piano_ai.onsets must be that a peak starts a note
     frame_threshold: float = 0.3  # frame probability that keeps a note sounding
     offset_threshold: float = 0.8  # offset probability that ends a note early
     min_note_ms: float = 30.0  # notes shorter than this are dropped (milliseconds)

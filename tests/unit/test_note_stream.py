@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from piano_ai import note_stream, notes
+from piano_ai import note_stream, onsets
 from piano_ai.constants import N_KEYS
 from piano_ai.note_stream import NoteStream
 from piano_ai.notes import notes_from_activations
@@ -83,7 +83,7 @@ def test_streamed_notes_equal_the_whole_recordings_where_peaks_echo(monkeypatch:
         onset, frame, smoothed(rng, 0.005, 1.0), rng.random((FRAMES, N_KEYS)).astype(np.float32)
     )
     params = NoteParams(0.3, 0.3, 0.8, 0.0)
-    assert notes.echoes(onset, notes.onset_peaks(onset, params.onset_threshold)).sum() > 500
+    assert onsets.echoes(onset, onsets.onset_peaks(onset, params.onset_threshold)).sum() > 500
     monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", 50)
     stream = NoteStream(params)
     for first in range(0, FRAMES, 7):

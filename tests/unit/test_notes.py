@@ -6,7 +6,19 @@ import numpy as np
 import pytest
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
-from piano_ai.notes import next_true, notes_from_activations, onset_peaks
+from piano_ai.notes import next_true, notes_from_activations
+from piano_ai.onsets import (
+    CANDIDATE_FLOOR,
+    ECHO_FLOOR,
+    FEATURES,
+    LOOKAHEAD,
+    NET_FILE,
+    ONSET_CONTEXT,
+    OnsetNet,
+    echoes,
+    onset_peaks,
+    peak_features,
+)
 from piano_ai.types import Activations, Note, NoteParams
 
 FRAMES = 40
@@ -104,7 +116,7 @@ CASES = [
         velocity={5: 0.5},
         expected=[(5 * F, 10 * F, 64)],
     ),
-    Case("onset just under the threshold does not", onset={5: 0.499}, frame=span(5, 10), expected=[]),
+    Case("onset peak under the candidate floor does not", onset={5: 0.19}, frame=span(5, 10), expected=[]),
     Case(
         "frame exactly at the threshold keeps sounding",
         onset={5: 0.9},
@@ -280,40 +292,89 @@ def two_keys(onsets: dict[tuple[int, int], float], frames: int = FRAMES) -> Acti
     return Activations(onset, frame, np.zeros_like(onset), np.full_like(onset, 0.5))
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "kept"),
-    [
-        (0.95, 0.75, [PITCH]),  # a weak peak an octave above, in the same frame: the low note's partial
-        (0.95, 0.9, [PITCH, PITCH + 12]),  # SURE_ONSET and up: a played octave
-        (0.75, 0.8, [PITCH, PITCH + 12]),  # stronger than the note below: played
-    ],
-)
-def test_a_weak_peak_an_octave_above_a_stronger_one_is_its_partial(
-    low: float, high: float, kept: list[int]
-) -> None:
-    notes = notes_from_activations(two_keys({(5, KEY): low, (5, KEY + 12): high}), TABLE_PARAMS)
-    assert [n.pitch for n in notes] == kept
-
-
-def test_an_octave_a_frame_apart_is_played() -> None:
-    notes = notes_from_activations(two_keys({(5, KEY): 0.95, (6, KEY + 12): 0.75}), TABLE_PARAMS)
-    assert [n.pitch for n in notes] == [PITCH, PITCH + 12]
+def echo_at(onsets: dict[tuple[int, int], float], at: tuple[int, int]) -> bool:
+    onset = two_keys(onsets).onset
+    return bool(echoes(onset, onset_peaks(onset, ECHO_FLOOR))[at])
 
 
 @pytest.mark.parametrize(
-    ("second", "count"),
+    ("low", "high", "echo"),
     [
-        ({8: 0.75}, 1),  # 3 frames after a stronger peak, weaker: the same strike
-        ({9: 0.75}, 2),  # 4 frames after: struck again
-        ({8: 0.92}, 2),  # SURE_ONSET and up: struck again
+        (0.95, 0.75, True),  # a weak peak an octave above, in the same frame: the low note's partial
+        (0.95, 0.9, False),  # SURE_ONSET and up: a played octave
+        (0.75, 0.8, False),  # stronger than the note below: played
     ],
 )
-def test_a_weaker_peak_just_after_a_strike_of_the_same_key_is_the_same_strike(
-    second: dict[int, float], count: int
+def test_a_weak_peak_an_octave_above_a_stronger_one_is_an_echo(low: float, high: float, echo: bool) -> None:
+    assert echo_at({(5, KEY): low, (5, KEY + 12): high}, (5, KEY + 12)) is echo
+
+
+def test_an_octave_a_frame_apart_is_no_echo() -> None:
+    assert echo_at({(5, KEY): 0.95, (6, KEY + 12): 0.75}, (6, KEY + 12)) is False
+
+
+@pytest.mark.parametrize(
+    ("second", "echo"),
+    [
+        ((8, 0.75), True),  # 3 frames after a stronger peak, weaker: the same strike
+        ((9, 0.75), False),  # 4 frames after: struck again
+        ((8, 0.92), False),  # SURE_ONSET and up: struck again
+    ],
+)
+def test_a_weaker_peak_just_after_a_strike_of_the_same_key_is_an_echo(
+    second: tuple[int, float], echo: bool
 ) -> None:
-    onsets = {(5, KEY): 0.95} | {(t, KEY): value for t, value in second.items()}
-    notes = notes_from_activations(two_keys(onsets), TABLE_PARAMS)
-    assert len(notes) == count
-    assert notes[0].start == pytest.approx(5 * F, abs=1e-6)
-    if count == 1:  # the echo does not cut the note: it sounds on to the frame head's end
-        assert notes[0].end == pytest.approx(30 * F, abs=1e-6)
+    t, value = second
+    assert echo_at({(5, KEY): 0.95, (t, KEY): value}, (t, KEY)) is echo
+
+
+def onset_height_net(weight: float = 20.0, bias: float = -10.0) -> OnsetNet:
+    """A one-layer OnsetNet that reads only the peak's own height: sigmoid(weight * onset[t] + bias)."""
+    n = len(FEATURES)
+    w = np.zeros((n, 1))
+    w[FEATURES.index("onset[t+0]"), 0] = weight
+    return OnsetNet(np.zeros(n), np.ones(n), (w,), (np.array([bias]),))
+
+
+@pytest.mark.parametrize(
+    ("height", "threshold", "kept"), [(0.6, 0.5, True), (0.45, 0.5, False), (0.6, 0.9, False)]
+)
+def test_the_network_decides_which_peaks_are_notes(height: float, threshold: float, kept: bool) -> None:
+    """sigmoid(20 * height - 10) against the threshold: 0.88 for 0.6, 0.27 for 0.45."""
+    act = two_keys({(5, KEY): height})
+    params = NoteParams(onset_threshold=threshold)
+    assert len(notes_from_activations(act, params, net=onset_height_net())) == int(kept)
+
+
+def test_the_numpy_network_is_scikit_learns_mlp() -> None:
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FEATURES)))
+    y = (x[:, 2] + 0.3 * x[:, 9] > 0.7).astype(int)
+    mlp = MLPClassifier((8, 4), max_iter=300, random_state=0).fit(x, y)
+    net = OnsetNet(np.zeros(x.shape[1]), np.ones(x.shape[1]), tuple(mlp.coefs_), tuple(mlp.intercepts_))
+    np.testing.assert_allclose(
+        net.probability(x.astype(np.float32)), mlp.predict_proba(x.astype(np.float32))[:, 1], atol=1e-6
+    )
+
+
+def test_a_peaks_features_read_only_its_context() -> None:
+    """Features of peaks at least ONSET_CONTEXT frames inside a run and LOOKAHEAD before its end are those
+    of the whole recording: what note_stream's windows rely on."""
+    rng = np.random.default_rng(3)
+    heads = [rng.random((300, N_KEYS)).astype(np.float32) ** 3 for _ in range(4)]
+    times, keys = np.nonzero(onset_peaks(heads[0], CANDIDATE_FLOOR))
+    whole = peak_features(*heads, times, keys)
+    first, last = 100, 200
+    inside = (times >= first + ONSET_CONTEXT) & (times < last - LOOKAHEAD)
+    part = peak_features(*(h[first:last] for h in heads), times[inside] - first, keys[inside])
+    np.testing.assert_array_equal(part, whole[inside])
+    wider = (times >= first + ONSET_CONTEXT - 1) & (times < last - LOOKAHEAD + 1)
+    cut = peak_features(*(h[first:last] for h in heads), times[wider] - first, keys[wider])
+    assert not np.array_equal(cut, whole[wider])  # one frame less context does change some
+
+
+def test_the_shipped_network_reads_these_features() -> None:
+    net = OnsetNet.load(NET_FILE)
+    assert net.mean.shape == (len(FEATURES),) and net.weights[-1].shape[1] == 1

@@ -10,6 +10,7 @@ from service_testkit import ApiHarness, assert_storage_unavailable, clear_servic
 from test_api_decode import finish_with_outputs, two_notes
 
 from piano_ai.storage import job_keys
+from piano_ai.types import NoteParams
 
 
 def fresh_app(api: ApiHarness) -> TestClient:
@@ -47,10 +48,10 @@ def test_saving_note_parameters_is_503_and_keeps_the_old_ones(
     job_id = submit()["id"]
     finish_with_outputs(api, job_id, two_notes())
     with storage_gone(api.storage.root):
-        response = api.client.patch(f"/v1/jobs/{job_id}", json={"note_params": {"onset_threshold": 0.5}})
+        response = api.client.patch(f"/v1/jobs/{job_id}", json={"note_params": {"onset_threshold": 0.2}})
     assert_storage_unavailable(response)
     job = api.client.get(f"/v1/jobs/{job_id}").json()
-    assert job["params"]["onset_threshold"] == 0.7 and job["note_count"] == 1
+    assert job["params"]["onset_threshold"] == NoteParams().onset_threshold and job["note_count"] == 1
 
 
 def test_a_delete_is_503_and_keeps_the_job_and_its_files_until_storage_is_back(
