@@ -18,7 +18,9 @@ KNOBS = ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms"
 def add_note_options(parser: argparse.ArgumentParser) -> None:
     """Add the note-detection group (each option defaults to NoteParams' value when not given)."""
     knobs = parser.add_argument_group("note detection (defaults from piano_ai.types.NoteParams)")
-    knobs.add_argument("--onset-threshold", type=float, help="onset probability that starts a note")
+    knobs.add_argument(
+        "--onset-threshold", type=float, help="how sure the onset network must be that a peak starts a note"
+    )
     knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
     knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
     knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
