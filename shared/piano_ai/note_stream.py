@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from piano_ai.notes import END_CONTEXT, find_notes
-from piano_ai.onsets import ONSET_CONTEXT
+from piano_ai.onsets import ONSET_CONTEXT, OnsetNet
 from piano_ai.types import FloatArray, Note, NoteParams
 
 SETTLE_FRAMES = END_CONTEXT  # a note whose end is this many frames before the window's end cannot change
@@ -26,8 +26,9 @@ class NoteStream:
     The result equals notes.notes_from_activations on the whole recording's activations.
     """
 
-    def __init__(self, params: NoteParams | None = None) -> None:
+    def __init__(self, params: NoteParams | None = None, net: OnsetNet | None = None) -> None:
         self.params = (params or NoteParams()).validate()
+        self.net = net  # judges the onset peaks (None: the shipped model's network)
         self._pending: list[Mapping[str, FloatArray]] = []  # blocks not yet joined to the window
         self._window: dict[str, FloatArray] = {}  # (frames, N_KEYS) per head, from frame self._origin
         self._origin = 0  # the window's first frame in the recording
@@ -61,7 +62,13 @@ class NoteStream:
         if frames == 0:
             return
         found = find_notes(
-            window["onset"], window["frame"], window["offset"], window["velocity"], self.params, self._origin
+            window["onset"],
+            window["frame"],
+            window["offset"],
+            window["velocity"],
+            self.params,
+            self._origin,
+            self.net,
         )
         # onsets nearer the window's start than ONSET_CONTEXT were settled in an earlier window
         first_onset = ONSET_CONTEXT if self._origin > 0 else 0

@@ -86,6 +86,13 @@ def shipped_net() -> OnsetNet:
     return OnsetNet.load(NET_FILE)
 
 
+@lru_cache(maxsize=8)
+def net_for(model_dir: Path | None) -> OnsetNet:
+    """The network fitted for a model directory's outputs (its onsets.npz), else the shipped one."""
+    own = Path(model_dir) / NET_FILE.name if model_dir is not None else None
+    return OnsetNet.load(own) if own is not None and own.is_file() else shipped_net()
+
+
 def note_onsets(
     onset: FloatArray,
     frame: FloatArray,

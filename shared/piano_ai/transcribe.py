@@ -20,10 +20,19 @@ PREFETCH_BLOCKS = 2  # decoded blocks (8 s each) made ahead while the model runs
 
 if TYPE_CHECKING:  # the model module imports TensorFlow lazily; only its type is needed here
     from piano_ai.inference import Transcriber
+    from piano_ai.onsets import OnsetNet
 
 
 def _noop(stage: str, fraction: float) -> None:
     pass
+
+
+def _net(model: "Transcriber") -> "OnsetNet":
+    """The onset network fitted for this model (its directory's onsets.npz), else the shipped one."""
+    from piano_ai.onsets import net_for
+
+    model_dir = getattr(model, "model_dir", None)
+    return net_for(Path(model_dir) if isinstance(model_dir, str | Path) else None)
 
 
 @dataclass(frozen=True)
@@ -51,17 +60,20 @@ def transcript(
     report("features", 1.0)
     activations = model.predict(mel, progress=lambda f: report("inference", f))
     report("postprocessing", 0.0)
-    result = decode_activations(activations, params)
+    result = decode_activations(activations, params, _net(model))
     report("postprocessing", 1.0)
     return result
 
 
-def decode_activations(activations: Activations, params: NoteParams | None = None) -> Transcript:
-    """Notes and sustain pedal from a model's activations (pure numpy: no model needed)."""
+def decode_activations(
+    activations: Activations, params: NoteParams | None = None, net: "OnsetNet | None" = None
+) -> Transcript:
+    """Notes and sustain pedal from a model's activations (pure numpy: no model needed). ``net`` judges the
+    onset peaks (None: the shipped model's network)."""
     from piano_ai.notes import notes_from_activations
 
     params = (params or NoteParams()).validate()
-    notes, sustain = _with_pedal(notes_from_activations(activations, params), activations.pedal, params)
+    notes, sustain = _with_pedal(notes_from_activations(activations, params, net), activations.pedal, params)
     return Transcript(notes, sustain, activations)
 
 
@@ -107,7 +119,7 @@ def transcribe_blocks(
     from piano_ai.note_stream import NoteStream
     from piano_ai.prefetch import prefetch
 
-    notes = NoteStream(params)
+    notes = NoteStream(params, _net(model))
     report = progress or _noop
     samples = 0
 

@@ -1,11 +1,13 @@
 """Table-driven tests for post-processing: activations in, notes out."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
+from piano_ai.note_stream import NoteStream
 from piano_ai.notes import next_true, notes_from_activations
 from piano_ai.onsets import (
     CANDIDATE_FLOOR,
@@ -16,8 +18,10 @@ from piano_ai.onsets import (
     ONSET_CONTEXT,
     OnsetNet,
     echoes,
+    net_for,
     onset_peaks,
     peak_features,
+    shipped_net,
 )
 from piano_ai.types import Activations, Note, NoteParams
 
@@ -378,3 +382,20 @@ def test_a_peaks_features_read_only_its_context() -> None:
 def test_the_shipped_network_reads_these_features() -> None:
     net = OnsetNet.load(NET_FILE)
     assert net.mean.shape == (len(FEATURES),) and net.weights[-1].shape[1] == 1
+
+
+def test_a_model_directory_brings_its_own_onset_network(tmp_path: Path) -> None:
+    onset_height_net(weight=1.0).save(tmp_path / "onsets.npz")
+    own = net_for(tmp_path)
+    assert own.weights[0][FEATURES.index("onset[t+0]"), 0] == 1.0
+    assert net_for(tmp_path / "elsewhere") is shipped_net()
+    assert net_for(None) is shipped_net()
+
+
+def test_the_stream_uses_the_network_it_is_given() -> None:
+    act = two_keys({(5, KEY): 0.6, (12, KEY + 4): 0.45})
+    stream = NoteStream(TABLE_PARAMS, net=onset_height_net())
+    stream.push({"onset": act.onset, "frame": act.frame, "offset": act.offset, "velocity": act.velocity})
+    notes = stream.finish()
+    assert notes == notes_from_activations(act, TABLE_PARAMS, net=onset_height_net())
+    assert [n.pitch for n in notes] == [PITCH]  # sigmoid(20 * 0.45 - 10) = 0.27 < 0.5
