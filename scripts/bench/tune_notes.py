@@ -18,18 +18,14 @@ the best note setting (copied into shared/piano_ai/pedal.py's PEDAL_THRESHOLD an
 import argparse
 import itertools
 import json
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from piano_ai.audio import decode
 from piano_ai.evaluation.evaluate import pairs, reference_notes
 from piano_ai.evaluation.metrics import Counts, count_matches
-from piano_ai.features import log_mel
-from piano_ai.inference import load_transcriber
 from piano_ai.notes import notes_from_activations
 from piano_ai.pedal import MIN_PRESS_MS, PEDAL_THRESHOLD, extend_notes, sustain_intervals
+from piano_ai.training.onset_net import activations
 from piano_ai.types import Activations, Note, NoteParams
 
 ONSETS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
@@ -59,26 +55,10 @@ Items = list[tuple[Activations, list[Note]]]
 def cached_activations(eval_dir: Path, model: str | None, limit: int, cache: Path | None = None) -> Items:
     """(activations, reference notes) for each pair in the folder; with ``cache``, the model's outputs are
     read from (or written to) cache/<model>/<folder>/<stem>.npz."""
-    transcriber = None
-    items = []
-    for audio, midi in pairs(eval_dir)[: limit or None]:
-        stored = (
-            cache / Path(model or "shipped").name / eval_dir.name / f"{audio.stem}.npz" if cache else None
-        )
-        if stored is not None and stored.exists():
-            with np.load(stored) as data:
-                act = Activations(**{k: data[k].astype(np.float32) for k in data.files})
-        else:
-            transcriber = transcriber or load_transcriber(model)
-            act = transcriber.predict(log_mel(decode(audio)))
-            if stored is not None:
-                stored.parent.mkdir(parents=True, exist_ok=True)
-                heads = {
-                    f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None
-                }
-                np.savez(stored, **heads)
-        items.append((act, reference_notes(midi)))
-    return items
+    return [
+        (activations(audio, model, cache), reference_notes(midi))
+        for audio, midi in pairs(eval_dir)[: limit or None]
+    ]
 
 
 def f1_scores(

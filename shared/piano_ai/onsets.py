@@ -89,7 +89,7 @@ def shipped_net() -> OnsetNet:
 @lru_cache(maxsize=8)
 def net_for(model_dir: Path | None) -> OnsetNet:
     """The network fitted for a model directory's outputs (its onsets.npz), else the shipped one."""
-    own = Path(model_dir) / NET_FILE.name if model_dir is not None else None
+    own = model_dir / NET_FILE.name if model_dir is not None else None
     return OnsetNet.load(own) if own is not None and own.is_file() else shipped_net()
 
 
@@ -138,8 +138,8 @@ def peak_features(
         columns.append(at(frame, 0, dk))
     columns.append(np.maximum.reduce([at(onset, -d) for d in (2, 3, 4)]))
     columns.append(np.maximum.reduce([at(onset, d) for d in (2, 3, 4)]))
-    columns.append((onset >= 0.5).sum(axis=1)[times] if times.size else np.zeros(0))
-    columns.append(onset.sum(axis=1)[times] if times.size else np.zeros(0))
+    columns.append((onset >= 0.5).sum(axis=1)[times])
+    columns.append(onset.sum(axis=1)[times])
     columns.append(keys / 88.0)
     columns.append(echoes(onset, onset_peaks(onset, ECHO_FLOOR))[times, keys])
     return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(times.size, len(FEATURES))

@@ -14,6 +14,7 @@ it judges their outputs.
 import argparse
 import logging
 from dataclasses import fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +90,11 @@ def activations(audio: Path, model: str | None, cache: Path | None) -> Activatio
     return act
 
 
-_LOADED: dict[str | None, object] = {}
-
-
+@lru_cache(maxsize=2)
 def _transcriber(model: str | None):  # noqa: ANN202 - an inference.Transcriber, loaded once
     from piano_ai.inference import load_transcriber
 
-    if model not in _LOADED:
-        _LOADED[model] = load_transcriber(model)
-    return _LOADED[model]
+    return load_transcriber(model)
 
 
 def main(argv: list[str] | None = None) -> int:
