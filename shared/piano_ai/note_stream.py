@@ -1,21 +1,22 @@
 """Notes from activations that arrive in blocks, in memory that does not grow with the recording.
 
-notes.find_notes decides a note from ONSET_CONTEXT frames before its onset to END_CONTEXT frames after its
-end, so a window of frames that holds all of those finds it exactly as the whole recording would. The stream
+notes.find_notes decides a note from ONSET_CONTEXT frames before its onset to the frame it says the decision
+read, so a window of frames that holds all of those finds it exactly as the whole recording would. The stream
 keeps a window from ONSET_CONTEXT frames before the earliest note it has not settled yet; a note is settled
-once its end lies SETTLE_FRAMES inside the window. Memory then depends on the longest note, not on the
-recording.
+once the last frame its decision read lies inside the window. Memory then depends on the longest note (at
+most ends.SPAN_FRAMES when the network ends notes), not on the recording.
 """
 
 from collections.abc import Mapping
 
 import numpy as np
 
+from piano_ai.note_nets import NoteNets
 from piano_ai.notes import END_CONTEXT, find_notes
-from piano_ai.onsets import ONSET_CONTEXT, OnsetNet
+from piano_ai.onsets import ONSET_CONTEXT
 from piano_ai.types import FloatArray, Note, NoteParams
 
-SETTLE_FRAMES = END_CONTEXT  # a note whose end is this many frames before the window's end cannot change
+SETTLE_FRAMES = END_CONTEXT  # an onset peak this near the window's end may not be decided yet
 MIN_NEW_FRAMES = 4096  # frames (131 s) gathered before the window is searched again: amortises the overlap
 NOTE_HEADS = ("onset", "frame", "offset", "velocity")  # the heads notes are made of; others pass by
 
@@ -26,9 +27,9 @@ class NoteStream:
     The result equals notes.notes_from_activations on the whole recording's activations.
     """
 
-    def __init__(self, params: NoteParams | None = None, net: OnsetNet | None = None) -> None:
+    def __init__(self, params: NoteParams | None = None, nets: NoteNets | None = None) -> None:
         self.params = (params or NoteParams()).validate()
-        self.net = net  # judges the onset peaks (None: the shipped model's network)
+        self.nets = nets  # judge the onset peaks and choose the ends (None: the shipped model's)
         self._pending: list[Mapping[str, FloatArray]] = []  # blocks not yet joined to the window
         self._window: dict[str, FloatArray] = {}  # (frames, N_KEYS) per head, from frame self._origin
         self._origin = 0  # the window's first frame in the recording
@@ -68,13 +69,13 @@ class NoteStream:
             window["velocity"],
             self.params,
             self._origin,
-            self.net,
+            self.nets,
         )
         # onsets nearer the window's start than ONSET_CONTEXT were settled in an earlier window
         first_onset = ONSET_CONTEXT if self._origin > 0 else 0
         settled = found.times >= first_onset
         if not last:
-            settled &= found.end <= frames - 1 - SETTLE_FRAMES
+            settled &= found.read <= frames - 1
         fresh = [
             int(i)
             for i in np.flatnonzero(settled)

@@ -19,13 +19,18 @@ through its last frame, offset on its last frame):
 """
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
-from piano_ai.onsets import LOOKAHEAD, OnsetNet, note_onsets
+from piano_ai.ends import note_ends
+from piano_ai.onsets import LOOKAHEAD, note_onsets
 from piano_ai.types import Activations, FloatArray, Note, NoteParams
+
+if TYPE_CHECKING:
+    from piano_ai.note_nets import NoteNets
 
 ONSET_GRACE_FRAMES = 2  # frames after an onset in which the frame head may still be below threshold
 OFFSET_GUARD_FRAMES = 1  # frames after an onset in which the offset head cannot end the note
@@ -42,16 +47,16 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def notes_from_activations(
-    act: Activations, params: NoteParams | None = None, net: OnsetNet | None = None
+    act: Activations, params: NoteParams | None = None, nets: "NoteNets | None" = None
 ) -> list[Note]:
     """Notes from activations (each (frames, N_KEYS) float32 in 0..1), sorted by (start, pitch).
 
-    Times are in seconds from the start of the audio; velocity is 1..127. ``net`` judges the onset peaks
-    (default: the shipped model's, piano_ai.onsets).
+    Times are in seconds from the start of the audio; velocity is 1..127. ``nets`` judge the onset peaks and
+    choose the ends (default: the shipped model's, piano_ai.note_nets).
     """
     params = params or NoteParams()
     onset, frame, offset, velocity = _checked(act)
-    found = find_notes(onset, frame, offset, velocity, params, net=net)
+    found = find_notes(onset, frame, offset, velocity, params, nets=nets)
     notes = [note for i, note in enumerate(found.to_notes()) if found.keep[i]]
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
@@ -68,6 +73,7 @@ class FoundNotes:
     times: IntArray
     keys: IntArray
     end: IntArray
+    read: IntArray  # the last frame the note's decision read: it holds in any run that reaches this far
     start_s: npt.NDArray[np.float64]
     end_s: npt.NDArray[np.float64]
     velocity: IntArray
@@ -91,40 +97,74 @@ def find_notes(
     velocity: FloatArray,
     params: NoteParams,
     origin: int = 0,
-    net: OnsetNet | None = None,
+    nets: "NoteNets | None" = None,
 ) -> FoundNotes:
     """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
 
-    A note needs only the frames from onsets.ONSET_CONTEXT before its onset to END_CONTEXT after its end, so a
-    run that holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
+    A note needs only the frames from onsets.ONSET_CONTEXT before its onset to its ``read`` frame, so a run
+    that holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
+    ``nets`` judge onset peaks and choose ends (default: the shipped model's, piano_ai.note_nets).
     """
+    from piano_ai.note_nets import shipped_nets
+
+    nets = nets or shipped_nets()
     frames = onset.shape[0]
     peaks = (
-        note_onsets(onset, frame, offset, velocity, params.onset_threshold, net)
+        note_onsets(onset, frame, offset, velocity, params.onset_threshold, nets.onsets)
         if frames
         else np.zeros(onset.shape, bool)
     )
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
+    reonset = next_true(peaks, times + 1, keys)
+    if params.ends == "network":
+        end, read = note_ends(onset, frame, offset, velocity, times, keys, reonset, nets.ends)
+    else:
+        end = rule_ends(frame, offset, times, keys, reonset, params)
+        read = end + END_CONTEXT
 
+    start_f = refined_peaks(onset, times, keys, origin)
+    start_s = start_f * SECONDS_PER_FRAME
+    end_s = end_frames(onset, offset, keys, end, reonset, start_f, origin) * SECONDS_PER_FRAME
+    vel = onset_velocities(onset, velocity, times, keys)
+    keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
+    return FoundNotes(times, keys, end, read, start_s, end_s, vel, keep)
+
+
+def rule_ends(
+    frame: FloatArray,
+    offset: FloatArray,
+    times: IntArray,
+    keys: IntArray,
+    reonset: IntArray,
+    params: NoteParams,
+) -> IntArray:
+    """The last frame (notes,) of each note by the thresholds (the module's docstring)."""
+    frames = frame.shape[0]
     reach = next_true(frame >= params.frame_threshold, times, keys)
     anchor = np.where((reach <= times + ONSET_GRACE_FRAMES) & (reach < frames), reach, times)  # sounds here
     last_sounding = next_true(frame < params.frame_threshold, anchor + 1, keys) - 1
     guard = np.minimum(np.maximum(anchor + 1, times + OFFSET_GUARD_FRAMES + 1), frames)
     offset_frame = next_true(offset >= params.offset_threshold, guard, keys)
-    reonset = next_true(peaks, times + 1, keys)
     end = np.minimum(np.minimum(np.maximum(last_sounding, times + 1), offset_frame), reonset)
-    end = np.minimum(end, frames - 1)
+    return np.minimum(end, frames - 1)
 
-    start_f = refined_peaks(onset, times, keys, origin)
-    start_s = start_f * SECONDS_PER_FRAME
-    cut = (end == reonset) & (reonset < frames)  # ends where the same key is struck again
+
+def end_frames(
+    onset: FloatArray,
+    offset: FloatArray,
+    keys: IntArray,
+    end: IntArray,
+    reonset: IntArray,
+    start_f: npt.NDArray[np.float64],
+    origin: int = 0,
+) -> npt.NDArray[np.float64]:
+    """Sub-frame end positions (notes,) of notes whose last frame is ``end``: at the next strike's refined
+    onset where that cuts them, else snapped to the offset head (refined_offsets), never under a frame."""
+    cut = (end == reonset) & (reonset < onset.shape[0])  # ends where the same key is struck again
     # Snapping never shortens a note below one frame (below min_note_ms it would be dropped).
     end_f = np.maximum(refined_offsets(offset, end, keys, origin), np.minimum(end + origin, start_f + 1))
     end_f[cut] = refined_peaks(onset, reonset[cut], keys[cut], origin)
-    end_s = end_f * SECONDS_PER_FRAME
-    vel = onset_velocities(onset, velocity, times, keys)
-    keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
-    return FoundNotes(times, keys, end, start_s, end_s, vel, keep)
+    return end_f
 
 
 def refined_peaks(

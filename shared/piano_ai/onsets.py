@@ -5,18 +5,18 @@ notes and many strong ones are not (a low note's octave partial, one strike seen
 apart lies around the peak: how the frame head goes on after it, the keys an octave or a fifth away, the same
 key just before and after, how many keys start at once. So every local maximum of the onset head at least
 CANDIDATE_FLOOR high is described by FEATURES (37 numbers read from ONSET_CONTEXT frames before it to
-LOOKAHEAD frames after it) and a two-layer network (``OnsetNet``, trained by piano_ai.training.onset_net on
+LOOKAHEAD frames after it) and a two-layer network (an mlp.Mlp, trained by piano_ai.training.onset_net on
 MAPS's sampled pianos, from the shipped model's own outputs) gives the probability that a note starts
 there; notes.find_notes keeps the peaks where it reaches the onset threshold.
 """
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from piano_ai.mlp import Mlp
 from piano_ai.types import FloatArray
 
 CANDIDATE_FLOOR = 0.2  # onset peaks below this are never notes
@@ -42,55 +42,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True)
-class OnsetNet:
-    """Standardised features -> ReLU layers -> one logistic unit: the probability that a peak is a note."""
-
-    mean: npt.NDArray[np.float64]
-    scale: npt.NDArray[np.float64]
-    weights: tuple[npt.NDArray[np.float64], ...]
-    biases: tuple[npt.NDArray[np.float64], ...]
-
-    @classmethod
-    def load(cls, path: Path) -> "OnsetNet":
-        with np.load(path) as data:
-            layers = sum(1 for name in data.files if name.startswith("w"))
-            net = cls(
-                data["mean"],
-                data["scale"],
-                tuple(data[f"w{i}"] for i in range(layers)),
-                tuple(data[f"b{i}"] for i in range(layers)),
-            )
-        if net.mean.shape != (len(FEATURES),):
-            raise ValueError(f"{path}: a net for {net.mean.shape[0]} features, these are {len(FEATURES)}")
-        return net
-
-    def save(self, path: Path) -> None:
-        arrays: dict[str, np.ndarray] = {"mean": self.mean, "scale": self.scale}
-        arrays.update({f"w{i}": w for i, w in enumerate(self.weights)})
-        arrays.update({f"b{i}": b for i, b in enumerate(self.biases)})
-        np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub types the keywords as allow_pickle
-
-    def probability(self, features: FloatArray) -> npt.NDArray[np.float64]:
-        """(peaks,) probabilities for (peaks, len(FEATURES)) features."""
-        x = (features.astype(np.float64) - self.mean) / self.scale
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            x = np.maximum(x @ w + b, 0.0)
-        logit = (x @ self.weights[-1] + self.biases[-1])[:, 0]
-        return 1.0 / (1.0 + np.exp(-logit))
-
-
 @lru_cache(maxsize=1)
-def shipped_net() -> OnsetNet:
+def shipped_net() -> Mlp:
     """The network trained for the shipped model's outputs (weights/default/onsets.npz)."""
-    return OnsetNet.load(NET_FILE)
-
-
-@lru_cache(maxsize=8)
-def net_for(model_dir: Path | None) -> OnsetNet:
-    """The network fitted for a model directory's outputs (its onsets.npz), else the shipped one."""
-    own = model_dir / NET_FILE.name if model_dir is not None else None
-    return OnsetNet.load(own) if own is not None and own.is_file() else shipped_net()
+    return Mlp.load(NET_FILE, len(FEATURES))
 
 
 def note_onsets(
@@ -99,7 +54,7 @@ def note_onsets(
     offset: FloatArray,
     velocity: FloatArray,
     threshold: float,
-    net: OnsetNet | None = None,
+    net: Mlp | None = None,
 ) -> BoolArray:
     """(frames, keys) bool: the onset peaks the network (default: the shipped one) judges notes at
     ``threshold``. A peak's verdict depends only on frames ONSET_CONTEXT before it to LOOKAHEAD after it."""

@@ -4,6 +4,7 @@ Pure numpy. Frame t is at t * SECONDS_PER_FRAME seconds, as everywhere in the pi
 """
 
 import numpy as np
+import numpy.typing as npt
 
 from piano_ai.constants import SECONDS_PER_FRAME
 from piano_ai.types import FloatArray, Note
@@ -42,21 +43,34 @@ def extend_notes(notes: list[Note], intervals: Intervals) -> list[Note]:
     """Notes whose key is released while the pedal is down sound on until it goes up, cut by the next
     strike of the same key (the rule of piano_ai.data.targets.pedal_extended_notes); sorted by (start, pitch).
     """
-    ups = np.array([up for _, up in intervals], np.float64)
-    downs = np.array([down for down, _ in intervals], np.float64)
-    by_pitch: dict[int, list[Note]] = {}
-    for note in sorted(notes, key=lambda n: (n.start, n.pitch)):
-        by_pitch.setdefault(note.pitch, []).append(note)
-    out = []
-    for items in by_pitch.values():
-        for i, note in enumerate(items):
-            end = note.end
-            k = int(np.searchsorted(downs, end, side="right")) - 1  # the last press down at or before the end
-            if k >= 0 and end < ups[k]:
-                end = float(ups[k])
-            if i + 1 < len(items) and items[i + 1].start < end:  # a re-strike cuts the sounding note
-                end = max(items[i + 1].start, note.start)
-            if end > note.start:
-                out.append(Note(note.pitch, note.start, end, note.velocity))
+    ordered = sorted(notes, key=lambda n: (n.pitch, n.start))
+    starts = np.array([n.start for n in ordered], np.float64)
+    following = np.array(
+        [b.start if b.pitch == a.pitch else np.inf for a, b in zip(ordered, ordered[1:], strict=False)]
+        + [np.inf]
+    )
+    ends = extended_ends(starts, np.array([n.end for n in ordered], np.float64), following, intervals)
+    out = [
+        Note(n.pitch, n.start, float(e), n.velocity)
+        for n, e in zip(ordered, ends, strict=True)
+        if e > n.start
+    ]
     out.sort(key=lambda n: (n.start, n.pitch))
     return out
+
+
+def extended_ends(
+    starts: npt.NDArray[np.float64],
+    ends: npt.NDArray[np.float64],
+    following: npt.NDArray[np.float64],
+    intervals: Intervals,
+) -> npt.NDArray[np.float64]:
+    """Ends (notes,) in seconds of notes (start, end) lengthened by the pedal: one released while a press
+    is down sounds until it goes up, cut by the next strike of its key (``following``: its start, inf if
+    none)."""
+    downs = np.array([down for down, _ in intervals], np.float64)
+    ups = np.array([up for _, up in intervals] + [0.0], np.float64)
+    press = np.searchsorted(downs, ends, side="right") - 1  # the last press down at or before the end
+    held = (press >= 0) & (ends < ups[press])
+    lengthened = np.where(held, ups[press], ends)
+    return np.where(following < lengthened, np.maximum(following, starts), lengthened)

@@ -20,19 +20,19 @@ PREFETCH_BLOCKS = 2  # decoded blocks (8 s each) made ahead while the model runs
 
 if TYPE_CHECKING:  # the model module imports TensorFlow lazily; only its type is needed here
     from piano_ai.inference import Transcriber
-    from piano_ai.onsets import OnsetNet
+    from piano_ai.note_nets import NoteNets
 
 
 def _noop(stage: str, fraction: float) -> None:
     pass
 
 
-def _net(model: "Transcriber") -> "OnsetNet":
-    """The onset network fitted for this model (its directory's onsets.npz), else the shipped one."""
-    from piano_ai.onsets import net_for
+def _nets(model: "Transcriber") -> "NoteNets":
+    """The note networks fitted for this model (its directory's onsets.npz, ends.npz), else the shipped."""
+    from piano_ai.note_nets import nets_for
 
     model_dir = getattr(model, "model_dir", None)
-    return net_for(Path(model_dir) if isinstance(model_dir, str | Path) else None)
+    return nets_for(Path(model_dir) if isinstance(model_dir, str | Path) else None)
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,20 @@ def transcript(
     report("features", 1.0)
     activations = model.predict(mel, progress=lambda f: report("inference", f))
     report("postprocessing", 0.0)
-    result = decode_activations(activations, params, _net(model))
+    result = decode_activations(activations, params, _nets(model))
     report("postprocessing", 1.0)
     return result
 
 
 def decode_activations(
-    activations: Activations, params: NoteParams | None = None, net: "OnsetNet | None" = None
+    activations: Activations, params: NoteParams | None = None, nets: "NoteNets | None" = None
 ) -> Transcript:
-    """Notes and sustain pedal from a model's activations (pure numpy: no model needed). ``net`` judges the
-    onset peaks (None: the shipped model's network)."""
+    """Notes and sustain pedal from a model's activations (pure numpy: no model needed). ``nets`` judge
+    the onset peaks and choose the ends (None: the shipped model's networks)."""
     from piano_ai.notes import notes_from_activations
 
     params = (params or NoteParams()).validate()
-    notes, sustain = _with_pedal(notes_from_activations(activations, params, net), activations.pedal, params)
+    notes, sustain = _with_pedal(notes_from_activations(activations, params, nets), activations.pedal, params)
     return Transcript(notes, sustain, activations)
 
 
@@ -119,7 +119,7 @@ def transcribe_blocks(
     from piano_ai.note_stream import NoteStream
     from piano_ai.prefetch import prefetch
 
-    notes = NoteStream(params, _net(model))
+    notes = NoteStream(params, _nets(model))
     report = progress or _noop
     samples = 0
 

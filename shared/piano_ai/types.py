@@ -12,6 +12,7 @@ FloatArray = npt.NDArray[np.float32]
 ProgressCallback = Callable[[str, float], None]
 STAGES = ("decoding", "features", "inference", "postprocessing")
 PEDAL_MODES = ("cc64", "extend")  # NoteParams.pedal
+END_MODES = ("network", "rule")  # NoteParams.ends
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class NoteParams:
     # "cc64": the sustain pedal is written as CC64 events beside the notes (models with a pedal head);
     # "extend": notes are lengthened by the pedal instead and no CC64 is written (for tools that ignore it)
     pedal: str = "cc64"
+    # "network": piano_ai.ends' network chooses where each note ends (frame and offset thresholds unused);
+    # "rule": a note ends where the frame head drops below frame_threshold or the offset head reaches
+    # offset_threshold
+    ends: str = "network"
 
     def validate(self) -> "NoteParams":
         """Raise InvalidParametersError when a knob is out of range; return self."""
@@ -66,4 +71,6 @@ class NoteParams:
             raise InvalidParametersError(f"min_note_ms must be between 0 and 5000, got {self.min_note_ms}")
         if self.pedal not in PEDAL_MODES:
             raise InvalidParametersError(f"pedal must be one of {', '.join(PEDAL_MODES)}, got {self.pedal!r}")
+        if self.ends not in END_MODES:
+            raise InvalidParametersError(f"ends must be one of {', '.join(END_MODES)}, got {self.ends!r}")
         return self

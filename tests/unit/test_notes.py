@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
+from piano_ai.mlp import Mlp
+from piano_ai.note_nets import NoteNets, nets_for, shipped_nets
 from piano_ai.note_stream import NoteStream
 from piano_ai.notes import next_true, notes_from_activations
 from piano_ai.onsets import (
@@ -16,9 +18,7 @@ from piano_ai.onsets import (
     LOOKAHEAD,
     NET_FILE,
     ONSET_CONTEXT,
-    OnsetNet,
     echoes,
-    net_for,
     onset_peaks,
     peak_features,
     shipped_net,
@@ -31,7 +31,9 @@ PITCH = LOWEST_KEY + KEY
 F = SECONDS_PER_FRAME
 
 
-TABLE_PARAMS = NoteParams(onset_threshold=0.5, frame_threshold=0.3, offset_threshold=0.5, min_note_ms=30.0)
+TABLE_PARAMS = NoteParams(
+    onset_threshold=0.5, frame_threshold=0.3, offset_threshold=0.5, min_note_ms=30.0, ends="rule"
+)
 
 
 @dataclass
@@ -332,12 +334,17 @@ def test_a_weaker_peak_just_after_a_strike_of_the_same_key_is_an_echo(
     assert echo_at({(5, KEY): 0.95, (t, KEY): value}, (t, KEY)) is echo
 
 
-def onset_height_net(weight: float = 20.0, bias: float = -10.0) -> OnsetNet:
-    """A one-layer OnsetNet that reads only the peak's own height: sigmoid(weight * onset[t] + bias)."""
+def onset_height_net(weight: float = 20.0, bias: float = -10.0) -> Mlp:
+    """A one-layer network that reads only the peak's own height: sigmoid(weight * onset[t] + bias)."""
     n = len(FEATURES)
     w = np.zeros((n, 1))
     w[FEATURES.index("onset[t+0]"), 0] = weight
-    return OnsetNet(np.zeros(n), np.ones(n), (w,), (np.array([bias]),))
+    return Mlp(np.zeros(n), np.ones(n), (w,), (np.array([bias]),))
+
+
+def onset_height_nets(weight: float = 20.0, bias: float = -10.0) -> NoteNets:
+    """onset_height_net beside the shipped end network."""
+    return NoteNets(onset_height_net(weight, bias), shipped_nets().ends)
 
 
 @pytest.mark.parametrize(
@@ -347,7 +354,7 @@ def test_the_network_decides_which_peaks_are_notes(height: float, threshold: flo
     """sigmoid(20 * height - 10) against the threshold: 0.88 for 0.6, 0.27 for 0.45."""
     act = two_keys({(5, KEY): height})
     params = NoteParams(onset_threshold=threshold)
-    assert len(notes_from_activations(act, params, net=onset_height_net())) == int(kept)
+    assert len(notes_from_activations(act, params, onset_height_nets())) == int(kept)
 
 
 def test_the_numpy_network_is_scikit_learns_mlp() -> None:
@@ -357,7 +364,7 @@ def test_the_numpy_network_is_scikit_learns_mlp() -> None:
     x = rng.random((400, len(FEATURES)))
     y = (x[:, 2] + 0.3 * x[:, 9] > 0.7).astype(int)
     mlp = MLPClassifier((8, 4), max_iter=300, random_state=0).fit(x, y)
-    net = OnsetNet(np.zeros(x.shape[1]), np.ones(x.shape[1]), tuple(mlp.coefs_), tuple(mlp.intercepts_))
+    net = Mlp(np.zeros(x.shape[1]), np.ones(x.shape[1]), tuple(mlp.coefs_), tuple(mlp.intercepts_))
     np.testing.assert_allclose(
         net.probability(x.astype(np.float32)), mlp.predict_proba(x.astype(np.float32))[:, 1], atol=1e-6
     )
@@ -380,22 +387,25 @@ def test_a_peaks_features_read_only_its_context() -> None:
 
 
 def test_the_shipped_network_reads_these_features() -> None:
-    net = OnsetNet.load(NET_FILE)
+    net = Mlp.load(NET_FILE, len(FEATURES))
     assert net.mean.shape == (len(FEATURES),) and net.weights[-1].shape[1] == 1
+    with pytest.raises(ValueError, match="features"):
+        Mlp.load(NET_FILE, len(FEATURES) + 1)
 
 
 def test_a_model_directory_brings_its_own_onset_network(tmp_path: Path) -> None:
     onset_height_net(weight=1.0).save(tmp_path / "onsets.npz")
-    own = net_for(tmp_path)
-    assert own.weights[0][FEATURES.index("onset[t+0]"), 0] == 1.0
-    assert net_for(tmp_path / "elsewhere") is shipped_net()
-    assert net_for(None) is shipped_net()
+    own = nets_for(tmp_path)
+    assert own.onsets.weights[0][FEATURES.index("onset[t+0]"), 0] == 1.0
+    assert own.ends is shipped_nets().ends  # it has no ends.npz: the shipped one
+    for elsewhere in (tmp_path / "elsewhere", None):
+        assert nets_for(elsewhere).onsets is shipped_net() and nets_for(elsewhere).ends is shipped_nets().ends
 
 
 def test_the_stream_uses_the_network_it_is_given() -> None:
     act = two_keys({(5, KEY): 0.6, (12, KEY + 4): 0.45})
-    stream = NoteStream(TABLE_PARAMS, net=onset_height_net())
+    stream = NoteStream(TABLE_PARAMS, onset_height_nets())
     stream.push({"onset": act.onset, "frame": act.frame, "offset": act.offset, "velocity": act.velocity})
     notes = stream.finish()
-    assert notes == notes_from_activations(act, TABLE_PARAMS, net=onset_height_net())
+    assert notes == notes_from_activations(act, TABLE_PARAMS, onset_height_nets())
     assert [n.pitch for n in notes] == [PITCH]  # sigmoid(20 * 0.45 - 10) = 0.27 < 0.5

@@ -25,6 +25,10 @@ class JobParams(BaseModel):
     offset_threshold: float
     min_note_ms: float
     pedal: Literal["cc64", "extend"] = "cc64"  # jobs stored before the pedal mode existed are "cc64"
+    ends: Literal["network", "rule"] = Field(
+        "network",
+        description="network: a network chose where notes end; rule: frame and offset thresholds did",
+    )
     score: bool = Field(False, description="whether the job makes sheet music (MusicXML), tracking the beats")
 
 
@@ -40,16 +44,23 @@ class ParamsChange(BaseModel):
         None, description="onset probability that starts a note (0..1)", json_schema_extra=PROBABILITY
     )
     frame_threshold: float | None = Field(
-        None, description="frame probability that keeps it sounding", json_schema_extra=PROBABILITY
+        None,
+        description="with ends=rule: frame probability that keeps it sounding",
+        json_schema_extra=PROBABILITY,
     )
     offset_threshold: float | None = Field(
-        None, description="offset probability that ends it early", json_schema_extra=PROBABILITY
+        None,
+        description="with ends=rule: offset probability that ends it early",
+        json_schema_extra=PROBABILITY,
     )
     min_note_ms: float | None = Field(
         None, description="notes shorter than this are dropped, ms", json_schema_extra=MIN_NOTE_MS
     )
     pedal: Literal["cc64", "extend"] | None = Field(
         None, description="cc64: the sustain pedal as CC64 events; extend: notes lengthened by it, no CC64"
+    )
+    ends: Literal["network", "rule"] | None = Field(
+        None, description="network: a network chooses where notes end; rule: frame and offset thresholds do"
     )
 
     def given(self) -> dict[str, float | str]:

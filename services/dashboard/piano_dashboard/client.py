@@ -52,6 +52,7 @@ class JobParams(BaseModel):
     pedal: str = (
         _DEFAULTS.pedal
     )  # "cc64": the MIDI carries the sustain pedal; "extend": notes lengthened by it
+    ends: str = _DEFAULTS.ends  # "network": a network chooses where notes end; "rule": the two thresholds
     score: bool = True  # make sheet music (MusicXML) and track the beats
 
 

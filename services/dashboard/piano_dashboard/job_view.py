@@ -67,11 +67,11 @@ def chosen_params(job: Job) -> JobParams:
     )  # fmt: skip
     frame = cols[1].slider(
         "Frame threshold", 0.05, 0.95, own.frame_threshold, SLIDER_STEP, key=f"frame-{job.id}",
-        help="How sure the model must be that a note is still sounding.",
+        help="How sure the model must be that a note is still sounding (when notes end by the rule).",
     )  # fmt: skip
     offset = cols[2].slider(
         "Offset threshold", 0.05, 0.95, own.offset_threshold, SLIDER_STEP, key=f"offset-{job.id}",
-        help="How sure the model must be that a note has ended.",
+        help="How sure the model must be that a note has ended (when notes end by the rule).",
     )  # fmt: skip
     min_ms = cols[3].slider(
         "Shortest note (ms)", 0, 500, int(own.min_note_ms), 5, key=f"min-ms-{job.id}",
@@ -82,6 +82,7 @@ def chosen_params(job: Job) -> JobParams:
         frame_threshold=round(frame, 2),
         offset_threshold=round(offset, 2),
         min_note_ms=float(min_ms),
+        ends=own.ends,
     )
 
 

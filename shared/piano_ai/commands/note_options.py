@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from piano_ai.types import NoteParams
 
-KNOBS = ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms", "pedal")
+KNOBS = ("onset_threshold", "frame_threshold", "offset_threshold", "min_note_ms", "pedal", "ends")
 
 
 def add_note_options(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +21,17 @@ def add_note_options(parser: argparse.ArgumentParser) -> None:
     knobs.add_argument(
         "--onset-threshold", type=float, help="how sure the onset network must be that a peak starts a note"
     )
-    knobs.add_argument("--frame-threshold", type=float, help="frame probability that keeps it sounding")
-    knobs.add_argument("--offset-threshold", type=float, help="offset probability that ends it early")
+    knobs.add_argument(
+        "--ends",
+        choices=("network", "rule"),
+        help="network: a network chooses where each note ends; rule: by the two thresholds below",
+    )
+    knobs.add_argument(
+        "--frame-threshold", type=float, help="with --ends rule: frame probability that keeps a note sounding"
+    )
+    knobs.add_argument(
+        "--offset-threshold", type=float, help="with --ends rule: offset probability that ends it early"
+    )
     knobs.add_argument("--min-note-ms", type=float, help="drop notes shorter than this, milliseconds")
     knobs.add_argument(
         "--pedal",

@@ -7,7 +7,7 @@ every piece a Disklavier recording plays: piano_ai.data.maps_build.recordings); 
 least onsets.CANDIDATE_FLOOR is a sample, labelled a note when it is the nearest peak of its key to a
 reference onset within 50 ms (mir_eval's onset tolerance; the strongest peaks claim first). A
 scikit-learn MLP is fitted on them (fixed seed, early stopping on a tenth held back) and written as numpy
-arrays (onsets.OnsetNet), so decoding needs no scikit-learn. Retrain it whenever the model's weights change:
+arrays (mlp.Mlp), so decoding needs no scikit-learn. Retrain it whenever the model's weights change:
 it judges their outputs.
 """
 
@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
+from piano_ai.mlp import fit_mlp
 from piano_ai.notes import refined_peaks
-from piano_ai.onsets import CANDIDATE_FLOOR, NET_FILE, OnsetNet, onset_peaks, peak_features
+from piano_ai.onsets import CANDIDATE_FLOOR, NET_FILE, onset_peaks, peak_features
 from piano_ai.types import Activations, Note
 
 log = logging.getLogger(__name__)
@@ -56,18 +57,6 @@ def samples(act: Activations, reference: list[Note]) -> tuple[npt.NDArray[np.flo
     times, keys = np.nonzero(onset_peaks(act.onset, CANDIDATE_FLOOR))
     x = peak_features(act.onset, act.frame, act.offset, act.velocity, times, keys)
     return x, labels(act.onset, times, keys, reference)
-
-
-def fit(x: npt.NDArray[np.float32], y: np.ndarray, seed: int = 0) -> OnsetNet:
-    """An MLP (HIDDEN, ReLU) on standardised features, as an OnsetNet."""
-    from sklearn.neural_network import MLPClassifier
-
-    mean, scale = x.mean(axis=0).astype(np.float64), x.std(axis=0).astype(np.float64)
-    scale[scale == 0] = 1.0
-    mlp = MLPClassifier(HIDDEN, max_iter=200, early_stopping=True, random_state=seed)
-    mlp.fit((x - mean) / scale, y)
-    log.info("MLP: %d iterations, validation accuracy %.4f", mlp.n_iter_, mlp.best_validation_score_)
-    return OnsetNet(mean, scale, tuple(mlp.coefs_), tuple(b.astype(np.float64) for b in mlp.intercepts_))
 
 
 def activations(audio: Path, model: str | None, cache: Path | None) -> Activations:
@@ -121,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%d/%d %s: %d peaks, %d notes", i + 1, len(train), audio.name, len(y), int(y.sum()))
     x, y = np.concatenate(xs), np.concatenate(ys)
     log.info("%d recordings, %d peaks, %.1f%% notes", len(train), len(y), 100 * y.mean())
-    fit(x, y, args.seed).save(args.out)
+    fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
     log.info("wrote %s", args.out)
     return 0
 

@@ -51,6 +51,7 @@ def test_submit_stores_the_upload_creates_a_queued_job_and_enqueues_it(
         "offset_threshold": defaults.offset_threshold,
         "min_note_ms": defaults.min_note_ms,
         "pedal": "cc64",
+        "ends": "network",
         "score": False,  # sheet music only when asked for
     }
     assert job["links"] == {

@@ -84,12 +84,18 @@ def create_job(
         Literal["cc64", "extend"],
         Form(description="cc64: the MIDI carries the sustain pedal; extend: notes lengthened by it, no CC64"),
     ] = "cc64",
+    ends: Annotated[
+        Literal["network", "rule"],
+        Form(description="network: a network chooses where notes end; rule: frame and offset thresholds do"),
+    ] = "network",
     score: Annotated[bool, Form(description=SCORE_HELP)] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobPublic:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
     limiter.check_rate(caller)
-    params = NoteParams(onset_threshold, frame_threshold, offset_threshold, min_note_ms, pedal).validate()
+    params = NoteParams(
+        onset_threshold, frame_threshold, offset_threshold, min_note_ms, pedal, ends
+    ).validate()
     name = clean_filename(file.filename)
     upload = inspect_upload(file.file, name, settings.max_upload_bytes, settings.max_audio_s)
 

@@ -61,7 +61,7 @@ def params_form() -> JobParams | None:
             0.95,
             defaults.frame_threshold,
             0.05,
-            help="How sure the model must be that a note is still sounding.",
+            help="How sure the model must be that a note is still sounding (when notes end by the rule).",
         )
         offset = cols[2].slider(
             "Offset threshold",
@@ -69,7 +69,7 @@ def params_form() -> JobParams | None:
             0.95,
             defaults.offset_threshold,
             0.05,
-            help="How sure the model must be that a note has ended.",
+            help="How sure the model must be that a note has ended (when notes end by the rule).",
         )
         min_ms = cols[3].number_input(
             "Shortest note (ms)",
@@ -87,6 +87,14 @@ def params_form() -> JobParams | None:
             horizontal=True,
             help="CC64 keeps the pedal for DAWs and notation; note lengths suit tools that ignore it.",
         )
+        ends = st.radio(
+            "Note ends",
+            ("network", "rule"),
+            index=("network", "rule").index(defaults.ends),
+            format_func={"network": "chosen by a network", "rule": "by the frame and offset thresholds"}.get,
+            horizontal=True,
+            help="The network places key releases best; the rule follows the two thresholds.",
+        )
         score = st.checkbox(
             "Sheet music",
             value=defaults.score,
@@ -101,6 +109,7 @@ def params_form() -> JobParams | None:
         offset_threshold=offset,
         min_note_ms=float(min_ms),
         pedal=pedal,
+        ends=ends,
         score=score,
     )
 

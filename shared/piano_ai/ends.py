@@ -1,0 +1,151 @@
+"""Where notes end: a small network chooses each note's last frame among a few candidates. Pure numpy.
+
+A threshold on the frame head ends a note where the head first drops below it, but how far it drops at a key
+release differs from note to note (a loud low note rings on, a soft high one fades early) and no one level
+suits them all. So every note gets a few candidate ends: where the frame head first drops below each of
+CROSSING_LEVELS, the first OFFSET_PEAKS peaks of the offset head, and the last frame it may reach (its
+span: up to the next strike of its key, at most SPAN_FRAMES). Each candidate is described by FEATURES, read
+from the note's onset to AFTER frames past the candidate, and a two-layer network (an mlp.Mlp, trained by
+piano_ai.training.end_net on MAPS's sampled pianos from the shipped model's own outputs) gives the
+probability that the key is released there; the note ends at the likeliest.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.mlp import Mlp
+from piano_ai.types import FloatArray
+
+SPAN_FRAMES = 400  # a note lasts at most this many frames (12.8 s)
+CROSSING_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)  # frame-head levels whose first crossing is a candidate
+CROSSING_FROM = 2  # ... searched from this many frames after the onset (the frame head may still rise)
+OFFSET_PEAKS = 10  # the first this many offset-head peaks after the onset are candidates
+OFFSET_FLOOR = 0.05  # ... when at least this high
+AFTER = 8  # frames after a candidate end that its features read
+QUANTUM = 1 << 16  # frame probabilities are summed as integers of 1 / QUANTUM: the same in any window
+KINDS = (
+    [f"frame drops below {level}" for level in CROSSING_LEVELS]
+    + [f"offset peak {i + 1}" for i in range(OFFSET_PEAKS)]
+    + ["span end"]
+)
+FEATURES = (
+    ["frames", "log(1 + frames)", "frame mean onset..end", f"frame mean end+1..end+{AFTER}"]
+    + [f"frame[e{d:+d}]" for d in (-2, -1, 0, 1, 2)]
+    + [f"offset[e{d:+d}]" for d in (-1, 0, 1)]
+    + ["onset max e+1..e+3", "onset[t]", "velocity[t]", "key / 88"]
+    + ["crossing level", "offset peak height", "is span end", "span cut by a strike", "frames to span end"]
+)
+NET_FILE = Path(__file__).parent / "weights" / "default" / "ends.npz"
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@lru_cache(maxsize=1)
+def shipped_net() -> Mlp:
+    """The network trained for the shipped model's outputs (weights/default/ends.npz)."""
+    return Mlp.load(NET_FILE, len(FEATURES))
+
+
+def span_ends(times: IntArray, reonset: IntArray, frames: int) -> IntArray:
+    """(notes,) the last frame each note may reach: its key's next strike (``reonset``, frames if none), at
+    most SPAN_FRAMES after its onset, within the run."""
+    return np.minimum(np.minimum(reonset, times + SPAN_FRAMES), frames - 1)
+
+
+def candidates(
+    frame: FloatArray, offset: FloatArray, times: IntArray, keys: IntArray, span: IntArray
+) -> IntArray:
+    """(notes, len(KINDS)) candidate end frames, each in onset+1..span (the span when a kind finds none)."""
+    from piano_ai.notes import next_true
+    from piano_ai.onsets import onset_peaks
+
+    columns = [
+        next_true(frame < level, np.minimum(times + CROSSING_FROM, frame.shape[0]), keys) - 1
+        for level in CROSSING_LEVELS
+    ]
+    peaks = onset_peaks(offset, OFFSET_FLOOR)
+    at = times + 1
+    for _ in range(OFFSET_PEAKS):
+        found = next_true(peaks, np.minimum(at + 1, frame.shape[0]), keys)
+        columns.append(found)
+        at = found
+    columns.append(span)
+    ends = np.stack(columns, axis=1).reshape(times.size, len(KINDS))
+    low = np.minimum(times + 1, span)
+    return np.where(ends > span[:, None], span[:, None], np.maximum(ends, low[:, None]))
+
+
+def features(
+    onset: FloatArray,
+    frame: FloatArray,
+    offset: FloatArray,
+    velocity: FloatArray,
+    times: IntArray,
+    keys: IntArray,
+    span: IntArray,
+    reonset: IntArray,
+    ends: IntArray,
+) -> npt.NDArray[np.float32]:
+    """(notes * len(KINDS), len(FEATURES)) float32: FEATURES of every candidate (``candidates``' rows
+    flattened); outside the recording every head reads 0."""
+    frames = frame.shape[0]
+    kinds = len(KINDS)
+    t, k = np.repeat(times, kinds), np.repeat(keys, kinds)
+    e = ends.reshape(-1)
+    s = np.repeat(span, kinds)
+
+    def at(head: FloatArray, rows: IntArray) -> FloatArray:
+        inside = (rows >= 0) & (rows < frames)
+        return np.where(inside, head[np.clip(rows, 0, max(frames - 1, 0)), k], 0.0)
+
+    total = np.vstack([np.zeros((1, frame.shape[1]), np.int64), np.cumsum(_quantised(frame), axis=0)])
+
+    def mean(first: IntArray, last: IntArray) -> FloatArray:  # frame head over first..last, 0 outside
+        lo, hi = np.clip(first, 0, frames), np.clip(last + 1, 0, frames)
+        count = np.maximum(last + 1 - first, 1)
+        return (total[np.maximum(hi, lo), k] - total[lo, k]) / (QUANTUM * count)
+
+    length = e - t
+    level = np.tile(np.append(CROSSING_LEVELS, np.zeros(kinds - len(CROSSING_LEVELS))), times.size)
+    is_peak = np.tile([len(CROSSING_LEVELS) <= i < kinds - 1 for i in range(kinds)], times.size)
+    columns: list[np.ndarray] = [length, np.log1p(length), mean(t + 1, e), mean(e + 1, e + AFTER)]
+    columns += [at(frame, e + d) for d in (-2, -1, 0, 1, 2)]
+    columns += [at(offset, e + d) for d in (-1, 0, 1)]
+    columns.append(np.maximum.reduce([at(onset, e + d) for d in (1, 2, 3)]))
+    columns += [at(onset, t), at(velocity, t), k / 88.0]
+    columns += [level, np.where(is_peak, at(offset, e), 0.0), e == s, np.repeat(reonset, kinds) == s, s - e]
+    return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(e.size, len(FEATURES))
+
+
+def note_ends(
+    onset: FloatArray,
+    frame: FloatArray,
+    offset: FloatArray,
+    velocity: FloatArray,
+    times: IntArray,
+    keys: IntArray,
+    reonset: IntArray,
+    net: Mlp | None = None,
+) -> tuple[IntArray, IntArray]:
+    """The last frame (notes,) of each note (onset frame ``times``, key ``keys``, its key's next strike at
+    ``reonset``), and the last frame (notes,) its choice read: the choice holds in any run of frames that
+    holds the onset's and this one's."""
+    frames = frame.shape[0]
+    span = span_ends(times, reonset, frames)
+    ends = candidates(frame, offset, times, keys, span)
+    if times.size == 0:
+        return ends[:, 0], ends[:, 0]
+    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends)
+    p = (net or shipped_net()).probability(x).reshape(ends.shape)
+    best = ends[np.arange(times.size), p.argmax(axis=1)]
+    # a span cut short by the run's end reads past it, so it is never decided inside the run
+    read = np.where(span == frames - 1, frames + AFTER, span + AFTER)
+    return best, read
+
+
+def _quantised(head: FloatArray) -> npt.NDArray[np.int64]:
+    return np.rint(head.astype(np.float64) * QUANTUM).astype(np.int64)

@@ -1,0 +1,36 @@
+"""The two small networks that make notes of a model's outputs, each fitted for that model's outputs."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from piano_ai import ends, onsets
+from piano_ai.mlp import Mlp
+
+
+@dataclass(frozen=True)
+class NoteNets:
+    onsets: Mlp  # which onset peaks start notes (piano_ai.onsets)
+    ends: Mlp  # where each note ends (piano_ai.ends)
+
+
+@lru_cache(maxsize=1)
+def shipped_nets() -> NoteNets:
+    """The networks fitted for the shipped model's outputs (weights/default/onsets.npz and ends.npz)."""
+    return NoteNets(onsets.shipped_net(), ends.shipped_net())
+
+
+@lru_cache(maxsize=8)
+def nets_for(model_dir: Path | None) -> NoteNets:
+    """The networks fitted for a model directory's outputs (its onsets.npz and ends.npz), each else the
+    shipped one."""
+
+    def own(path: Path, features: int, shipped: Callable[[], Mlp]) -> Mlp:
+        mine = model_dir / path.name if model_dir is not None else None
+        return Mlp.load(mine, features) if mine is not None and mine.is_file() else shipped()
+
+    return NoteNets(
+        own(onsets.NET_FILE, len(onsets.FEATURES), onsets.shipped_net),
+        own(ends.NET_FILE, len(ends.FEATURES), ends.shipped_net),
+    )

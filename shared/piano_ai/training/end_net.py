@@ -1,0 +1,128 @@
+"""Train piano_ai.ends' network: where the notes of a model's outputs end.
+
+    python -m piano_ai.training.end_net [--maps data/maps] [--model DIR] [--out PATH] [--cache DIR]
+
+The model (default: the shipped one) transcribes MAPS's training recordings (the seven sampled pianos, minus
+every piece a Disklavier recording plays: piano_ai.data.maps_build.recordings) and its onset network (the
+model directory's onsets.npz, else the shipped one) picks the notes. Every distinct candidate end of every
+note that starts within 50 ms of a reference note of its key is a sample, labelled a release when the end it
+gives, lengthened by the model's own sustain pedal as `piano-ai evaluate` lengthens it, lies within mir_eval's
+offset tolerance (50 ms or a fifth of the reference note, whichever is longer) of that note's end lengthened
+by the true pedal. (Labelled by key releases instead, key-release offset F1 rose further but the
+pedal-extended scores fell: docs/model.md.) A scikit-learn MLP is fitted on them (fixed seed, early
+stopping on a tenth held back) and written as numpy arrays (mlp.Mlp). Refit it whenever the model's weights
+or its onset network change: it judges their outputs.
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
+from piano_ai.ends import KINDS, NET_FILE, candidates, features, span_ends
+from piano_ai.mlp import Mlp, fit_mlp
+from piano_ai.notes import end_frames, next_true, refined_peaks
+from piano_ai.onsets import note_onsets
+from piano_ai.pedal import extended_ends, sustain_intervals
+from piano_ai.types import Activations, Note, NoteParams
+
+log = logging.getLogger(__name__)
+ONSET_TOLERANCE_S = 0.05  # mir_eval's onset tolerance
+OFFSET_MIN_S = 0.05  # mir_eval's offset tolerance: this, or OFFSET_RATIO of the reference note
+OFFSET_RATIO = 0.2
+HIDDEN = (64, 32)
+
+
+def matches(starts: npt.NDArray[np.float64], keys: np.ndarray, reference: list[Note]) -> np.ndarray:
+    """(notes,) the index in ``reference`` of the note each found note (start s, key) starts, -1 if none:
+    the nearest free reference onset of its key within ONSET_TOLERANCE_S, the earliest notes first."""
+    by_key: dict[int, list[int]] = {}
+    for j, note in enumerate(reference):
+        by_key.setdefault(note.pitch - LOWEST_KEY, []).append(j)
+    taken: set[int] = set()
+    out = np.full(starts.shape, -1, np.int64)
+    for i in np.argsort(starts, kind="stable"):
+        near = [
+            (abs(reference[j].start - starts[i]), j)
+            for j in by_key.get(int(keys[i]), [])
+            if j not in taken and abs(reference[j].start - starts[i]) <= ONSET_TOLERANCE_S
+        ]
+        if near:
+            taken.add(min(near)[1])
+            out[i] = min(near)[1]
+    return out
+
+
+def samples(
+    act: Activations, reference: list[Note], onset_net: Mlp | None = None
+) -> tuple[npt.NDArray[np.float32], np.ndarray]:
+    """Features and labels of every distinct candidate end of the matched notes of one recording
+    (``reference``: notes lengthened by the sustain pedal; the candidates are lengthened by the model's own
+    pedal, when it has a pedal head, before they are compared)."""
+    onset, frame, offset, velocity = act.onset, act.frame, act.offset, act.velocity
+    frames, kinds = onset.shape[0], len(KINDS)
+    peaks = note_onsets(onset, frame, offset, velocity, NoteParams().onset_threshold, onset_net)
+    times, keys = np.nonzero(peaks)
+    reonset = next_true(peaks, times + 1, keys)
+    span = span_ends(times, reonset, frames)
+    ends = candidates(frame, offset, times, keys, span)
+    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends)
+
+    start_f = refined_peaks(onset, times, keys)
+    each = np.repeat(np.arange(times.size), kinds)  # the note of each candidate
+    end_s = SECONDS_PER_FRAME * end_frames(
+        onset, offset, keys[each], ends.reshape(-1), reonset[each], start_f[each]
+    )
+    struck = reonset < frames
+    following = np.full(times.size, np.inf)
+    following[struck] = SECONDS_PER_FRAME * refined_peaks(onset, reonset[struck], keys[struck])
+    pressed = sustain_intervals(act.pedal) if act.pedal is not None else []
+    end_s = extended_ends(SECONDS_PER_FRAME * start_f[each], end_s, following[each], pressed)
+
+    match = matches(SECONDS_PER_FRAME * start_f, keys, reference)[each]
+    ref_start = np.array([n.start for n in reference] + [0.0])[match]
+    ref_end = np.array([n.end for n in reference] + [0.0])[match]
+    release = np.abs(end_s - ref_end) <= np.maximum(OFFSET_MIN_S, OFFSET_RATIO * (ref_end - ref_start))
+    repeated = (ends[:, :, None] == ends[:, None, :]).any(axis=2, where=np.tri(kinds, k=-1, dtype=bool))
+    chosen = (match >= 0) & ~repeated.reshape(-1)
+    return x[chosen], release[chosen].astype(np.int8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from piano_ai.data.maps_build import recordings
+    from piano_ai.evaluation.evaluate import reference_notes
+    from piano_ai.note_nets import nets_for
+    from piano_ai.training.onset_net import activations
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--maps", type=Path, default=Path("data/maps"), help="scripts/fetch_maps.py's folder")
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument("--out", type=Path, default=NET_FILE)
+    parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    train, _ = recordings(args.maps)
+    if not train:
+        parser.error(f"no MAPS training recordings under {args.maps} (run scripts/fetch_maps.py)")
+    onset_net = nets_for(Path(args.model) if args.model else None).onsets
+    xs, ys = [], []
+    for i, audio in enumerate(train):
+        act = activations(audio, args.model, args.cache)
+        x, y = samples(act, reference_notes(audio.with_suffix(".mid")), onset_net)
+        xs.append(x)
+        ys.append(y)
+        log.info("%d/%d %s: %d candidates, %d releases", i + 1, len(train), audio.name, len(y), int(y.sum()))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    log.info("%d recordings, %d candidates, %.1f%% releases", len(train), len(y), 100 * y.mean())
+    fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
+    log.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
