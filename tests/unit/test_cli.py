@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from piano_ai import cli
-from piano_ai.constants import N_KEYS, SAMPLE_RATE
+from piano_ai.constants import N_KEYS, SAMPLE_RATE, SECONDS_PER_FRAME
 from piano_ai.midi_io import midi_to_notes
 from piano_ai.types import Activations
 
@@ -285,6 +285,12 @@ def test_convert_save_activations_then_decode_with_other_thresholds(
     assert cli.main(["decode", saved, "-o", str(strict), "--min-note-ms", "1000"]) == 0
     assert midi_to_notes(strict / "take.mid") == []  # the note lasts 0.32 s: none of a second or more
     assert f"{strict / 'take.mid'}  (0 notes)" in capsys.readouterr().out
+    for threshold, frames in (("0.3", 10), ("0.95", 1)):  # by the rule, the frame threshold ends the note
+        ruled = tmp_path / f"rule-{threshold}"
+        argv = ["decode", saved, "-o", str(ruled), "--ends", "rule", "--frame-threshold", threshold]
+        assert cli.main(argv) == 0
+        (note,) = midi_to_notes(ruled / "take.mid")
+        assert note.end - note.start == pytest.approx(frames * SECONDS_PER_FRAME, abs=0.002)
 
 
 def test_decode_reports_a_bad_file_and_decodes_the_rest(

@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--from-dataset", help="first write the validation clips of this dataset into FOLDER")
     parser.add_argument("--onset-threshold", type=float, default=None)
     parser.add_argument("--frame-threshold", type=float, default=None)
+    parser.add_argument(
+        "--ends", choices=("network", "rule"), default=None, help="how notes end (default: NoteParams')"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             params = replace(params, onset_threshold=args.onset_threshold)
         if args.frame_threshold is not None:
             params = replace(params, frame_threshold=args.frame_threshold)
+        if args.ends is not None:
+            params = replace(params, ends=args.ends)
         from piano_ai.settings import get_settings
 
         model = load_transcriber(args.model, runtime=args.runtime or get_settings().runtime)

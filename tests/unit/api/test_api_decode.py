@@ -98,6 +98,22 @@ def test_downloads_follow_the_parameters_in_their_link(api: ApiHarness, finished
     assert [n.pitch for n in midi_to_notes(tmp_path / "own.mid")] == [60]
 
 
+def test_the_frame_threshold_ends_notes_only_by_the_rule(api: ApiHarness, finished: str) -> None:
+    def c4_end(change: dict) -> float:
+        response = api.client.post(f"/v1/jobs/{finished}/decode", json=change)
+        assert response.status_code == 200, response.text
+        assert response.json()["params"]["ends"] == change.get("ends", "network")
+        return next(n["end"] for n in response.json()["notes"] if n["pitch"] == 60)
+
+    # C4 sounds from frame 10 to 29: by the rule it ends there, or right after its onset when the frame
+    # threshold is above the head; the network's choice does not read the threshold
+    assert c4_end({"ends": "rule"}) == pytest.approx(29 * SECONDS_PER_FRAME)
+    assert c4_end({"ends": "rule", "frame_threshold": 0.95}) == pytest.approx(11 * SECONDS_PER_FRAME)
+    assert c4_end({"frame_threshold": 0.95}) == c4_end({})
+    bad = api.client.post(f"/v1/jobs/{finished}/decode", json={"ends": "guess"})
+    assert bad.status_code == 422
+
+
 def test_patch_saves_the_parameters_as_the_job_s_own(api: ApiHarness, finished: str, tmp_path) -> None:
     response = api.client.patch(f"/v1/jobs/{finished}", json={"note_params": {"onset_threshold": 0.2}})
     assert response.status_code == 200, response.text
