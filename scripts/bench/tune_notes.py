@@ -25,7 +25,7 @@ from piano_ai.evaluation.evaluate import pairs, reference_notes
 from piano_ai.evaluation.metrics import Counts, count_matches
 from piano_ai.notes import notes_from_activations
 from piano_ai.pedal import MIN_PRESS_MS, PEDAL_THRESHOLD, extend_notes, sustain_intervals
-from piano_ai.training.onset_net import activations
+from piano_ai.training.maps_fit import activations
 from piano_ai.types import Activations, Note, NoteParams
 
 ONSETS = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)

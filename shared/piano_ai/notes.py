@@ -7,13 +7,15 @@ through its last frame, offset on its last frame):
 - a note starts at a local maximum of the onset probability that piano_ai.onsets' network, reading the heads
   around it, judges a note with at least onset_threshold; the start time is refined below a frame by a
   parabola through the peak and its two neighbours (a frame is 32 ms);
-- it sounds while the frame probability is >= frame_threshold. Right after the onset the frame head may
-  still be rising, so the first ONSET_GRACE_FRAMES frames may be below the threshold;
-- it ends on its last frame above frame_threshold, on the first frame whose offset probability is
-  >= offset_threshold (ignored in the first OFFSET_GUARD_FRAMES frames, where a re-struck key's
-  previous offset lives), or at the next onset of the same key, whichever comes first; the end is
-  then moved to the offset head's peak within a frame of it, refined below a frame like onsets
-  (this gained 0.016 offset F1 on the validation split);
+- by default (ends="network") it ends on the frame piano_ai.ends' network picks among a few candidates, at
+  the latest on the next onset of the same key;
+- by the rule (ends="rule") it sounds while the frame probability is >= frame_threshold (right after the
+  onset the frame head may still be rising, so the first ONSET_GRACE_FRAMES frames may be below the
+  threshold) and ends on its last frame above frame_threshold, on the first frame whose offset
+  probability is >= offset_threshold (ignored in the first OFFSET_GUARD_FRAMES frames, where a re-struck
+  key's previous offset lives), or at the next onset of the same key, whichever comes first;
+- either way the end is then moved to the offset head's peak within a frame of it, refined below a frame
+  like onsets (this gained 0.016 offset F1 on the validation split), or to the next strike's onset;
 - notes shorter than min_note_ms are dropped; velocity is the onset-weighted mean of the velocity
   head over the onset frame and its neighbours, times 127.
 """

@@ -14,8 +14,6 @@ stopping on a tenth held back) and written as numpy arrays (mlp.Mlp). Refit it w
 or its onset network change: it judges their outputs.
 """
 
-import argparse
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +21,16 @@ import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
 from piano_ai.ends import KINDS, NET_FILE, candidates, features, span_ends
-from piano_ai.mlp import Mlp, fit_mlp
+from piano_ai.mlp import Mlp
 from piano_ai.notes import end_frames, next_true, refined_peaks
 from piano_ai.onsets import note_onsets
 from piano_ai.pedal import extended_ends, sustain_intervals
+from piano_ai.training.maps_fit import Samples, fit_main
 from piano_ai.types import Activations, Note, NoteParams
 
-log = logging.getLogger(__name__)
 ONSET_TOLERANCE_S = 0.05  # mir_eval's onset tolerance
 OFFSET_MIN_S = 0.05  # mir_eval's offset tolerance: this, or OFFSET_RATIO of the reference note
 OFFSET_RATIO = 0.2
-HIDDEN = (64, 32)
 
 
 def matches(starts: npt.NDArray[np.float64], keys: np.ndarray, reference: list[Note]) -> np.ndarray:
@@ -92,36 +89,13 @@ def samples(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from piano_ai.data.maps_build import recordings
-    from piano_ai.evaluation.evaluate import reference_notes
     from piano_ai.note_nets import nets_for
-    from piano_ai.training.onset_net import activations
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", type=Path, default=Path("data/maps"), help="scripts/fetch_maps.py's folder")
-    parser.add_argument("--model", help="model directory (default: the shipped model)")
-    parser.add_argument("--out", type=Path, default=NET_FILE)
-    parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    def samples_for(model: str | None) -> Samples:
+        onset_net = nets_for(Path(model) if model else None).onsets
+        return lambda act, reference: samples(act, reference, onset_net)
 
-    train, _ = recordings(args.maps)
-    if not train:
-        parser.error(f"no MAPS training recordings under {args.maps} (run scripts/fetch_maps.py)")
-    onset_net = nets_for(Path(args.model) if args.model else None).onsets
-    xs, ys = [], []
-    for i, audio in enumerate(train):
-        act = activations(audio, args.model, args.cache)
-        x, y = samples(act, reference_notes(audio.with_suffix(".mid")), onset_net)
-        xs.append(x)
-        ys.append(y)
-        log.info("%d/%d %s: %d candidates, %d releases", i + 1, len(train), audio.name, len(y), int(y.sum()))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    log.info("%d recordings, %d candidates, %.1f%% releases", len(train), len(y), 100 * y.mean())
-    fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
-    log.info("wrote %s", args.out)
-    return 0
+    return fit_main(__doc__ or "", NET_FILE, samples_for, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""What fitting a decoding network on MAPS's training recordings shares (piano_ai.training.onset_net and
+end_net): the model's outputs per recording (cached as npz), the command line, the loop and the fit."""
+
+import argparse
+import logging
+from collections.abc import Callable
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from piano_ai.mlp import fit_mlp
+from piano_ai.types import Activations, Note
+
+log = logging.getLogger(__name__)
+HIDDEN = (64, 32)
+# samples(activations, reference notes) -> (features, labels) of one recording
+Samples = Callable[[Activations, list[Note]], tuple[npt.NDArray[np.float32], np.ndarray]]
+
+
+def activations(audio: Path, model: str | None, cache: Path | None) -> Activations:
+    """The model's outputs for one recording (kept in ``cache`` as npz when given)."""
+    stored = (
+        cache / Path(model or "shipped").name / audio.parent.name / f"{audio.stem}.npz" if cache else None
+    )
+    if stored is not None and stored.exists():
+        with np.load(stored) as data:
+            return Activations(**{k: data[k].astype(np.float32) for k in data.files})
+    from piano_ai.audio import decode
+    from piano_ai.features import log_mel
+
+    act = _transcriber(model).predict(log_mel(decode(audio)))
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            stored, **{f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None}
+        )
+    return act
+
+
+@lru_cache(maxsize=2)
+def _transcriber(model: str | None):  # noqa: ANN202 - an inference.Transcriber, loaded once
+    from piano_ai.inference import load_transcriber
+
+    return load_transcriber(model)
+
+
+def fit_main(
+    doc: str, default_out: Path, samples_for: Callable[[str | None], Samples], argv: list[str] | None
+) -> int:
+    """The command: ``samples_for(model directory or None)`` describes each recording; writes the fitted
+    network (HIDDEN, mlp.Mlp) to --out."""
+    from piano_ai.data.maps_build import recordings
+    from piano_ai.evaluation.evaluate import reference_notes
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--maps", type=Path, default=Path("data/maps"), help="scripts/fetch_maps.py's folder")
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    train, _ = recordings(args.maps)
+    if not train:
+        parser.error(f"no MAPS training recordings under {args.maps} (run scripts/fetch_maps.py)")
+    samples = samples_for(args.model)
+    xs, ys = [], []
+    for i, audio in enumerate(train):
+        x, y = samples(activations(audio, args.model, args.cache), reference_notes(audio.with_suffix(".mid")))
+        xs.append(x)
+        ys.append(y)
+        log.info("%d/%d %s: %d samples, %d positive", i + 1, len(train), audio.name, len(y), int(y.sum()))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    log.info("%d recordings, %d samples, %.1f%% positive", len(train), len(y), 100 * y.mean())
+    fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
+    log.info("wrote %s", args.out)
+    return 0
