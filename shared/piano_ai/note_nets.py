@@ -25,12 +25,19 @@ def shipped_nets() -> NoteNets:
 def nets_for(model_dir: Path | None) -> NoteNets:
     """The networks fitted for a model directory's outputs (its onsets.npz and ends.npz), each else the
     shipped one."""
+    return NoteNets(onset_net_for(model_dir), end_net_for(model_dir))
 
-    def own(path: Path, features: int, shipped: Callable[[], Mlp]) -> Mlp:
-        mine = model_dir / path.name if model_dir is not None else None
-        return Mlp.load(mine, features) if mine is not None and mine.is_file() else shipped()
 
-    return NoteNets(
-        own(onsets.NET_FILE, len(onsets.FEATURES), onsets.shipped_net),
-        own(ends.NET_FILE, len(ends.FEATURES), ends.shipped_net),
-    )
+def onset_net_for(model_dir: Path | None) -> Mlp:
+    """The model directory's onsets.npz, else the shipped onset network."""
+    return _own(model_dir, onsets.NET_FILE, len(onsets.FEATURES), onsets.shipped_net)
+
+
+def end_net_for(model_dir: Path | None) -> Mlp:
+    """The model directory's ends.npz, else the shipped end network."""
+    return _own(model_dir, ends.NET_FILE, len(ends.FEATURES), ends.shipped_net)
+
+
+def _own(model_dir: Path | None, shipped_path: Path, features: int, shipped: Callable[[], Mlp]) -> Mlp:
+    mine = model_dir / shipped_path.name if model_dir is not None else None
+    return Mlp.load(mine, features) if mine is not None and mine.is_file() else shipped()

@@ -89,10 +89,10 @@ def samples(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from piano_ai.note_nets import nets_for
+    from piano_ai.note_nets import onset_net_for
 
     def samples_for(model: str | None) -> Samples:
-        onset_net = nets_for(Path(model) if model else None).onsets
+        onset_net = onset_net_for(Path(model) if model else None)
         return lambda act, reference: samples(act, reference, onset_net)
 
     return fit_main(__doc__ or "", NET_FILE, samples_for, argv)
