@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.mlp import Mlp
+from piano_ai.onsets import onset_peaks
 from piano_ai.types import FloatArray
 
 SPAN_FRAMES = 400  # a note lasts at most this many frames (12.8 s)
@@ -60,8 +61,7 @@ def candidates(
     frame: FloatArray, offset: FloatArray, times: IntArray, keys: IntArray, span: IntArray
 ) -> IntArray:
     """(notes, len(KINDS)) candidate end frames, each in onset+1..span (the span when a kind finds none)."""
-    from piano_ai.notes import next_true
-    from piano_ai.onsets import onset_peaks
+    from piano_ai.notes import next_true  # here: piano_ai.notes imports this module
 
     columns = [
         next_true(frame < level, np.minimum(times + CROSSING_FROM, frame.shape[0]), keys) - 1
