@@ -38,6 +38,7 @@ FEATURES = (
     + [f"offset[e{d:+d}]" for d in (-1, 0, 1)]
     + ["onset max e+1..e+3", "onset[t]", "velocity[t]", "key / 88"]
     + ["crossing level", "offset peak height", "is span end", "span cut by a strike", "frames to span end"]
+    + ["onset summed over keys, max e-1..e+2"]
 )
 NET_FILE = Path(__file__).parent / "weights" / "default" / "ends.npz"
 
@@ -98,9 +99,9 @@ def features(
     e = ends.reshape(-1)
     s = np.repeat(span, kinds)
 
-    def at(head: FloatArray, rows: IntArray) -> FloatArray:
+    def at(head: FloatArray, rows: IntArray, column: IntArray = k) -> FloatArray:
         inside = (rows >= 0) & (rows < frames)
-        return np.where(inside, head[np.clip(rows, 0, max(frames - 1, 0)), k], 0.0)
+        return np.where(inside, head[np.clip(rows, 0, max(frames - 1, 0)), column], 0.0)
 
     total = np.vstack([np.zeros((1, frame.shape[1]), np.int64), np.cumsum(_quantised(frame), axis=0)])
 
@@ -118,6 +119,9 @@ def features(
     columns.append(np.maximum.reduce([at(onset, e + d) for d in (1, 2, 3)]))
     columns += [at(onset, t), at(velocity, t), k / 88.0]
     columns += [level, np.where(is_peak, at(offset, e), 0.0), e == s, np.repeat(reonset, kinds) == s, s - e]
+    struck = onset.sum(axis=1)[:, None]  # (frames, 1): how much starts in each frame, over all keys
+    # a key is often released as the next chord is struck
+    columns.append(np.maximum.reduce([at(struck, e + d, np.zeros_like(k)) for d in (-1, 0, 1, 2)]))
     return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(e.size, len(FEATURES))
 
 
