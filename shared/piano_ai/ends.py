@@ -43,7 +43,6 @@ FEATURES = (
 NET_FILE = Path(__file__).parent / "weights" / "default" / "ends.npz"
 
 IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @lru_cache(maxsize=1)
