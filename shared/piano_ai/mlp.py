@@ -4,6 +4,7 @@ piano_ai.onsets and piano_ai.ends judge their candidates with one each; piano_ai
 scikit-learn and writes them here, so decoding needs no scikit-learn.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.types import FloatArray
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,11 @@ class Mlp:
 def fit_mlp(x: npt.NDArray[np.float32], y: np.ndarray, hidden: tuple[int, ...], seed: int = 0) -> Mlp:
     """An MLP (``hidden`` ReLU layers) fitted by scikit-learn on standardised features (early stopping on a
     tenth held back), as an Mlp."""
-    import logging
-
     from sklearn.neural_network import MLPClassifier
 
     mean, scale = x.mean(axis=0).astype(np.float64), x.std(axis=0).astype(np.float64)
     scale[scale == 0] = 1.0
     mlp = MLPClassifier(hidden, max_iter=200, early_stopping=True, random_state=seed)
     mlp.fit((x - mean) / scale, y)
-    logging.getLogger(__name__).info(
-        "MLP: %d iterations, validation accuracy %.4f", mlp.n_iter_, mlp.best_validation_score_
-    )
+    log.info("MLP: %d iterations, validation accuracy %.4f", mlp.n_iter_, mlp.best_validation_score_)
     return Mlp(mean, scale, tuple(mlp.coefs_), tuple(b.astype(np.float64) for b in mlp.intercepts_))
