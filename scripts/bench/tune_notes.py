@@ -12,7 +12,8 @@ top rows (each set's scores) and the winner, to be copied into NoteParams' defau
 
 A model with a pedal head is scored as `piano-ai evaluate` scores it: its notes extended by its own pedal
 against pedal-extended truth. After the note grid, the pedal's threshold and shortest press are searched at
-the best note setting (copied into shared/piano_ai/pedal.py's PEDAL_THRESHOLD and MIN_PRESS_MS).
+the best note setting (copied into shared/piano_ai/sustain.py's THRESHOLD and shared/piano_ai/pedal.py's
+MIN_PRESS_MS). The pedal is the sustain network's (piano_ai.sustain), as decoding finds it.
 """
 
 import argparse
@@ -23,8 +24,10 @@ from pathlib import Path
 
 from piano_ai.evaluation.evaluate import pairs, reference_notes
 from piano_ai.evaluation.metrics import Counts, count_matches
+from piano_ai.mlp import Mlp
 from piano_ai.notes import notes_from_activations
-from piano_ai.pedal import MIN_PRESS_MS, PEDAL_THRESHOLD, extend_notes, sustain_intervals
+from piano_ai.pedal import MIN_PRESS_MS, extend_notes, sustain_intervals
+from piano_ai.sustain import THRESHOLD, probability, sums_of
 from piano_ai.training.maps_fit import activations
 from piano_ai.types import Activations, Note, NoteParams
 
@@ -62,14 +65,16 @@ def cached_activations(eval_dir: Path, model: str | None, limit: int, cache: Pat
 
 
 def f1_scores(
-    items: Items, params: NoteParams, pedal: Pedal = (PEDAL_THRESHOLD, MIN_PRESS_MS)
+    items: Items, params: NoteParams, pedal: Pedal = (THRESHOLD, MIN_PRESS_MS), sustain_net: Mlp | None = None
 ) -> dict[str, float]:
-    """Note-weighted F1 of every metric at one setting (a pedal model's notes extended by its pedal)."""
+    """Note-weighted F1 of every metric at one setting (a pedal model's notes extended by its pedal, found by
+    ``sustain_net``, default the shipped one)."""
     total = Counts({}, {}, {})
     for act, ref in items:
         notes = notes_from_activations(act, params)
-        if act.pedal is not None:
-            notes = extend_notes(notes, sustain_intervals(act.pedal, *pedal))
+        sums = sums_of(act)
+        if sums is not None:
+            notes = extend_notes(notes, sustain_intervals(probability(sums, sustain_net), *pedal))
         total = total + count_matches(ref, notes)
     return {metric: round(s["f1"], 4) for metric, s in total.scores().items()}
 

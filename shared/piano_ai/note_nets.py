@@ -1,11 +1,11 @@
-"""The two small networks that make notes of a model's outputs, each fitted for that model's outputs."""
+"""The small networks that find the notes and the pedal in a model's outputs, each fitted for that model."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from piano_ai import ends, onsets
+from piano_ai import ends, onsets, sustain
 from piano_ai.mlp import Mlp
 
 
@@ -13,19 +13,21 @@ from piano_ai.mlp import Mlp
 class NoteNets:
     onsets: Mlp  # which onset peaks start notes (piano_ai.onsets)
     ends: Mlp  # where each note ends (piano_ai.ends)
+    sustain: Mlp  # where the sustain pedal is down (piano_ai.sustain)
 
 
 @lru_cache(maxsize=1)
 def shipped_nets() -> NoteNets:
-    """The networks fitted for the shipped model's outputs (weights/default/onsets.npz and ends.npz)."""
-    return NoteNets(onsets.shipped_net(), ends.shipped_net())
+    """The networks fitted for the shipped model's outputs (weights/default/onsets.npz, ends.npz and
+    sustain.npz)."""
+    return NoteNets(onsets.shipped_net(), ends.shipped_net(), sustain.shipped_net())
 
 
 @lru_cache(maxsize=8)
 def nets_for(model_dir: Path | None) -> NoteNets:
-    """The networks fitted for a model directory's outputs (its onsets.npz and ends.npz), each else the
-    shipped one."""
-    return NoteNets(onset_net_for(model_dir), end_net_for(model_dir))
+    """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz and sustain.npz),
+    each else the shipped one."""
+    return NoteNets(onset_net_for(model_dir), end_net_for(model_dir), sustain_net_for(model_dir))
 
 
 def onset_net_for(model_dir: Path | None) -> Mlp:
@@ -36,6 +38,11 @@ def onset_net_for(model_dir: Path | None) -> Mlp:
 def end_net_for(model_dir: Path | None) -> Mlp:
     """The model directory's ends.npz, else the shipped end network."""
     return _own(model_dir, ends.NET_FILE, len(ends.FEATURES), ends.shipped_net)
+
+
+def sustain_net_for(model_dir: Path | None) -> Mlp:
+    """The model directory's sustain.npz, else the shipped sustain network."""
+    return _own(model_dir, sustain.NET_FILE, len(sustain.FEATURES), sustain.shipped_net)
 
 
 def _own(model_dir: Path | None, shipped_path: Path, features: int, shipped: Callable[[], Mlp]) -> Mlp:

@@ -7,16 +7,16 @@ import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import SECONDS_PER_FRAME
-from piano_ai.types import FloatArray, Note
+from piano_ai.types import Note
 
 Intervals = list[tuple[float, float]]  # (down, up) seconds
-PEDAL_THRESHOLD = 0.8  # pedal probability for "down"; tuned for the shipped model (docs/training-runs)
+PEDAL_THRESHOLD = 0.8  # the pedal head's own "down" (end_net labels with it; decoding reads piano_ai.sustain)
 MIN_PRESS_MS = 100.0  # presses shorter than this are dropped (a pianist's pedal change takes longer)
 MIN_LIFT_MS = 50.0  # lifts shorter than this are bridged: two presses become one
 
 
 def sustain_intervals(
-    pedal: FloatArray, threshold: float = PEDAL_THRESHOLD, min_press_ms: float = MIN_PRESS_MS
+    pedal: npt.NDArray[np.floating], threshold: float = PEDAL_THRESHOLD, min_press_ms: float = MIN_PRESS_MS
 ) -> Intervals:
     """(down, up) seconds of each press in a (frames,) pedal probability, sorted and not overlapping.
 

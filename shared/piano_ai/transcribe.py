@@ -28,7 +28,8 @@ def _noop(stage: str, fraction: float) -> None:
 
 
 def _nets(model: "Transcriber") -> "NoteNets":
-    """The note networks fitted for this model (its directory's onsets.npz, ends.npz), else the shipped."""
+    """The networks fitted for this model (its directory's onsets.npz, ends.npz, sustain.npz), else the
+    shipped ones."""
     from piano_ai.note_nets import nets_for
 
     model_dir = getattr(model, "model_dir", None)
@@ -69,11 +70,15 @@ def decode_activations(
     activations: Activations, params: NoteParams | None = None, nets: "NoteNets | None" = None
 ) -> Transcript:
     """Notes and sustain pedal from a model's activations (pure numpy: no model needed). ``nets`` judge
-    the onset peaks and choose the ends (None: the shipped model's networks)."""
+    the onset peaks, choose the ends and find the pedal (None: the shipped model's networks)."""
+    from piano_ai.note_nets import shipped_nets
     from piano_ai.notes import notes_from_activations
+    from piano_ai.sustain import sums_of
 
     params = (params or NoteParams()).validate()
-    notes, sustain = _with_pedal(notes_from_activations(activations, params, nets), activations.pedal, params)
+    nets = nets or shipped_nets()
+    notes = notes_from_activations(activations, params, nets)
+    notes, sustain = _with_pedal(notes, sums_of(activations), params, nets)
     return Transcript(notes, sustain, activations)
 
 
@@ -118,8 +123,10 @@ def transcribe_blocks(
     from piano_ai.features import LogMelStream
     from piano_ai.note_stream import NoteStream
     from piano_ai.prefetch import prefetch
+    from piano_ai.sustain import frame_sums
 
-    notes = NoteStream(params, _nets(model))
+    nets = _nets(model)
+    notes = NoteStream(params, nets)
     report = progress or _noop
     samples = 0
 
@@ -134,31 +141,33 @@ def transcribe_blocks(
                 report("inference", min(samples / SAMPLE_RATE / expected_s, 1.0))
         yield from features.finish()
 
-    pedal: list[FloatArray] = []  # (frames,) per block: small enough to keep whole (1.3 MB for 3 h)
+    sums: list[FloatArray] = []  # (frames, 5) per block: small enough to keep whole (6.7 MB for 3 h)
     kept: dict[str, list[npt.NDArray[np.uint8]]] = {}
     for activations in model.stream(mel_blocks()):
         notes.push(activations)
         if activations.get("pedal") is not None:
-            pedal.append(activations["pedal"][:, 0])
+            sums.append(frame_sums(*(activations[head] for head in ("onset", "frame", "offset", "pedal"))))
         if keep_activations:
             for head, values in activations.items():
                 if values is not None:
                     kept.setdefault(head, []).append(quantize(values))
     report("inference", 1.0)  # the last batches run after the audio ends: their time is inference's
     report("postprocessing", 0.0)
-    found, sustain = _with_pedal(notes.finish(), np.concatenate(pedal) if pedal else None, params)
+    found, sustain = _with_pedal(notes.finish(), np.concatenate(sums) if sums else None, params, nets)
     report("postprocessing", 1.0)
     outputs = {head: np.concatenate(blocks) for head, blocks in kept.items()} if keep_activations else None
     return Transcribed(found, samples / SAMPLE_RATE, sustain, outputs)
 
 
 def _with_pedal(
-    notes: list[Note], pedal: FloatArray | None, params: NoteParams | None
+    notes: list[Note], sums: FloatArray | None, params: NoteParams | None, nets: "NoteNets"
 ) -> tuple[list[Note], list[tuple[float, float]]]:
-    """(notes, sustain to write as CC64): NoteParams.pedal "extend" folds the pedal into the notes instead."""
+    """(notes, sustain to write as CC64) from the frames' sustain.frame_sums (None: no pedal head):
+    NoteParams.pedal "extend" folds the pedal into the notes instead."""
     from piano_ai.pedal import extend_notes, sustain_intervals
+    from piano_ai.sustain import THRESHOLD, probability
 
-    sustain = sustain_intervals(pedal) if pedal is not None else []
+    sustain = sustain_intervals(probability(sums, nets.sustain), THRESHOLD) if sums is not None else []
     if (params or NoteParams()).pedal == "extend":
         return extend_notes(notes, sustain), []
     return notes, sustain

@@ -81,7 +81,9 @@ def reading(feature: str, weight: float) -> Mlp:
 )
 def test_the_note_ends_at_the_likeliest_candidate(feature: str, weight: float, end_frame: int) -> None:
     act = one_note()
-    (note,) = notes_from_activations(act, NoteParams(), NoteNets(every_peak(), reading(feature, weight)))
+    (note,) = notes_from_activations(
+        act, NoteParams(), NoteNets(every_peak(), reading(feature, weight), shipped_nets().sustain)
+    )
     assert note.pitch == LOWEST_KEY + KEY
     assert note.start == pytest.approx(ONSET * SECONDS_PER_FRAME)
     assert note.end == pytest.approx(end_frame * SECONDS_PER_FRAME)
@@ -119,6 +121,6 @@ def test_the_shipped_network_reads_these_features(tmp_path: Path) -> None:
 
 def test_the_rule_ignores_the_network() -> None:
     act = one_note()
-    nets = NoteNets(every_peak(), reading("frames", 1.0))
+    nets = NoteNets(every_peak(), reading("frames", 1.0), shipped_nets().sustain)
     rule = notes_from_activations(act, NoteParams(frame_threshold=0.3, ends="rule"), nets)
     assert rule == [Note(LOWEST_KEY + KEY, rule[0].start, 30 * SECONDS_PER_FRAME, rule[0].velocity)]

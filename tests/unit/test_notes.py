@@ -344,7 +344,7 @@ def onset_height_net(weight: float = 20.0, bias: float = -10.0) -> Mlp:
 
 def onset_height_nets(weight: float = 20.0, bias: float = -10.0) -> NoteNets:
     """onset_height_net beside the shipped end network."""
-    return NoteNets(onset_height_net(weight, bias), shipped_nets().ends)
+    return NoteNets(onset_height_net(weight, bias), shipped_nets().ends, shipped_nets().sustain)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The pedal head's probability to presses, notes extended by them, and CC64 in the MIDI files we write."""
+"""A pedal probability to presses, notes extended by them, and CC64 in the MIDI files we write (decoding's
+use of the sustain network: tests/unit/test_sustain.py)."""
 
 import numpy as np
 import pretty_midi
@@ -60,34 +61,6 @@ def test_midi_files_carry_the_sustain_pedal():
         (64, 1.0, 1.5),
     ]
     assert midi_bytes(notes) == midi_bytes(notes, sustain=[])
-
-
-def _activations(frames: int, pedal: np.ndarray | None):
-    from piano_ai.constants import LOWEST_KEY, N_KEYS
-    from piano_ai.types import Activations
-
-    onset, frame = np.zeros((frames, N_KEYS), np.float32), np.zeros((frames, N_KEYS), np.float32)
-    onset[2, 60 - LOWEST_KEY] = 0.95
-    frame[2:10, 60 - LOWEST_KEY] = 0.9  # sounds for frames 2..9, then the model hears nothing
-    zeros = np.zeros_like(onset)
-    return Activations(onset, frame, zeros, zeros + 0.5, pedal)
-
-
-def test_decode_writes_the_pedal_as_cc64_or_extends_the_notes():
-    from dataclasses import replace
-
-    from piano_ai.transcribe import decode_activations
-    from piano_ai.types import NoteParams
-
-    pedal = np.zeros(40, np.float32)
-    pedal[5:30] = 0.9
-    cc64 = decode_activations(_activations(40, pedal), NoteParams())
-    assert cc64.sustain == [(round(5 * F, 4), round(30 * F, 4))]
-    assert len(cc64.notes) == 1 and cc64.notes[0].end < 30 * F
-    extended = decode_activations(_activations(40, pedal), replace(NoteParams(), pedal="extend"))
-    assert extended.sustain == [] and extended.notes[0].end == pytest.approx(30 * F)
-    without_head = decode_activations(_activations(40, None), NoteParams())
-    assert without_head.sustain == [] and without_head.notes == cc64.notes
 
 
 def test_pedal_mode_is_validated():
