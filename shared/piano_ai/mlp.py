@@ -5,6 +5,7 @@ scikit-learn and writes them here, so decoding needs no scikit-learn.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,42 @@ class Mlp:
             x = np.maximum(x @ w + b, 0.0)
         logit = (x @ self.weights[-1] + self.biases[-1])[:, 0]
         return 1.0 / (1.0 + np.exp(-logit))
+
+
+def averaged(nets: Sequence[Mlp]) -> Mlp:
+    """One network whose logit is the mean of ``nets``' logits: their hidden layers side by side (each layer
+    after the first block-diagonal), so they run as one. The nets must share the standardisation and depth."""
+    first = nets[0]
+    for net in nets:
+        same = np.array_equal(net.mean, first.mean) and np.array_equal(net.scale, first.scale)
+        if not same or len(net.weights) != len(first.weights):
+            raise ValueError("averaged nets must share their standardisation and their number of layers")
+    if len(first.weights) == 1:
+        return Mlp(
+            first.mean,
+            first.scale,
+            (np.mean(_each(nets, 0, "weights"), axis=0),),
+            (np.mean(_each(nets, 0, "biases"), axis=0),),
+        )
+    weights = [np.concatenate(_each(nets, 0, "weights"), axis=1)]
+    weights += [_block_diagonal(_each(nets, i, "weights")) for i in range(1, len(first.weights) - 1)]
+    weights.append(np.concatenate(_each(nets, -1, "weights"), axis=0) / len(nets))
+    biases = [np.concatenate(_each(nets, i, "biases")) for i in range(len(first.biases) - 1)]
+    biases.append(np.mean(_each(nets, -1, "biases"), axis=0))
+    return Mlp(first.mean, first.scale, tuple(weights), tuple(biases))
+
+
+def _block_diagonal(blocks: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
+    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+    row = column = 0
+    for block in blocks:
+        out[row : row + block.shape[0], column : column + block.shape[1]] = block
+        row, column = row + block.shape[0], column + block.shape[1]
+    return out
+
+
+def _each(nets: Sequence[Mlp], layer: int, part: str) -> list[npt.NDArray[np.float64]]:
+    return [getattr(net, part)[layer] for net in nets]
 
 
 def fit_mlp(x: npt.NDArray[np.float32], y: np.ndarray, hidden: tuple[int, ...], seed: int = 0) -> Mlp:
