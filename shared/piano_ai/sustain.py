@@ -22,6 +22,7 @@ from piano_ai.types import Activations, FloatArray
 THRESHOLD = 0.6  # the network's probability for "down"
 SOUNDING = 0.5  # a key whose frame head reaches this counts as sounding
 WIDE = 96  # frames (3 s) either side that the widest feature reads
+ROWS = 8192  # frames judged at once (the three networks' hidden layers: 13 MB)
 SUMS = (
     "pedal",
     "onset summed over keys",
@@ -79,10 +80,16 @@ def features(sums: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def probability(sums: npt.NDArray[np.float32], net: Mlp | None = None) -> npt.NDArray[np.float64]:
-    """(frames,) the probability that the pedal is down, by ``net`` (default: the shipped one)."""
-    if sums.shape[0] == 0:
-        return np.zeros(0)
-    return (net or shipped_net()).probability(features(sums))
+    """(frames,) the probability that the pedal is down, by ``net`` (default: the shipped one), ROWS frames
+    at a time (each read with WIDE frames either side), so memory does not grow with the recording."""
+    net = net or shipped_net()
+    frames = sums.shape[0]
+    out = np.zeros(frames)
+    for start in range(0, frames, ROWS):
+        first = max(start - WIDE, 0)
+        rows = features(sums[first : min(start + ROWS + WIDE, frames)])[start - first :][:ROWS]
+        out[start : start + rows.shape[0]] = net.probability(rows)
+    return out
 
 
 def _shifted(values: npt.NDArray[np.float64], d: int) -> npt.NDArray[np.float64]:

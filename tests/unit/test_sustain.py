@@ -9,7 +9,17 @@ from pedal_nets import head_reader
 from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
 from piano_ai.note_nets import nets_for, shipped_nets
 from piano_ai.pedal import sustain_intervals
-from piano_ai.sustain import FEATURES, NET_FILE, SUMS, THRESHOLD, features, frame_sums, probability, sums_of
+from piano_ai.sustain import (
+    FEATURES,
+    NET_FILE,
+    ROWS,
+    SUMS,
+    THRESHOLD,
+    features,
+    frame_sums,
+    probability,
+    sums_of,
+)
 from piano_ai.transcribe import decode_activations
 from piano_ai.types import Activations, NoteParams
 
@@ -98,3 +108,9 @@ def test_a_model_directory_s_own_sustain_network_is_used(tmp_path) -> None:
     assert np.array_equal(nets_for(mine).sustain.weights[0], head_reader().weights[0])
     (mine / NET_FILE.name).unlink()
     nets_for.cache_clear()
+
+
+def test_a_long_recording_is_judged_in_blocks_as_it_would_be_whole() -> None:
+    sums = np.random.default_rng(4).uniform(0, 3, (2 * ROWS + 500, len(SUMS))).astype(np.float32)
+    whole = shipped_nets().sustain.probability(features(sums))
+    np.testing.assert_allclose(probability(sums), whole, rtol=0, atol=1e-9)
