@@ -5,9 +5,10 @@ lengthens gained next to nothing on MAPS's Disklavier. Yet a press and a lift sh
 ends every sounding note at once (the offset head fires on many keys, the frame head's total falls), and a
 press lets notes ring on past their release. So every frame is described by FEATURES, read from the pedal head
 and from per-frame sums of the other heads over the keys (SUMS, kept while a recording streams), up to WIDE
-frames either side; a two-layer network (an mlp.Mlp, trained by piano_ai.training.sustain_net on MAPS's
-sampled pianos and a render of real pedalling, from the shipped model's own outputs) gives the probability
-that the pedal is down, and piano_ai.pedal.sustain_intervals cuts it at THRESHOLD.
+frames either side; three two-layer networks run as one (an mlp.Mlp averaging their logits, trained by
+piano_ai.training.sustain_net on MAPS's sampled pianos and a render of real pedalling, from the shipped
+model's own outputs) give the probability that the pedal is down, and piano_ai.pedal.sustain_intervals cuts
+it at THRESHOLD.
 """
 
 from functools import lru_cache

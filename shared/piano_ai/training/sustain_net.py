@@ -52,17 +52,17 @@ def samples(act: Activations, down: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[
 
 
 def maps_samples(maps: Path, model: str | None, cache: Path | None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """samples() of every MAPS training recording."""
+    """samples() of every MAPS training recording, labelled as the data factory labels its shards."""
     from piano_ai.data.maps_build import recordings
+    from piano_ai.data.targets import midi_sustain, pedal_target
     from piano_ai.evaluation.evaluate import read_midi
-    from piano_ai.evaluation.pedal import pedal_roll, sustain
 
     train, _ = recordings(maps)
     out = []
     for audio in train:
         act = activations(audio, model, cache)
-        pressed = sustain(read_midi(audio.with_suffix(".mid"))) or []
-        out.append(samples(act, pedal_roll(pressed, act.onset.shape[0])))
+        pressed = midi_sustain(read_midi(audio.with_suffix(".mid")))
+        out.append(samples(act, pedal_target(pressed, act.onset.shape[0]).astype(bool)))
     log.info("MAPS: %d recordings", len(train))
     return out
 
