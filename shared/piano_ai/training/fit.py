@@ -17,6 +17,7 @@ from piano_ai.training.losses import head_losses
 
 log = logging.getLogger(__name__)
 BEST_WEIGHTS = "best.weights.h5"
+EPOCHS_DIR = "epochs"  # every epoch's weights, 000.weights.h5 ... (numbered as log.csv numbers epochs)
 
 
 def train(cfg: TrainConfig, model_config: ModelConfig, init_weights: Path | None = None) -> Path:
@@ -106,6 +107,7 @@ def _callbacks(cfg: TrainConfig, run_dir: Path) -> list:
         ),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
         _time_limit_callback(cfg.max_hours),
+        _every_epoch_callback(run_dir / EPOCHS_DIR),
     ]
 
 
@@ -167,6 +169,23 @@ def _time_limit_callback(max_hours: float):
                 self.model.stop_training = True
 
     return TimeLimit()
+
+
+def _every_epoch_callback(folder: Path):
+    import keras
+
+    class EveryEpoch(keras.callbacks.Callback):
+        """Keeps each epoch's weights, so checkpoints other than the best can be scored or averaged."""
+
+        def on_epoch_end(self, epoch: int, logs=None) -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(folder / epoch_weights_name(epoch))
+
+    return EveryEpoch()
+
+
+def epoch_weights_name(epoch: int) -> str:
+    return f"{epoch:03d}.weights.h5"
 
 
 def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:

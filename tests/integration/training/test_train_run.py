@@ -72,6 +72,8 @@ def test_a_stopped_run_resumes_at_the_next_epoch(tiny_dataset, tmp_path):
     _train(tiny_dataset, run_dir, "--epochs", "2")  # the same run, asked for one more epoch
     epochs = [r["epoch"] for r in csv.DictReader((run_dir / "log.csv").open())]
     assert epochs == ["0", "1"]
+    kept = sorted(p.name for p in (run_dir / "epochs").iterdir())
+    assert kept == ["000.weights.h5", "001.weights.h5"]  # every epoch's weights, numbered as the log
 
 
 def test_a_frozen_backbone_keeps_the_onsets_and_trains_the_heads(tiny_dataset, tmp_path):
