@@ -2,9 +2,10 @@
 
     python -m piano_ai.training.average --run-dir runs/X --epochs 2,3,4,5 --out DIR
 
-A run keeps every epoch's weights (training.fit.EPOCHS_DIR). Epochs fine-tuned from one starting point lie in
-one basin, and their mean often generalises better than any one of them (stochastic weight averaging). Floating
-point weights, batch-norm statistics included, are averaged; any other variable is the last epoch's.
+A run keeps every epoch's weights (training.fit.EPOCHS_DIR). Epochs fine-tuned from one starting point lie
+in one basin, and their mean often generalises better than any one of them (stochastic weight averaging).
+Floating point weights, batch-norm statistics included, are averaged; any other variable is the last
+epoch's.
 """
 
 import argparse
