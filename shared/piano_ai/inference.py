@@ -14,6 +14,7 @@ import numpy as np
 
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
+from piano_ai.levels import LEVEL, key_levels
 from piano_ai.model import HEADS, ModelConfig
 from piano_ai.runtimes import RunFn, auto_runtime, runner
 from piano_ai.types import Activations, FloatArray
@@ -65,18 +66,21 @@ class Transcriber:
                 progress(min(done / frames, 1.0) if frames else 1.0)
         pedal = out.get("pedal")
         return Activations(
-            **{head: out[head] for head in HEADS}, pedal=None if pedal is None else pedal[:, 0]
+            **{head: out[head] for head in HEADS},
+            pedal=None if pedal is None else pedal[:, 0],
+            level=out.get(LEVEL),
         )
 
     def stream(self, mel_blocks: Iterable[FloatArray]) -> Iterator[dict[str, FloatArray]]:
         """Activations of a log-mel that arrives in blocks of (frames, N_MELS), in bounded memory.
 
         Yields {output: (frames, ...) float32}, one per model call, covering consecutive frames from the
-        first; every output the model has is passed on. Joined, they equal predict() on the joined log-mel:
-        the chunks are the same, and only the last calls wait for the end. Those cut each window to the
-        frames the recording has (a 5 s recording runs 157 frames, not CHUNK_FRAMES) and run windows of one
-        length together, so a chunk's outputs depend on its own frames only, never on padding or on the
-        batch size.
+        first; every output the model has is passed on, and "level" (piano_ai.levels: the log-mel at each
+        key's fundamental, which the onset network reads beside the heads). Joined, they equal predict() on
+        the joined log-mel: the chunks are the same, and only the last calls wait for the end. Those cut each
+        window to the frames the recording has (a 5 s recording runs 157 frames, not CHUNK_FRAMES) and run
+        windows of one length together, so a chunk's outputs depend on its own frames only, never on padding
+        or on the batch size.
         """
         held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
         held_from, received, batch = 0, 0, 0
@@ -120,12 +124,16 @@ class Transcriber:
             windows.append(window.astype(np.float32))
             spans.append(slice(start - lo, keep_end - lo))
         result = self._run(np.stack(windows))  # (batch, length, N_MELS) in
-        return {
+        out = {
             head: np.concatenate([values[i][src] for i, src in enumerate(spans)]).astype(
                 np.float32, copy=False
             )
             for head, values in result.items()
         }
+        out[LEVEL] = key_levels(
+            np.concatenate([window[src] for window, src in zip(windows, spans, strict=True)])
+        )
+        return out
 
 
 def _window_length(chunk: int, frames: int) -> int:

@@ -11,28 +11,51 @@ from piano_ai.mlp import Mlp
 
 @dataclass(frozen=True)
 class NoteNets:
-    onsets: Mlp  # which onset peaks start notes (piano_ai.onsets)
+    onsets: Mlp  # which onset peaks start notes (piano_ai.onsets), from the heads
     ends: Mlp  # where each note ends (piano_ai.ends)
     sustain: Mlp  # where the sustain pedal is down (piano_ai.sustain)
+    onsets_level: Mlp | None = None  # the same from the heads and the levels (None: none fitted)
+
+    def onset_judge(self, level: object | None) -> tuple[Mlp, bool]:
+        """The onset network for activations with (``level`` not None) or without levels, and whether it
+        reads them."""
+        if level is not None and self.onsets_level is not None:
+            return self.onsets_level, True
+        return self.onsets, False
 
 
 @lru_cache(maxsize=1)
 def shipped_nets() -> NoteNets:
     """The networks fitted for the shipped model's outputs (weights/default/onsets.npz, ends.npz and
     sustain.npz)."""
-    return NoteNets(onsets.shipped_net(), ends.shipped_net(), sustain.shipped_net())
+    return NoteNets(
+        onsets.shipped_net(), ends.shipped_net(), sustain.shipped_net(), onsets.shipped_level_net()
+    )
 
 
 @lru_cache(maxsize=8)
 def nets_for(model_dir: Path | None) -> NoteNets:
-    """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz and sustain.npz),
-    each else the shipped one."""
-    return NoteNets(onset_net_for(model_dir), end_net_for(model_dir), sustain_net_for(model_dir))
+    """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz, sustain.npz and
+    onsets_level.npz), each else the shipped one."""
+    return NoteNets(
+        onset_net_for(model_dir), end_net_for(model_dir), sustain_net_for(model_dir), level_net_for(model_dir)
+    )
 
 
 def onset_net_for(model_dir: Path | None) -> Mlp:
     """The model directory's onsets.npz, else the shipped onset network."""
     return _own(model_dir, onsets.NET_FILE, len(onsets.FEATURES), onsets.shipped_net)
+
+
+def level_net_for(model_dir: Path | None) -> Mlp | None:
+    """The model directory's onsets_level.npz; else the shipped level network, unless the directory has
+    an onsets.npz of its own (fitted to its outputs, which the shipped level network was not): then None."""
+    width = len(onsets.FEATURES) + len(onsets.LEVEL_FEATURES)
+    if model_dir is None:
+        return onsets.shipped_level_net()
+    if (model_dir / onsets.LEVEL_NET_FILE.name).is_file():
+        return Mlp.load(model_dir / onsets.LEVEL_NET_FILE.name, width)
+    return None if (model_dir / onsets.NET_FILE.name).is_file() else onsets.shipped_level_net()
 
 
 def end_net_for(model_dir: Path | None) -> Mlp:

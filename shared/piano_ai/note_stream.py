@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from piano_ai.levels import LEVEL
 from piano_ai.note_nets import NoteNets
 from piano_ai.notes import END_CONTEXT, find_notes
 from piano_ai.onsets import ONSET_CONTEXT
@@ -19,6 +20,7 @@ from piano_ai.types import FloatArray, Note, NoteParams
 SETTLE_FRAMES = END_CONTEXT  # an onset peak this near the window's end may not be decided yet
 MIN_NEW_FRAMES = 4096  # frames (131 s) gathered before the window is searched again: amortises the overlap
 NOTE_HEADS = ("onset", "frame", "offset", "velocity")  # the heads notes are made of; others pass by
+KEPT = (*NOTE_HEADS, LEVEL)  # what the window keeps: those, and the levels when the blocks have them
 
 
 class NoteStream:
@@ -44,8 +46,9 @@ class NoteStream:
         return held + sum(len(block["onset"]) for block in self._pending)
 
     def push(self, block: Mapping[str, FloatArray]) -> None:
-        """Add the next frames: a (frames, N_KEYS) array per head (extra heads are ignored)."""
-        self._pending.append({head: block[head] for head in NOTE_HEADS})
+        """Add the next frames: a (frames, N_KEYS) array per head, and the levels (piano_ai.levels) when the
+        onset network is to read them (other heads are ignored)."""
+        self._pending.append({head: block[head] for head in KEPT if block.get(head) is not None})
         self._new_frames += len(block["onset"])
         if self._new_frames >= MIN_NEW_FRAMES:
             self._search(last=False)
@@ -70,6 +73,7 @@ class NoteStream:
             self.params,
             self._origin,
             self.nets,
+            window.get(LEVEL),
         )
         # onsets nearer the window's start than ONSET_CONTEXT were settled in an earlier window
         first_onset = ONSET_CONTEXT if self._origin > 0 else 0
@@ -89,9 +93,7 @@ class NoteStream:
 
     def _join(self) -> dict[str, FloatArray]:
         parts = [self._window, *self._pending] if self._window else self._pending
-        self._window = (
-            {head: np.concatenate([p[head] for p in parts]) for head in NOTE_HEADS} if parts else {}
-        )
+        self._window = {head: np.concatenate([p[head] for p in parts]) for head in parts[0]} if parts else {}
         self._pending, self._new_frames = [], 0
         return self._window
 
@@ -100,6 +102,6 @@ class NoteStream:
         earliest = min(int(open_onsets.min()) if open_onsets.size else frames, frames - 1 - SETTLE_FRAMES)
         keep_from = earliest - ONSET_CONTEXT
         keep_from = max(keep_from, 0)
-        self._window = {head: window[head][keep_from:].copy() for head in NOTE_HEADS}
+        self._window = {head: values[keep_from:].copy() for head, values in window.items()}
         self._origin += keep_from
         self._settled = {(t, k) for t, k in self._settled if t >= self._origin}

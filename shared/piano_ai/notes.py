@@ -58,7 +58,7 @@ def notes_from_activations(
     """
     params = params or NoteParams()
     onset, frame, offset, velocity = _checked(act)
-    found = find_notes(onset, frame, offset, velocity, params, nets=nets)
+    found = find_notes(onset, frame, offset, velocity, params, nets=nets, level=act.level)
     notes = [note for i, note in enumerate(found.to_notes()) if found.keep[i]]
     notes.sort(key=lambda n: (n.start, n.pitch))
     return notes
@@ -100,19 +100,24 @@ def find_notes(
     params: NoteParams,
     origin: int = 0,
     nets: "NoteNets | None" = None,
+    level: FloatArray | None = None,
 ) -> FoundNotes:
     """The notes in a run of frames (each array (frames, N_KEYS)) starting at frame ``origin`` of the audio.
 
     A note needs only the frames from onsets.ONSET_CONTEXT before its onset to its ``read`` frame, so a run
     that holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
-    ``nets`` judge onset peaks and choose ends (default: the shipped model's, piano_ai.note_nets).
+    ``nets`` judge onset peaks and choose ends (default: the shipped model's, piano_ai.note_nets); with
+    ``level`` (piano_ai.levels, the same frames) and a level network among them, the onsets read the levels.
     """
     from piano_ai.note_nets import shipped_nets
 
     nets = nets or shipped_nets()
     frames = onset.shape[0]
+    judge, reads_level = nets.onset_judge(level)
     peaks = (
-        note_onsets(onset, frame, offset, velocity, params.onset_threshold, nets.onsets)
+        note_onsets(
+            onset, frame, offset, velocity, params.onset_threshold, judge, level if reads_level else None
+        )
         if frames
         else np.zeros(onset.shape, bool)
     )
@@ -233,7 +238,8 @@ def onset_velocities(onset: FloatArray, velocity: FloatArray, times: IntArray, k
 def _checked(act: Activations) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     arrays = tuple(np.asarray(a, dtype=np.float32) for a in (act.onset, act.frame, act.offset, act.velocity))
     shape = arrays[0].shape
-    if len(shape) != 2 or shape[1] != N_KEYS or any(a.shape != shape for a in arrays):
-        shapes = ", ".join(str(a.shape) for a in arrays)
+    level = () if act.level is None else (np.asarray(act.level),)
+    if len(shape) != 2 or shape[1] != N_KEYS or any(a.shape != shape for a in arrays + level):
+        shapes = ", ".join(str(a.shape) for a in arrays + level)
         raise ValueError(f"activations must all be (frames, {N_KEYS}); got {shapes}")
     return arrays  # type: ignore[return-value]

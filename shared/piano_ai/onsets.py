@@ -7,9 +7,11 @@ key just before and after, how many keys start at once. So every local maximum o
 CANDIDATE_FLOOR high is described by FEATURES (37 numbers read from ONSET_CONTEXT frames before it to
 LOOKAHEAD frames after it) and a two-layer network (an mlp.Mlp, trained by piano_ai.training.onset_net on
 MAPS's sampled pianos, from the shipped model's own outputs) gives the probability that a note starts
-there; notes.find_notes keeps the peaks where it reaches the onset threshold.
+there; notes.find_notes keeps the peaks where it reaches the onset threshold. Where the recording's levels
+(piano_ai.levels) are at hand, a second network reads LEVEL_FEATURES as well.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +38,21 @@ FEATURES = (
     + ["onset[t-4..t-2]", "onset[t+2..t+4]", "keys with onset >= 0.5 at t", "onset summed over keys at t"]
     + ["key / 88", "echo"]
 )
+# Where the recording's levels are at hand (piano_ai.levels), a second network reads them too: for the key and
+# the key an octave up (its second partial), how its level rises over the peak and how it stands against the
+# loudest key, and how much every key rises at once.
+LEVEL_KEYS = (0, 12)
+LEVEL_FEATURES = [
+    name
+    for dk in LEVEL_KEYS
+    for name in (
+        f"level[t..t+1] max - level[t-2..t-1] min, key{dk:+d}",
+        f"level[t+1] - loudest key's level[t+1], key{dk:+d}",
+        f"level[t+1] - level[t-1], key{dk:+d}",
+    )
+] + ["level rise over keys at t", "level rise over keys at t+1"]
 NET_FILE = Path(__file__).parent / "weights" / "default" / "onsets.npz"
+LEVEL_NET_FILE = NET_FILE.with_name("onsets_level.npz")
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -48,6 +64,12 @@ def shipped_net() -> Mlp:
     return Mlp.load(NET_FILE, len(FEATURES))
 
 
+@lru_cache(maxsize=1)
+def shipped_level_net() -> Mlp:
+    """The network trained for the shipped model's outputs with levels (weights/default/onsets_level.npz)."""
+    return Mlp.load(LEVEL_NET_FILE, len(FEATURES) + len(LEVEL_FEATURES))
+
+
 def note_onsets(
     onset: FloatArray,
     frame: FloatArray,
@@ -55,12 +77,16 @@ def note_onsets(
     velocity: FloatArray,
     threshold: float,
     net: Mlp | None = None,
+    level: FloatArray | None = None,
 ) -> BoolArray:
-    """(frames, keys) bool: the onset peaks the network (default: the shipped one) judges notes at
-    ``threshold``. A peak's verdict depends only on frames ONSET_CONTEXT before it to LOOKAHEAD after it."""
+    """(frames, keys) bool: the onset peaks the network judges notes at ``threshold``. With ``level``
+    (piano_ai.levels) the network reads LEVEL_FEATURES too (default: the shipped level network), without it
+    only FEATURES (default: the shipped network). A peak's verdict depends only on frames ONSET_CONTEXT
+    before it to LOOKAHEAD after it."""
     peaks = onset_peaks(onset, CANDIDATE_FLOOR)
     times, keys = np.nonzero(peaks)
-    keep = (net or shipped_net()).probability(peak_features(onset, frame, offset, velocity, times, keys))
+    judge = net or (shipped_net() if level is None else shipped_level_net())
+    keep = judge.probability(peak_features(onset, frame, offset, velocity, times, keys, level))
     out = np.zeros(peaks.shape, bool)
     chosen = keep >= threshold
     out[times[chosen], keys[chosen]] = True
@@ -74,9 +100,10 @@ def peak_features(
     velocity: FloatArray,
     times: IntArray,
     keys: IntArray,
+    level: FloatArray | None = None,
 ) -> npt.NDArray[np.float32]:
-    """(peaks, len(FEATURES)) float32: FEATURES of the onset peaks at (times, keys); outside the
-    recording every head reads 0."""
+    """(peaks, len(FEATURES)) float32: FEATURES of the onset peaks at (times, keys), then LEVEL_FEATURES
+    when ``level`` is given; outside the recording every head (and level) reads 0."""
 
     def at(head: FloatArray, dt: int = 0, dk: int = 0) -> FloatArray:
         t, k = times + dt, keys + dk
@@ -97,7 +124,31 @@ def peak_features(
     columns.append(onset.sum(axis=1)[times])
     columns.append(keys / 88.0)
     columns.append(echoes(onset, onset_peaks(onset, ECHO_FLOOR))[times, keys])
-    return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(times.size, len(FEATURES))
+    if level is not None:
+        columns += _level_columns(level, at, times)
+    width = len(FEATURES) + (len(LEVEL_FEATURES) if level is not None else 0)
+    return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(times.size, width)
+
+
+def _level_columns(level: FloatArray, at: Callable[..., FloatArray], times: IntArray) -> list[FloatArray]:
+    """LEVEL_FEATURES' columns (``at`` reads an array at the peaks, shifted in time and key)."""
+    frames = level.shape[0]
+    loudest = level.max(axis=1, initial=0.0)
+    rise = (
+        np.concatenate([[0.0], np.maximum(np.diff(level, axis=0), 0.0).mean(axis=1)]) if frames else loudest
+    )
+    next_frame = np.clip(times + 1, 0, max(frames - 1, 0))
+    inside_next = times + 1 < frames
+    columns = []
+    for dk in LEVEL_KEYS:
+        now, later = at(level, 0, dk), at(level, 1, dk)
+        before = np.minimum(at(level, -2, dk), at(level, -1, dk))
+        columns.append(np.maximum(now, later) - before)
+        columns.append(later - np.where(inside_next, loudest[next_frame], 0.0))
+        columns.append(later - at(level, -1, dk))
+    columns.append(rise[times])
+    columns.append(np.where(inside_next, rise[next_frame], 0.0))
+    return columns
 
 
 def onset_peaks(onset: FloatArray, threshold: float) -> BoolArray:

@@ -32,6 +32,7 @@ class Activations:
     Column k is MIDI pitch LOWEST_KEY + k; row t covers t * SECONDS_PER_FRAME seconds.
     ``velocity`` is the predicted MIDI velocity / 127 (meaningful where an onset is). ``pedal`` is (frames,):
     the probability that the sustain pedal is down, from models with a pedal head (None otherwise).
+    ``level`` is not a head: piano_ai.levels reads it off the model's input.
     """
 
     onset: FloatArray
@@ -39,6 +40,9 @@ class Activations:
     offset: FloatArray
     velocity: FloatArray
     pedal: FloatArray | None = None
+    # (frames, 88) in 0..1: the log-mel at each key's fundamental (piano_ai.levels), which the onset network
+    # reads beside the heads; None in outputs stored before it was kept (the onset network without it judges)
+    level: FloatArray | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from piano_ai import inference
 from piano_ai.constants import N_KEYS, N_MELS
 from piano_ai.errors import ModelNotFoundError
+from piano_ai.levels import key_levels
 from piano_ai.model import HEADS, ModelConfig
 
 
@@ -92,6 +93,9 @@ def test_streamed_log_mel_gives_what_predict_gives(frames: int, block_frames: in
     for head in HEADS:
         np.testing.assert_array_equal(np.concatenate([b[head] for b in streamed]), getattr(whole, head))
     assert np.concatenate([b["pedal"] for b in streamed]).shape == (frames, 1)  # every output passes on
+    levels = np.concatenate([b["level"] for b in streamed])  # and each frame's key levels, read off the mel
+    np.testing.assert_array_equal(levels, whole.level)
+    np.testing.assert_array_equal(levels, key_levels(mel))
 
 
 @pytest.mark.parametrize("frames", [100, 1000, 13 * inference.STEP_FRAMES + 20, 10_000])

@@ -56,6 +56,28 @@ def test_streamed_notes_equal_the_whole_recordings(
     assert stream.finish() == whole
 
 
+def test_streamed_notes_with_levels_equal_the_whole_recordings(
+    activations: Activations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The onset network that reads the levels (piano_ai.levels) sees the same frames streamed as whole."""
+    level = smoothed(np.random.default_rng(1), 0.02, 2.0)
+    leveled = Activations(
+        activations.onset, activations.frame, activations.offset, activations.velocity, level=level
+    )
+    monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", 300)
+    stream = NoteStream()
+    for first in range(0, FRAMES, 128):
+        stream.push(
+            {
+                h: getattr(leveled, h)[first : first + 128]
+                for h in ("onset", "frame", "offset", "velocity", "level")
+            }
+        )
+    whole = notes_from_activations(leveled, NoteParams())
+    assert whole != notes_from_activations(activations, NoteParams())  # the levels were read
+    assert stream.finish() == whole
+
+
 def test_the_window_does_not_grow_with_the_recording(activations: Activations) -> None:
     stream = NoteStream()
     held = []

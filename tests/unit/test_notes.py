@@ -15,12 +15,15 @@ from piano_ai.onsets import (
     CANDIDATE_FLOOR,
     ECHO_FLOOR,
     FEATURES,
+    LEVEL_FEATURES,
+    LEVEL_NET_FILE,
     LOOKAHEAD,
     NET_FILE,
     ONSET_CONTEXT,
     echoes,
     onset_peaks,
     peak_features,
+    shipped_level_net,
     shipped_net,
 )
 from piano_ai.types import Activations, Note, NoteParams
@@ -334,9 +337,10 @@ def test_a_weaker_peak_just_after_a_strike_of_the_same_key_is_an_echo(
     assert echo_at({(5, KEY): 0.95, (t, KEY): value}, (t, KEY)) is echo
 
 
-def onset_height_net(weight: float = 20.0, bias: float = -10.0) -> Mlp:
-    """A one-layer network that reads only the peak's own height: sigmoid(weight * onset[t] + bias)."""
-    n = len(FEATURES)
+def onset_height_net(weight: float = 20.0, bias: float = -10.0, width: int = len(FEATURES)) -> Mlp:
+    """A one-layer network that reads only the peak's own height: sigmoid(weight * onset[t] + bias)
+    (``width`` features: FEATURES, or those and LEVEL_FEATURES)."""
+    n = width
     w = np.zeros((n, 1))
     w[FEATURES.index("onset[t+0]"), 0] = weight
     return Mlp(np.zeros(n), np.ones(n), (w,), (np.array([bias]),))
@@ -384,6 +388,70 @@ def test_a_peaks_features_read_only_its_context() -> None:
     wider = (times >= first + ONSET_CONTEXT - 1) & (times < last - LOOKAHEAD + 1)
     cut = peak_features(*(h[first:last] for h in heads), times[wider] - first, keys[wider])
     assert not np.array_equal(cut, whole[wider])  # one frame less context does change some
+
+
+def test_a_peaks_level_features_read_only_its_context_too() -> None:
+    rng = np.random.default_rng(4)
+    heads = [rng.random((300, N_KEYS)).astype(np.float32) ** 3 for _ in range(5)]
+    times, keys = np.nonzero(onset_peaks(heads[0], CANDIDATE_FLOOR))
+    whole = peak_features(*heads[:4], times, keys, heads[4])
+    assert whole.shape == (times.size, len(FEATURES) + len(LEVEL_FEATURES))
+    np.testing.assert_array_equal(whole[:, : len(FEATURES)], peak_features(*heads[:4], times, keys))
+    first, last = 100, 200
+    inside = (times >= first + ONSET_CONTEXT) & (times < last - LOOKAHEAD)
+    part = peak_features(
+        *(h[first:last] for h in heads[:4]), times[inside] - first, keys[inside], heads[4][first:last]
+    )
+    np.testing.assert_array_equal(part, whole[inside])
+
+
+def test_a_level_rising_at_the_peak_reads_as_a_rise() -> None:
+    onset = np.zeros((FRAMES, N_KEYS), np.float32)
+    onset[10, KEY] = 0.8
+    level = np.full((FRAMES, N_KEYS), 0.2, np.float32)
+    level[10:, KEY] = 0.7  # this key's fundamental gets louder at the peak
+    zeros = np.zeros_like(onset)
+    x = peak_features(onset, zeros, zeros, zeros, np.array([10]), np.array([KEY]), level)[0]
+    named = dict(zip(FEATURES + LEVEL_FEATURES, x, strict=True))
+    assert named["level[t..t+1] max - level[t-2..t-1] min, key+0"] == pytest.approx(0.5)
+    assert named["level[t+1] - level[t-1], key+0"] == pytest.approx(0.5)
+    assert named["level[t+1] - loudest key's level[t+1], key+0"] == 0.0  # the loudest key
+    assert named["level[t..t+1] max - level[t-2..t-1] min, key+12"] == 0.0  # its octave did not move
+    assert named["level rise over keys at t"] == pytest.approx(0.5 / N_KEYS)
+
+
+def test_the_level_network_judges_where_levels_are_at_hand() -> None:
+    act = two_keys({(5, KEY): 0.6})
+    quiet = Activations(act.onset, act.frame, act.offset, act.velocity, level=np.zeros_like(act.onset))
+    reads_level = NoteNets(
+        onset_height_net(bias=-30.0),
+        shipped_nets().ends,
+        shipped_nets().sustain,
+        onset_height_net(weight=20.0, bias=-10.0, width=len(FEATURES) + len(LEVEL_FEATURES)),
+    )
+    params = NoteParams(onset_threshold=0.5)
+    assert len(notes_from_activations(quiet, params, reads_level)) == 1  # the level network: 0.88
+    assert len(notes_from_activations(act, params, reads_level)) == 0  # no levels: the other one, 0.00
+    assert reads_level.onset_judge(None) == (reads_level.onsets, False)
+    assert reads_level.onset_judge(quiet.level) == (reads_level.onsets_level, True)
+
+
+def test_the_shipped_level_network_reads_these_features() -> None:
+    net = Mlp.load(LEVEL_NET_FILE, len(FEATURES) + len(LEVEL_FEATURES))
+    assert net is not None and shipped_level_net().weights[-1].shape[1] == 1
+    assert shipped_nets().onsets_level is shipped_level_net()
+
+
+def test_a_model_directory_with_its_own_onset_network_reads_no_shipped_level_network(tmp_path: Path) -> None:
+    assert nets_for(None).onsets_level is shipped_level_net()
+    assert nets_for(tmp_path / "bare").onsets_level is shipped_level_net()  # nothing of its own
+    onset_height_net().save(tmp_path / "onsets.npz")
+    assert nets_for(tmp_path).onsets_level is None  # fitted to other outputs than the shipped level network's
+    mine = tmp_path / "both"
+    mine.mkdir()
+    onset_height_net().save(mine / "onsets.npz")
+    onset_height_net(width=len(FEATURES) + len(LEVEL_FEATURES)).save(mine / "onsets_level.npz")
+    assert nets_for(mine).onsets_level is not None and nets_for(mine).onsets_level is not shipped_level_net()
 
 
 def test_the_shipped_network_reads_these_features() -> None:

@@ -54,14 +54,16 @@ def matches(starts: npt.NDArray[np.float64], keys: np.ndarray, reference: list[N
 
 
 def samples(
-    act: Activations, reference: list[Note], onset_net: Mlp | None = None
+    act: Activations, reference: list[Note], onset_net: Mlp | None = None, reads_level: bool = False
 ) -> tuple[npt.NDArray[np.float32], np.ndarray]:
     """Features and labels of every distinct candidate end of the matched notes of one recording
     (``reference``: notes lengthened by the sustain pedal; the candidates are lengthened by the model's own
-    pedal, when it has a pedal head, before they are compared)."""
+    pedal, when it has a pedal head, before they are compared). The notes are the peaks ``onset_net``
+    judges notes (reading the activations' levels when ``reads_level``), as decoding finds them."""
     onset, frame, offset, velocity = act.onset, act.frame, act.offset, act.velocity
     frames, kinds = onset.shape[0], len(KINDS)
-    peaks = note_onsets(onset, frame, offset, velocity, NoteParams().onset_threshold, onset_net)
+    level = act.level if reads_level else None
+    peaks = note_onsets(onset, frame, offset, velocity, NoteParams().onset_threshold, onset_net, level)
     times, keys = np.nonzero(peaks)
     reonset = next_true(peaks, times + 1, keys)
     span = span_ends(times, reonset, frames)
@@ -89,11 +91,11 @@ def samples(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from piano_ai.note_nets import onset_net_for
+    from piano_ai.note_nets import nets_for
 
     def samples_for(model: str | None) -> Samples:
-        onset_net = onset_net_for(Path(model) if model else None)
-        return lambda act, reference: samples(act, reference, onset_net)
+        nets = nets_for(Path(model) if model else None)
+        return lambda act, reference: samples(act, reference, *nets.onset_judge(act.level))
 
     return fit_main(__doc__ or "", NET_FILE, samples_for, argv)
 

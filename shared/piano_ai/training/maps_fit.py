@@ -27,7 +27,8 @@ def activations(audio: Path, model: str | None, cache: Path | None) -> Activatio
     )
     if stored is not None and stored.exists():
         with np.load(stored) as data:
-            return Activations(**{k: data[k].astype(np.float32) for k in data.files})
+            if "level" in data.files:  # kept before the levels were: made again
+                return Activations(**{k: data[k].astype(np.float32) for k in data.files})
     from piano_ai.audio import decode
     from piano_ai.features import log_mel
 
@@ -48,10 +49,14 @@ def _transcriber(model: str | None):  # noqa: ANN202 - an inference.Transcriber,
 
 
 def fit_main(
-    doc: str, default_out: Path, samples_for: Callable[[str | None], Samples], argv: list[str] | None
+    doc: str,
+    default_out: Path,
+    samples_for: Callable[[str | None], Samples],
+    argv: list[str] | None,
+    write: Callable[[npt.NDArray[np.float32], np.ndarray, int, Path], None] | None = None,
 ) -> int:
     """The command: ``samples_for(model directory or None)`` describes each recording; writes the fitted
-    network (HIDDEN, mlp.Mlp) to --out."""
+    network (HIDDEN, mlp.Mlp) to --out, or calls ``write(features, labels, seed, out)`` to fit and write."""
     from piano_ai.data.maps_build import recordings
     from piano_ai.evaluation.evaluate import reference_notes
 
@@ -76,6 +81,9 @@ def fit_main(
         log.info("%d/%d %s: %d samples, %d positive", i + 1, len(train), audio.name, len(y), int(y.sum()))
     x, y = np.concatenate(xs), np.concatenate(ys)
     log.info("%d recordings, %d samples, %.1f%% positive", len(train), len(y), 100 * y.mean())
-    fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
-    log.info("wrote %s", args.out)
+    if write is not None:
+        write(x, y, args.seed, args.out)
+    else:
+        fit_mlp(x, y, HIDDEN, args.seed).save(args.out)
+        log.info("wrote %s", args.out)
     return 0

@@ -7,19 +7,25 @@ every piece a Disklavier recording plays: piano_ai.data.maps_build.recordings); 
 least onsets.CANDIDATE_FLOOR is a sample, labelled a note when it is the nearest peak of its key to a
 reference onset within 50 ms (mir_eval's onset tolerance; the strongest peaks claim first). A
 scikit-learn MLP is fitted on them (fixed seed, early stopping on a tenth held back) and written as numpy
-arrays (mlp.Mlp), so decoding needs no scikit-learn. Retrain it whenever the model's weights change:
-it judges their outputs.
+arrays (mlp.Mlp), so decoding needs no scikit-learn; a second one, fitted on the same peaks, also reads the
+levels (piano_ai.levels) and is written beside it as onsets_level.npz. Retrain them whenever the model's
+weights change: they judge their outputs.
 """
+
+import logging
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
+from piano_ai.mlp import fit_mlp
 from piano_ai.notes import refined_peaks
-from piano_ai.onsets import CANDIDATE_FLOOR, NET_FILE, onset_peaks, peak_features
-from piano_ai.training.maps_fit import fit_main
+from piano_ai.onsets import CANDIDATE_FLOOR, FEATURES, LEVEL_NET_FILE, NET_FILE, onset_peaks, peak_features
+from piano_ai.training.maps_fit import HIDDEN, fit_main
 from piano_ai.types import Activations, Note
 
+log = logging.getLogger(__name__)
 TOLERANCE_S = 0.05  # mir_eval's onset tolerance
 
 
@@ -45,14 +51,24 @@ def labels(
 
 
 def samples(act: Activations, reference: list[Note]) -> tuple[npt.NDArray[np.float32], np.ndarray]:
-    """Features and labels of every candidate peak of one recording."""
+    """Features (FEATURES, then LEVEL_FEATURES) and labels of every candidate peak of one recording."""
+    if act.level is None:
+        raise ValueError("the activations carry no levels (piano_ai.levels): the level network needs them")
     times, keys = np.nonzero(onset_peaks(act.onset, CANDIDATE_FLOOR))
-    x = peak_features(act.onset, act.frame, act.offset, act.velocity, times, keys)
+    x = peak_features(act.onset, act.frame, act.offset, act.velocity, times, keys, act.level)
     return x, labels(act.onset, times, keys, reference)
 
 
+def write(x: npt.NDArray[np.float32], y: np.ndarray, seed: int, out: Path) -> None:
+    """Fit both networks on the same peaks: the one on FEATURES to ``out``, the one that also reads
+    LEVEL_FEATURES beside it (LEVEL_NET_FILE's name)."""
+    fit_mlp(x[:, : len(FEATURES)], y, HIDDEN, seed).save(out)
+    fit_mlp(x, y, HIDDEN, seed).save(out.with_name(LEVEL_NET_FILE.name))
+    log.info("wrote %s and %s", out, out.with_name(LEVEL_NET_FILE.name))
+
+
 def main(argv: list[str] | None = None) -> int:
-    return fit_main(__doc__ or "", NET_FILE, lambda model: samples, argv)
+    return fit_main(__doc__ or "", NET_FILE, lambda model: samples, argv, write)
 
 
 if __name__ == "__main__":
