@@ -116,7 +116,8 @@ def transcribe_blocks(
     thread), and nothing the size of the recording is kept. ``expected_s`` (the length a header declares)
     lets progress report "inference" fractions as the audio is read. The notes equal transcribe()'s.
     ``keep_activations`` also keeps the model's outputs, quantized to uint8 (piano_ai.activations): 1 byte
-    per head and key per frame, 119 MB for 3 hours, so this is the one part that grows with the recording.
+    per head (and the levels) and key per frame, 149 MB for 3 hours, so this is the one part that grows with
+    the recording.
     """
     from piano_ai.activations import quantize
     from piano_ai.constants import SAMPLE_RATE
