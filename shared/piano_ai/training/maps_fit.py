@@ -2,6 +2,7 @@
 end_net): the model's outputs per recording (cached as npz), the command line, the loop and the fit."""
 
 import argparse
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import fields
@@ -21,10 +22,9 @@ Samples = Callable[[Activations, list[Note]], tuple[npt.NDArray[np.float32], np.
 
 
 def activations(audio: Path, model: str | None, cache: Path | None) -> Activations:
-    """The model's outputs for one recording (kept in ``cache`` as npz when given)."""
-    stored = (
-        cache / Path(model or "shipped").name / audio.parent.name / f"{audio.stem}.npz" if cache else None
-    )
+    """The model's outputs for one recording (kept in ``cache`` as npz when given, under the model's name
+    and a digest of its weights, so new weights in the same place are never answered from the old ones)."""
+    stored = cache / cache_name(model) / audio.parent.name / f"{audio.stem}.npz" if cache else None
     if stored is not None and stored.exists():
         with np.load(stored) as data:
             if "level" in data.files:  # kept before the levels were: made again
@@ -39,6 +39,16 @@ def activations(audio: Path, model: str | None, cache: Path | None) -> Activatio
             stored, **{f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None}
         )
     return act
+
+
+@lru_cache(maxsize=8)
+def cache_name(model: str | None) -> str:
+    """<the model directory's name, or "shipped">-<sha256 of its model.onnx, 12 hex digits>."""
+    from piano_ai.inference import DEFAULT_MODEL_DIR
+
+    directory = Path(model) if model else DEFAULT_MODEL_DIR
+    digest = hashlib.sha256((directory / "model.onnx").read_bytes()).hexdigest()[:12]
+    return f"{Path(model).name if model else 'shipped'}-{digest}"
 
 
 @lru_cache(maxsize=2)
