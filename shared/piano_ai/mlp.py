@@ -1,7 +1,8 @@
-"""A small fitted network kept as numpy arrays: standardised features -> ReLU layers -> one logistic unit.
+"""A small fitted network kept as numpy arrays: standardised features -> ReLU layers -> one output unit.
 
-piano_ai.onsets and piano_ai.ends judge their candidates with one each; piano_ai.training fits them with
-scikit-learn and writes them here, so decoding needs no scikit-learn.
+piano_ai.onsets and piano_ai.ends judge their candidates with one each (a logistic output: a probability);
+piano_ai.velocities predicts with one (a linear output). piano_ai.training fits them with scikit-learn and
+writes them here, so decoding needs no scikit-learn.
 """
 
 import logging
@@ -49,11 +50,14 @@ class Mlp:
 
     def probability(self, features: FloatArray) -> npt.NDArray[np.float64]:
         """(rows,) probabilities for (rows, features) features."""
+        return 1.0 / (1.0 + np.exp(-self.output(features)))
+
+    def output(self, features: FloatArray) -> npt.NDArray[np.float64]:
+        """(rows,) the last unit before any squashing: a logit, or a regressor's value (fit_regressor)."""
         x = (features.astype(np.float64) - self.mean) / self.scale
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             x = np.maximum(x @ w + b, 0.0)
-        logit = (x @ self.weights[-1] + self.biases[-1])[:, 0]
-        return 1.0 / (1.0 + np.exp(-logit))
+        return (x @ self.weights[-1] + self.biases[-1])[:, 0]
 
 
 def averaged(nets: Sequence[Mlp]) -> Mlp:
@@ -102,4 +106,17 @@ def fit_mlp(x: npt.NDArray[np.float32], y: np.ndarray, hidden: tuple[int, ...], 
     mlp = MLPClassifier(hidden, max_iter=200, early_stopping=True, random_state=seed)
     mlp.fit((x - mean) / scale, y)
     log.info("MLP: %d iterations, validation accuracy %.4f", mlp.n_iter_, mlp.best_validation_score_)
+    return Mlp(mean, scale, tuple(mlp.coefs_), tuple(b.astype(np.float64) for b in mlp.intercepts_))
+
+
+def fit_regressor(x: npt.NDArray[np.float32], y: np.ndarray, hidden: tuple[int, ...], seed: int = 0) -> Mlp:
+    """An MLP (``hidden`` ReLU layers, a linear output read by Mlp.output) fitted by scikit-learn to predict
+    ``y`` from standardised features (squared error, early stopping on a tenth held back), as an Mlp."""
+    from sklearn.neural_network import MLPRegressor
+
+    mean, scale = x.mean(axis=0).astype(np.float64), x.std(axis=0).astype(np.float64)
+    scale[scale == 0] = 1.0
+    mlp = MLPRegressor(hidden_layer_sizes=hidden, max_iter=200, early_stopping=True, random_state=seed)
+    mlp.fit((x - mean) / scale, y)
+    log.info("MLP regressor: %d iterations, validation R^2 %.4f", mlp.n_iter_, mlp.best_validation_score_)
     return Mlp(mean, scale, tuple(mlp.coefs_), tuple(b.astype(np.float64) for b in mlp.intercepts_))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from piano_ai import ends, onsets, sustain
+from piano_ai import ends, onsets, sustain, velocities
 from piano_ai.mlp import Mlp
 
 
@@ -15,6 +15,7 @@ class NoteNets:
     ends: Mlp  # where each note ends (piano_ai.ends)
     sustain: Mlp  # where the sustain pedal is down (piano_ai.sustain)
     onsets_level: Mlp | None = None  # the same from the heads and the levels (None: none fitted)
+    velocities: Mlp | None = None  # how hard notes were struck, from heads and levels (None: the head)
 
     def onset_judge(self, level: object | None) -> tuple[Mlp, bool]:
         """The onset network for activations with (``level`` not None) or without levels, and whether it
@@ -29,16 +30,24 @@ def shipped_nets() -> NoteNets:
     """The networks fitted for the shipped model's outputs (weights/default/onsets.npz, ends.npz and
     sustain.npz)."""
     return NoteNets(
-        onsets.shipped_net(), ends.shipped_net(), sustain.shipped_net(), onsets.shipped_level_net()
+        onsets.shipped_net(),
+        ends.shipped_net(),
+        sustain.shipped_net(),
+        onsets.shipped_level_net(),
+        velocities.shipped_net(),
     )
 
 
 @lru_cache(maxsize=8)
 def nets_for(model_dir: Path | None) -> NoteNets:
-    """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz, sustain.npz and
-    onsets_level.npz), each else the shipped one."""
+    """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz, sustain.npz,
+    onsets_level.npz and velocities.npz), each else the shipped one."""
     return NoteNets(
-        onset_net_for(model_dir), end_net_for(model_dir), sustain_net_for(model_dir), level_net_for(model_dir)
+        onset_net_for(model_dir),
+        end_net_for(model_dir),
+        sustain_net_for(model_dir),
+        level_net_for(model_dir),
+        velocity_net_for(model_dir),
     )
 
 
@@ -51,11 +60,25 @@ def level_net_for(model_dir: Path | None) -> Mlp | None:
     """The model directory's onsets_level.npz; else the shipped level network, unless the directory has
     an onsets.npz of its own (fitted to its outputs, which the shipped level network was not): then None."""
     width = len(onsets.FEATURES) + len(onsets.LEVEL_FEATURES)
+    return _newer(model_dir, onsets.LEVEL_NET_FILE, width, onsets.shipped_level_net)
+
+
+def velocity_net_for(model_dir: Path | None) -> Mlp | None:
+    """The model directory's velocities.npz; else the shipped velocity network, unless the directory has an
+    onsets.npz of its own (its outputs are not the shipped model's): then None, and the head gives them."""
+    return _newer(model_dir, velocities.NET_FILE, len(velocities.FEATURES), velocities.shipped_net)
+
+
+def _newer(
+    model_dir: Path | None, shipped_path: Path, features: int, shipped: Callable[[], Mlp]
+) -> Mlp | None:
+    """A network that model directories made before it existed lack: theirs, else the shipped one where the
+    directory brings no decoding networks of its own (an onsets.npz), else None."""
     if model_dir is None:
-        return onsets.shipped_level_net()
-    if (model_dir / onsets.LEVEL_NET_FILE.name).is_file():
-        return Mlp.load(model_dir / onsets.LEVEL_NET_FILE.name, width)
-    return None if (model_dir / onsets.NET_FILE.name).is_file() else onsets.shipped_level_net()
+        return shipped()
+    if (model_dir / shipped_path.name).is_file():
+        return Mlp.load(model_dir / shipped_path.name, features)
+    return None if (model_dir / onsets.NET_FILE.name).is_file() else shipped()
 
 
 def end_net_for(model_dir: Path | None) -> Mlp:

@@ -30,6 +30,7 @@ from piano_ai.constants import LOWEST_KEY, N_KEYS, SECONDS_PER_FRAME
 from piano_ai.ends import note_ends
 from piano_ai.onsets import LOOKAHEAD, note_onsets
 from piano_ai.types import Activations, FloatArray, Note, NoteParams
+from piano_ai.velocities import note_velocities
 
 if TYPE_CHECKING:
     from piano_ai.note_nets import NoteNets
@@ -107,7 +108,8 @@ def find_notes(
     A note needs only the frames from onsets.ONSET_CONTEXT before its onset to its ``read`` frame, so a run
     that holds those finds it exactly as the whole recording would (piano_ai.note_stream relies on this).
     ``nets`` judge onset peaks and choose ends (default: the shipped model's, piano_ai.note_nets); with
-    ``level`` (piano_ai.levels, the same frames) and a level network among them, the onsets read the levels.
+    ``level`` (piano_ai.levels, the same frames) and a level network among them, the onsets read the levels,
+    and with a velocity network the velocities are its (piano_ai.velocities), else the velocity head's.
     """
     from piano_ai.note_nets import shipped_nets
 
@@ -132,7 +134,10 @@ def find_notes(
     start_f = refined_peaks(onset, times, keys, origin)
     start_s = start_f * SECONDS_PER_FRAME
     end_s = end_frames(onset, offset, keys, end, reonset, start_f, origin) * SECONDS_PER_FRAME
-    vel = onset_velocities(onset, velocity, times, keys)
+    if level is not None and nets.velocities is not None:
+        vel = note_velocities(onset, frame, velocity, level, times, keys, nets.velocities)
+    else:
+        vel = onset_velocities(onset, velocity, times, keys)
     keep = (end_s - start_s) * 1000.0 >= max(params.min_note_ms, 1e-6)
     return FoundNotes(times, keys, end, read, start_s, end_s, vel, keep)
 

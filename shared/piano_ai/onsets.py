@@ -106,10 +106,7 @@ def peak_features(
     when ``level`` is given; outside the recording every head (and level) reads 0."""
 
     def at(head: FloatArray, dt: int = 0, dk: int = 0) -> FloatArray:
-        t, k = times + dt, keys + dk
-        inside = (t >= 0) & (t < head.shape[0]) & (k >= 0) & (k < head.shape[1])
-        values = head[np.clip(t, 0, max(head.shape[0] - 1, 0)), np.clip(k, 0, head.shape[1] - 1)]
-        return np.where(inside, values, 0.0)
+        return read(head, times, keys, dt, dk)
 
     columns: list[np.ndarray] = [at(onset, d) for d in (-2, -1, 0, 1, 2)]
     columns += [at(frame, d) for d in (-3, -1, 0, 1, 2, 4)]
@@ -128,6 +125,14 @@ def peak_features(
         columns += _level_columns(level, at, times)
     width = len(FEATURES) + (len(LEVEL_FEATURES) if level is not None else 0)
     return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(times.size, width)
+
+
+def read(head: FloatArray, times: IntArray, keys: IntArray, dt: int = 0, dk: int = 0) -> FloatArray:
+    """(points,) ``head`` (frames, keys) at (times + dt, keys + dk); 0 outside it."""
+    t, k = times + dt, keys + dk
+    inside = (t >= 0) & (t < head.shape[0]) & (k >= 0) & (k < head.shape[1])
+    values = head[np.clip(t, 0, max(head.shape[0] - 1, 0)), np.clip(k, 0, head.shape[1] - 1)]
+    return np.where(inside, values, 0.0)
 
 
 def _level_columns(level: FloatArray, at: Callable[..., FloatArray], times: IntArray) -> list[FloatArray]:
