@@ -76,7 +76,7 @@ def velocity_features(
         t = times + dt
         return np.where((t >= 0) & (t < frames), values[np.clip(t, 0, max(frames - 1, 0))], 0.0)
 
-    columns = [at(velocity), at(velocity, 1), at(onset), at(frame, 1)]
+    columns: list[np.ndarray] = [at(velocity), at(velocity, 1), at(onset), at(frame, 1)]
     columns += [at(level, d) for d in LEVEL_FRAMES]
     columns += [at(level, d, dk) for dk, reads in PARTIALS for d in reads]
     mean = level.mean(axis=1) if level.shape[1] else np.zeros(frames)
