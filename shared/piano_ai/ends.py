@@ -40,7 +40,20 @@ FEATURES = (
     + ["crossing level", "offset peak height", "is span end", "span cut by a strike", "frames to span end"]
     + ["onset summed over keys, max e-1..e+2"]
 )
+# Where the recording's levels are at hand (piano_ai.levels), a second network also hears the key: how its
+# fundamental (and its octave) has fallen by the candidate since the note's start, how much it falls there,
+# and how every key falls (a pedal lift silences them all at once); differences only, so the same at any gain.
+LEVEL_FEATURES = (
+    [f"level[e{d:+d}] - level[t+1]" for d in (-1, 0, 1, 2, 4)]
+    + [
+        "level[e-1] - level[e+2]",
+        "level[e+1, key+12] - level[t+1, key+12]",
+        "level[t+1] - loudest level[t+1]",
+    ]
+    + ["mean level[e+1] - mean level[t+1]", "mean level[e-1] - mean level[e+2]"]
+)
 NET_FILE = Path(__file__).parent / "weights" / "default" / "ends.npz"
+LEVEL_NET_FILE = NET_FILE.with_name("ends_level.npz")
 
 IntArray = npt.NDArray[np.int64]
 
@@ -49,6 +62,12 @@ IntArray = npt.NDArray[np.int64]
 def shipped_net() -> Mlp:
     """The network trained for the shipped model's outputs (weights/default/ends.npz)."""
     return Mlp.load(NET_FILE, len(FEATURES))
+
+
+@lru_cache(maxsize=1)
+def shipped_level_net() -> Mlp:
+    """The network trained for the shipped model's outputs with levels (weights/default/ends_level.npz)."""
+    return Mlp.load(LEVEL_NET_FILE, len(FEATURES) + len(LEVEL_FEATURES))
 
 
 def span_ends(times: IntArray, reonset: IntArray, frames: int) -> IntArray:
@@ -89,9 +108,10 @@ def features(
     span: IntArray,
     reonset: IntArray,
     ends: IntArray,
+    level: FloatArray | None = None,
 ) -> npt.NDArray[np.float32]:
     """(notes * len(KINDS), len(FEATURES)) float32: FEATURES of every candidate (``candidates``' rows
-    flattened); outside the recording every head reads 0."""
+    flattened), then LEVEL_FEATURES when ``level`` is given; outside the recording every head reads 0."""
     frames = frame.shape[0]
     kinds = len(KINDS)
     t, k = np.repeat(times, kinds), np.repeat(keys, kinds)
@@ -110,18 +130,38 @@ def features(
         return (total[np.maximum(hi, lo), k] - total[lo, k]) / (QUANTUM * count)
 
     length = e - t
-    level = np.tile(np.append(CROSSING_LEVELS, np.zeros(kinds - len(CROSSING_LEVELS))), times.size)
+    crossing = np.tile(np.append(CROSSING_LEVELS, np.zeros(kinds - len(CROSSING_LEVELS))), times.size)
     is_peak = np.tile([len(CROSSING_LEVELS) <= i < kinds - 1 for i in range(kinds)], times.size)
     columns: list[np.ndarray] = [length, np.log1p(length), mean(t + 1, e), mean(e + 1, e + AFTER)]
     columns += [at(frame, e + d) for d in (-2, -1, 0, 1, 2)]
     columns += [at(offset, e + d) for d in (-1, 0, 1)]
     columns.append(np.maximum.reduce([at(onset, e + d) for d in (1, 2, 3)]))
     columns += [at(onset, t), at(velocity, t), k / 88.0]
-    columns += [level, np.where(is_peak, at(offset, e), 0.0), e == s, np.repeat(reonset, kinds) == s, s - e]
+    columns += [
+        crossing,
+        np.where(is_peak, at(offset, e), 0.0),
+        e == s,
+        np.repeat(reonset, kinds) == s,
+        s - e,
+    ]
     struck = onset.sum(axis=1)[:, None]  # (frames, 1): how much starts in each frame, over all keys
     # a key is often released as the next chord is struck
     columns.append(np.maximum.reduce([at(struck, e + d, np.zeros_like(k)) for d in (-1, 0, 1, 2)]))
-    return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(e.size, len(FEATURES))
+    if level is not None:  # differences only: the same at any recording gain
+        everywhere = np.zeros_like(k)
+        octave = np.minimum(k + 12, level.shape[1] - 1)
+        has_octave = k + 12 < level.shape[1]
+        mean_level = level.mean(axis=1, keepdims=True)
+        loudest = level.max(axis=1, keepdims=True)
+        start = at(level, t + 1)
+        columns += [at(level, e + d) - start for d in (-1, 0, 1, 2, 4)]
+        columns.append(at(level, e - 1) - at(level, e + 2))
+        columns.append(np.where(has_octave, at(level, e + 1, octave) - at(level, t + 1, octave), 0.0))
+        columns.append(start - at(loudest, t + 1, everywhere))
+        columns.append(at(mean_level, e + 1, everywhere) - at(mean_level, t + 1, everywhere))
+        columns.append(at(mean_level, e - 1, everywhere) - at(mean_level, e + 2, everywhere))
+    width = len(FEATURES) + (len(LEVEL_FEATURES) if level is not None else 0)
+    return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(e.size, width)
 
 
 def note_ends(
@@ -133,17 +173,20 @@ def note_ends(
     keys: IntArray,
     reonset: IntArray,
     net: Mlp | None = None,
+    level: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray]:
     """The last frame (notes,) of each note (onset frame ``times``, key ``keys``, its key's next strike at
     ``reonset``), and the last frame (notes,) its choice read: the choice holds in any run of frames that
-    holds the onset's and this one's."""
+    holds the onset's and this one's. With ``level`` the network (default: the shipped level network) reads
+    LEVEL_FEATURES too."""
     frames = frame.shape[0]
     span = span_ends(times, reonset, frames)
     ends = candidates(frame, offset, times, keys, span)
     if times.size == 0:
         return ends[:, 0], ends[:, 0]
-    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends)
-    p = (net or shipped_net()).probability(x).reshape(ends.shape)
+    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends, level)
+    judge = net or (shipped_net() if level is None else shipped_level_net())
+    p = judge.probability(x).reshape(ends.shape)
     best = ends[np.arange(times.size), p.argmax(axis=1)]
     # a span cut short by the run's end reads past it, so it is never decided inside the run
     read = np.where(span == frames - 1, frames + AFTER, span + AFTER)

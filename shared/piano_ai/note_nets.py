@@ -16,6 +16,7 @@ class NoteNets:
     sustain: Mlp  # where the sustain pedal is down (piano_ai.sustain)
     onsets_level: Mlp | None = None  # the same from the heads and the levels (None: none fitted)
     velocities: Mlp | None = None  # how hard notes were struck, from heads and levels (None: the head)
+    ends_level: Mlp | None = None  # where notes end, from the heads and the levels (None: none fitted)
 
     def onset_judge(self, level: object | None) -> tuple[Mlp, bool]:
         """The onset network for activations with (``level`` not None) or without levels, and whether it
@@ -23,6 +24,13 @@ class NoteNets:
         if level is not None and self.onsets_level is not None:
             return self.onsets_level, True
         return self.onsets, False
+
+    def end_judge(self, level: object | None) -> tuple[Mlp, bool]:
+        """The end network for activations with (``level`` not None) or without levels, and whether it
+        reads them."""
+        if level is not None and self.ends_level is not None:
+            return self.ends_level, True
+        return self.ends, False
 
 
 @lru_cache(maxsize=1)
@@ -35,19 +43,26 @@ def shipped_nets() -> NoteNets:
         sustain.shipped_net(),
         onsets.shipped_level_net(),
         velocities.shipped_net(),
+        ends.shipped_level_net(),
     )
 
 
 @lru_cache(maxsize=8)
 def nets_for(model_dir: Path | None) -> NoteNets:
     """The networks fitted for a model directory's outputs (its onsets.npz, ends.npz, sustain.npz,
-    onsets_level.npz and velocities.npz), each else the shipped one."""
+    onsets_level.npz, velocities.npz and ends_level.npz), each else the shipped one."""
     return NoteNets(
         onset_net_for(model_dir),
         end_net_for(model_dir),
         sustain_net_for(model_dir),
         level_net_for(model_dir),
         velocity_net_for(model_dir),
+        _newer(
+            model_dir,
+            ends.LEVEL_NET_FILE,
+            len(ends.FEATURES) + len(ends.LEVEL_FEATURES),
+            ends.shipped_level_net,
+        ),
     )
 
 

@@ -126,7 +126,9 @@ def find_notes(
     times, keys = np.nonzero(peaks)  # onset frame and key of every note, (notes,)
     reonset = next_true(peaks, times + 1, keys)
     if params.ends == "network":
-        end, read = note_ends(onset, frame, offset, velocity, times, keys, reonset, nets.ends)
+        end_net, reads_level = nets.end_judge(level)
+        end_level = level if reads_level else None
+        end, read = note_ends(onset, frame, offset, velocity, times, keys, reonset, end_net, end_level)
     else:
         end = rule_ends(frame, offset, times, keys, reonset, params)
         read = end + END_CONTEXT

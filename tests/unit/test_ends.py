@@ -124,3 +124,48 @@ def test_the_rule_ignores_the_network() -> None:
     nets = NoteNets(every_peak(), reading("frames", 1.0), shipped_nets().sustain)
     rule = notes_from_activations(act, NoteParams(frame_threshold=0.3, ends="rule"), nets)
     assert rule == [Note(LOWEST_KEY + KEY, rule[0].start, 30 * SECONDS_PER_FRAME, rule[0].velocity)]
+
+
+def test_a_choice_with_levels_reads_nothing_past_its_read_frame_either() -> None:
+    rng = np.random.default_rng(6)
+    onset, frame, offset, velocity, level = (
+        rng.random((900, N_KEYS)).astype(np.float32) ** 3 for _ in range(5)
+    )
+    peaks = rng.random((900, N_KEYS)) < 0.01
+    times, keys = np.nonzero(peaks)
+    reonset = next_true(peaks, times + 1, keys)
+    heads = (onset, frame, offset, velocity)
+    whole, _ = note_ends(*heads, times, keys, reonset, level=level)
+    last = 600
+    inside = times < last
+    part, part_read = note_ends(
+        *(h[:last] for h in heads),
+        times[inside],
+        keys[inside],
+        np.minimum(reonset, last)[inside],
+        level=level[:last],
+    )
+    decided = part_read <= last - 1
+    assert decided.sum() > 100
+    np.testing.assert_array_equal(part[decided], whole[inside][decided])
+
+
+def test_the_level_end_network_reads_the_key_falling_silent() -> None:
+    """A network that ends the note where its key's level falls most, given levels; the other without."""
+    act = one_note()
+    level = np.full((FRAMES, N_KEYS), 0.1, np.float32)
+    level[ONSET:36, KEY] = 0.8  # the key sounds to frame 35, past every frame-head drop but one offset peak
+    n = len(FEATURES) + len(ends.LEVEL_FEATURES)
+    w = np.zeros((n, 1))
+    w[len(FEATURES) + ends.LEVEL_FEATURES.index("level[e-1] - level[e+2]"), 0] = 20.0
+    falls = Mlp(np.zeros(n), np.ones(n), (w,), (np.zeros(1),))
+    nets = NoteNets(every_peak(), reading("frames", -1.0), shipped_nets().sustain, ends_level=falls)
+    heard = Activations(act.onset, act.frame, act.offset, act.velocity, level=level)
+    assert nets.end_judge(heard.level) == (falls, True) and nets.end_judge(None) == (nets.ends, False)
+    assert notes_from_activations(heard, NoteParams(), nets)[0].end == pytest.approx(35 * SECONDS_PER_FRAME)
+    assert notes_from_activations(act, NoteParams(), nets)[0].end == pytest.approx(20 * SECONDS_PER_FRAME)
+
+
+def test_the_shipped_level_end_network_reads_these_features() -> None:
+    net = Mlp.load(ends.LEVEL_NET_FILE, len(FEATURES) + len(ends.LEVEL_FEATURES))
+    assert net.weights[-1].shape[1] == 1 and shipped_nets().ends_level is ends.shipped_level_net()

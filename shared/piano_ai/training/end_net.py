@@ -10,24 +10,27 @@ gives, lengthened by the model's own sustain pedal as `piano-ai evaluate` length
 offset tolerance (50 ms or a fifth of the reference note, whichever is longer) of that note's end lengthened
 by the true pedal. (Labelled by key releases instead, key-release offset F1 rose further but the
 pedal-extended scores fell: docs/model.md.) A scikit-learn MLP is fitted on them (fixed seed, early
-stopping on a tenth held back) and written as numpy arrays (mlp.Mlp). Refit it whenever the model's weights
-or its onset network change: it judges their outputs.
+stopping on a tenth held back) and written as numpy arrays (mlp.Mlp); where the outputs carry levels
+(piano_ai.levels), a second one that also reads ends.LEVEL_FEATURES is written beside it (ends_level.npz).
+Refit them whenever the model's weights or its onset network change: they judge their outputs.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
-from piano_ai.ends import KINDS, NET_FILE, candidates, features, span_ends
-from piano_ai.mlp import Mlp
+from piano_ai.ends import FEATURES, KINDS, LEVEL_NET_FILE, NET_FILE, candidates, features, span_ends
+from piano_ai.mlp import Mlp, fit_mlp
 from piano_ai.notes import end_frames, next_true, refined_peaks
 from piano_ai.onsets import note_onsets
 from piano_ai.pedal import extended_ends, sustain_intervals
-from piano_ai.training.maps_fit import Samples, fit_main
+from piano_ai.training.maps_fit import HIDDEN, Samples, fit_main
 from piano_ai.types import Activations, Note, NoteParams
 
+log = logging.getLogger(__name__)
 ONSET_TOLERANCE_S = 0.05  # mir_eval's onset tolerance
 OFFSET_MIN_S = 0.05  # mir_eval's offset tolerance: this, or OFFSET_RATIO of the reference note
 OFFSET_RATIO = 0.2
@@ -68,7 +71,7 @@ def samples(
     reonset = next_true(peaks, times + 1, keys)
     span = span_ends(times, reonset, frames)
     ends = candidates(frame, offset, times, keys, span)
-    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends)
+    x = features(onset, frame, offset, velocity, times, keys, span, reonset, ends, act.level)
 
     start_f = refined_peaks(onset, times, keys)
     each = np.repeat(np.arange(times.size), kinds)  # the note of each candidate
@@ -97,7 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         nets = nets_for(Path(model) if model else None)
         return lambda act, reference: samples(act, reference, *nets.onset_judge(act.level))
 
-    return fit_main(__doc__ or "", NET_FILE, samples_for, argv)
+    return fit_main(__doc__ or "", NET_FILE, samples_for, argv, write)
+
+
+def write(x: npt.NDArray[np.float32], y: np.ndarray, seed: int, out: Path) -> None:
+    """Fit the network on FEATURES to ``out`` and, where the samples carry LEVEL_FEATURES too, the one that
+    reads them beside it (LEVEL_NET_FILE's name)."""
+    fit_mlp(x[:, : len(FEATURES)], y, HIDDEN, seed).save(out)
+    log.info("wrote %s", out)
+    if x.shape[1] > len(FEATURES):
+        fit_mlp(x, y, HIDDEN, seed).save(out.with_name(LEVEL_NET_FILE.name))
+        log.info("wrote %s", out.with_name(LEVEL_NET_FILE.name))
 
 
 if __name__ == "__main__":
