@@ -35,8 +35,8 @@ class NoteNets:
 
 @lru_cache(maxsize=1)
 def shipped_nets() -> NoteNets:
-    """The networks fitted for the shipped model's outputs (weights/default/onsets.npz, ends.npz and
-    sustain.npz)."""
+    """The networks fitted for the shipped model's outputs (weights/default/onsets.npz, ends.npz,
+    sustain.npz, onsets_level.npz, velocities.npz and ends_level.npz)."""
     return NoteNets(
         onsets.shipped_net(),
         ends.shipped_net(),
