@@ -57,12 +57,7 @@ def nets_for(model_dir: Path | None) -> NoteNets:
         sustain_net_for(model_dir),
         level_net_for(model_dir),
         velocity_net_for(model_dir),
-        _newer(
-            model_dir,
-            ends.LEVEL_NET_FILE,
-            len(ends.FEATURES) + len(ends.LEVEL_FEATURES),
-            ends.shipped_level_net,
-        ),
+        end_level_net_for(model_dir),
     )
 
 
@@ -76,6 +71,13 @@ def level_net_for(model_dir: Path | None) -> Mlp | None:
     an onsets.npz of its own (fitted to its outputs, which the shipped level network was not): then None."""
     width = len(onsets.FEATURES) + len(onsets.LEVEL_FEATURES)
     return _newer(model_dir, onsets.LEVEL_NET_FILE, width, onsets.shipped_level_net)
+
+
+def end_level_net_for(model_dir: Path | None) -> Mlp | None:
+    """The model directory's ends_level.npz; else the shipped one, unless the directory has decoding
+    networks of its own: then None."""
+    width = len(ends.FEATURES) + len(ends.LEVEL_FEATURES)
+    return _newer(model_dir, ends.LEVEL_NET_FILE, width, ends.shipped_level_net)
 
 
 def velocity_net_for(model_dir: Path | None) -> Mlp | None:

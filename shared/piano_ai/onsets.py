@@ -11,7 +11,6 @@ there; notes.find_notes keeps the peaks where it reaches the onset threshold. Wh
 (piano_ai.levels) are at hand, a second network reads LEVEL_FEATURES as well.
 """
 
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def peak_features(
     columns.append(keys / 88.0)
     columns.append(echoes(onset, onset_peaks(onset, ECHO_FLOOR))[times, keys])
     if level is not None:
-        columns += _level_columns(level, at, times)
+        columns += _level_columns(level, times, keys)
     width = len(FEATURES) + (len(LEVEL_FEATURES) if level is not None else 0)
     return np.stack([np.asarray(c, np.float32) for c in columns], axis=1).reshape(times.size, width)
 
@@ -135,8 +134,12 @@ def read(head: FloatArray, times: IntArray, keys: IntArray, dt: int = 0, dk: int
     return np.where(inside, values, 0.0)
 
 
-def _level_columns(level: FloatArray, at: Callable[..., FloatArray], times: IntArray) -> list[FloatArray]:
-    """LEVEL_FEATURES' columns (``at`` reads an array at the peaks, shifted in time and key)."""
+def _level_columns(level: FloatArray, times: IntArray, keys: IntArray) -> list[FloatArray]:
+    """LEVEL_FEATURES' columns for the peaks at (times, keys)."""
+
+    def at(head: FloatArray, dt: int = 0, dk: int = 0) -> FloatArray:
+        return read(head, times, keys, dt, dk)
+
     frames = level.shape[0]
     loudest = level.max(axis=1, initial=0.0)
     rise = (

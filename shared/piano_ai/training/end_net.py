@@ -15,7 +15,6 @@ stopping on a tenth held back) and written as numpy arrays (mlp.Mlp); where the 
 Refit them whenever the model's weights or its onset network change: they judge their outputs.
 """
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,13 @@ import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
 from piano_ai.ends import FEATURES, KINDS, LEVEL_NET_FILE, NET_FILE, candidates, features, span_ends
-from piano_ai.mlp import Mlp, fit_mlp
+from piano_ai.mlp import Mlp
 from piano_ai.notes import end_frames, next_true, refined_peaks
 from piano_ai.onsets import note_onsets
 from piano_ai.pedal import extended_ends, sustain_intervals
-from piano_ai.training.maps_fit import HIDDEN, Samples, fit_main
+from piano_ai.training.maps_fit import Samples, fit_main, plain_and_level_writer
 from piano_ai.types import Activations, Note, NoteParams
 
-log = logging.getLogger(__name__)
 ONSET_TOLERANCE_S = 0.05  # mir_eval's onset tolerance
 OFFSET_MIN_S = 0.05  # mir_eval's offset tolerance: this, or OFFSET_RATIO of the reference note
 OFFSET_RATIO = 0.2
@@ -100,17 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         nets = nets_for(Path(model) if model else None)
         return lambda act, reference: samples(act, reference, *nets.onset_judge(act.level))
 
+    write = plain_and_level_writer(len(FEATURES), LEVEL_NET_FILE.name)
     return fit_main(__doc__ or "", NET_FILE, samples_for, argv, write)
-
-
-def write(x: npt.NDArray[np.float32], y: np.ndarray, seed: int, out: Path) -> None:
-    """Fit the network on FEATURES to ``out`` and, where the samples carry LEVEL_FEATURES too, the one that
-    reads them beside it (LEVEL_NET_FILE's name)."""
-    fit_mlp(x[:, : len(FEATURES)], y, HIDDEN, seed).save(out)
-    log.info("wrote %s", out)
-    if x.shape[1] > len(FEATURES):
-        fit_mlp(x, y, HIDDEN, seed).save(out.with_name(LEVEL_NET_FILE.name))
-        log.info("wrote %s", out.with_name(LEVEL_NET_FILE.name))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ def activations(audio: Path, model: str | None, cache: Path | None) -> Activatio
     stored = cache / cache_name(model) / audio.parent.name / f"{audio.stem}.npz" if cache else None
     if stored is not None and stored.exists():
         with np.load(stored) as data:
-            if "level" in data.files:  # kept before the levels were: made again
-                return Activations(**{k: data[k].astype(np.float32) for k in data.files})
+            return Activations(**{k: data[k].astype(np.float32) for k in data.files})
     from piano_ai.audio import decode
     from piano_ai.features import log_mel
 
@@ -39,6 +38,22 @@ def activations(audio: Path, model: str | None, cache: Path | None) -> Activatio
             stored, **{f.name: getattr(act, f.name) for f in fields(act) if getattr(act, f.name) is not None}
         )
     return act
+
+
+def plain_and_level_writer(
+    width: int, level_name: str
+) -> Callable[[npt.NDArray[np.float32], np.ndarray, int, Path], None]:
+    """A fit_main ``write``: the network on the first ``width`` columns to --out and, where the samples carry
+    more (levels), the one that reads them all beside it under ``level_name``."""
+
+    def write(x: npt.NDArray[np.float32], y: np.ndarray, seed: int, out: Path) -> None:
+        fit_mlp(x[:, :width], y, HIDDEN, seed).save(out)
+        log.info("wrote %s", out)
+        if x.shape[1] > width:
+            fit_mlp(x, y, HIDDEN, seed).save(out.with_name(level_name))
+            log.info("wrote %s", out.with_name(level_name))
+
+    return write
 
 
 @lru_cache(maxsize=8)

@@ -12,20 +12,15 @@ levels (piano_ai.levels) and is written beside it as onsets_level.npz. Retrain t
 weights change: they judge their outputs.
 """
 
-import logging
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
 from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
-from piano_ai.mlp import fit_mlp
 from piano_ai.notes import refined_peaks
 from piano_ai.onsets import CANDIDATE_FLOOR, FEATURES, LEVEL_NET_FILE, NET_FILE, onset_peaks, peak_features
-from piano_ai.training.maps_fit import HIDDEN, fit_main
+from piano_ai.training.maps_fit import fit_main, plain_and_level_writer
 from piano_ai.types import Activations, Note
 
-log = logging.getLogger(__name__)
 TOLERANCE_S = 0.05  # mir_eval's onset tolerance
 
 
@@ -59,15 +54,8 @@ def samples(act: Activations, reference: list[Note]) -> tuple[npt.NDArray[np.flo
     return x, labels(act.onset, times, keys, reference)
 
 
-def write(x: npt.NDArray[np.float32], y: np.ndarray, seed: int, out: Path) -> None:
-    """Fit both networks on the same peaks: the one on FEATURES to ``out``, the one that also reads
-    LEVEL_FEATURES beside it (LEVEL_NET_FILE's name)."""
-    fit_mlp(x[:, : len(FEATURES)], y, HIDDEN, seed).save(out)
-    fit_mlp(x, y, HIDDEN, seed).save(out.with_name(LEVEL_NET_FILE.name))
-    log.info("wrote %s and %s", out, out.with_name(LEVEL_NET_FILE.name))
-
-
 def main(argv: list[str] | None = None) -> int:
+    write = plain_and_level_writer(len(FEATURES), LEVEL_NET_FILE.name)
     return fit_main(__doc__ or "", NET_FILE, lambda model: samples, argv, write)
 
 
