@@ -4,6 +4,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+FREEZES = ("", "backbone", "all-but-pedal")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -23,13 +25,15 @@ class TrainConfig:
     velocity_loss_weight: float = 1.0  # masked MSE on velocity at true onsets
     pedal_loss_weight: float = 0.5  # masked BCE of the sustain-pedal head (models that have one)
     note_ends: str = "sound"  # frame/offset targets end at the "sound" (pedal applied) or at "key" release
-    freeze: str = ""  # "backbone": conv front, first BiLSTM and onset head stay as initialised (faster steps)
+    # "backbone": conv front, first BiLSTM and onset head stay as initialised (faster steps);
+    # "all-but-pedal": only the pedal head's BiLSTM and output learn (every other output stays as it was)
+    freeze: str = ""
     seed: int = 1234  # window sampling and weight init
     max_hours: float = 0.0  # stop after this much wall time (0 = no limit); resumable afterwards
 
     def __post_init__(self) -> None:
-        if self.freeze not in ("", "backbone"):
-            raise ValueError(f"freeze: expected 'backbone' or nothing, got {self.freeze!r}")
+        if self.freeze not in FREEZES:
+            raise ValueError(f"freeze: expected one of {', '.join(FREEZES[1:])} or nothing, got {self.freeze!r}")
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -17,6 +17,7 @@ from piano_ai.training.losses import head_losses
 
 log = logging.getLogger(__name__)
 BEST_WEIGHTS = "best.weights.h5"
+PEDAL_LAYERS = ("pedal_bilstm", "pedal")  # what freeze="all-but-pedal" leaves to learn
 EPOCHS_DIR = "epochs"  # every epoch's weights, 000.weights.h5 ... (numbered as log.csv numbers epochs)
 
 
@@ -83,10 +84,13 @@ def warm_start(model, weights: Path) -> list[str]:  # noqa: ANN001 - a keras.Mod
 
 
 def freeze(model, part: str) -> None:  # noqa: ANN001 - a keras.Model
-    """Keep ``part`` ("backbone", or "" for nothing) as it is: its weights and batch statistics."""
-    if part != "backbone":
+    """Keep ``part`` (TrainConfig.freeze's choices) as it is: its weights and batch statistics."""
+    if part == "backbone":
+        frozen = backbone(model)
+    elif part == "all-but-pedal":
+        frozen = [layer for layer in model.layers if layer.name not in PEDAL_LAYERS]
+    else:
         return
-    frozen = backbone(model)
     for layer in frozen:
         layer.trainable = False
     log.info("frozen: %s", ", ".join(layer.name for layer in frozen))

@@ -102,6 +102,29 @@ def test_a_frozen_backbone_keeps_the_onsets_and_trains_the_heads(tiny_dataset, t
     keras.backend.clear_session()
 
 
+def test_all_but_the_pedal_frozen_keeps_every_other_output(tiny_dataset, tmp_path):
+    import keras
+
+    from piano_ai.model import build_model
+
+    run_dir, out = tmp_path / "run", tmp_path / "model"
+    init = ["--init-weights", str(DEFAULT_WEIGHTS), "--export-to", str(out)]
+    _train(tiny_dataset, run_dir, "--epochs", "1", "--pedal-head", "--freeze", "all-but-pedal",
+           "--pedal-loss-weight", "1", "--learning-rate", "0.01", *init)  # fmt: skip
+
+    shipped = build_model(ModelConfig.load(DEFAULT_WEIGHTS.parent / "config.json"))
+    shipped.load_weights(DEFAULT_WEIGHTS)
+    tuned = build_model(ModelConfig.load(out / "config.json"))
+    tuned.load_weights(out / "model.weights.h5")
+    changed = set()
+    for before, after in zip(shipped.layers, tuned.layers, strict=True):  # auto-named layers differ by name
+        pairs = zip(before.get_weights(), after.get_weights(), strict=True)
+        if any(np.any(a != b) for a, b in pairs):
+            changed.add(before.name)
+    assert changed == {"pedal_bilstm", "pedal"}
+    keras.backend.clear_session()
+
+
 def test_an_unknown_freeze_is_refused_before_training(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="freeze"):
         _train(tiny_dataset, tmp_path / "run", "--epochs", "1", "--freeze", "everything")
