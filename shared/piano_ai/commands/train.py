@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give the model a sustain-pedal head (trained from the shards' CC64; warm starts keep the rest)",
     )
     parser.add_argument(
+        "--pedal-lstm-units",
+        type=int,
+        help="per direction of the pedal head's BiLSTM (a new size starts that head afresh; default: 32)",
+    )
+    parser.add_argument(
         "--export-to", help="after training, write the servable model here (e.g. a weights dir)"
     )
 
@@ -50,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         model_config = replace(model_config, head_lstm_units=args.head_lstm_units)
     if args.pedal_head:
         model_config = replace(model_config, pedal_head=True)
+    if args.pedal_lstm_units is not None:
+        model_config = replace(model_config, pedal_lstm_units=args.pedal_lstm_units)
     train(cfg, model_config, init)
     if args.export_to:
         export(run_dir, Path(args.export_to))

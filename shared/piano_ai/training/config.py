@@ -33,7 +33,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.freeze not in FREEZES:
-            raise ValueError(f"freeze: expected one of {', '.join(FREEZES[1:])} or nothing, got {self.freeze!r}")
+            raise ValueError(
+                f"freeze: expected one of {', '.join(FREEZES[1:])} or nothing, got {self.freeze!r}"
+            )
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from piano_ai.constants import LOWEST_KEY, SECONDS_PER_FRAME
 from piano_ai.features import LOG_FLOOR
 from piano_ai.notes import VELOCITY_RADIUS
+from piano_ai.types import Note
 
 log = logging.getLogger(__name__)
 MEL_PAD = float(np.log(LOG_FLOOR))  # log-mel value of silence
@@ -38,8 +40,11 @@ def load_manifest(location: str) -> dict:
     return json.loads((Path(location) / "manifest.json").read_text())
 
 
-def load_clips(location: str, split: str, note_ends: str = "sound") -> list[Clip]:
-    """Every shard of ``split`` ("train" or "val") as in-memory clips.
+def load_clips(
+    location: str, split: str, note_ends: str = "sound", instruments: tuple[str, ...] = ()
+) -> list[Clip]:
+    """Every shard of ``split`` ("train" or "val") as in-memory clips (only those rendered on
+    ``instruments``, when given).
 
     note_ends "sound": frame and offset targets end where the sound does (the pedal applied); "key": at key
     release (the shards' key_frame / key_offset; datasets built before them must be rebuilt).
@@ -47,7 +52,11 @@ def load_clips(location: str, split: str, note_ends: str = "sound") -> list[Clip
     if note_ends not in ("sound", "key"):
         raise ValueError(f"note_ends must be 'sound' or 'key', not {note_ends!r}")
     manifest = load_manifest(location)
-    entries = [s for s in manifest["shards"] if s["split"] == split]
+    entries = [
+        s
+        for s in manifest["shards"]
+        if s["split"] == split and (not instruments or s.get("instrument") in instruments)
+    ]
     clips = [_load_clip(location, entry["path"], note_ends) for entry in entries]
     hours = sum(c.mel.shape[0] for c in clips) * 0.032 / 3600
     log.info("loaded %d %s clips (%.2f h) from %s", len(clips), split, hours, location)
@@ -130,3 +139,22 @@ def _stack(items):
     mel = np.stack([m for m, _ in items])
     targets = {k: np.stack([t[k] for _, t in items]) for k in items[0][1]}
     return mel, targets
+
+
+def clip_notes(clip: Clip) -> list[Note]:
+    """The notes a clip's targets mark, to the frame (the sound's ends: the pedal applied). A key's onset
+    marks take its offset marks in order, each the first one at or after it that an earlier note has not
+    taken (a re-strike shares its frame with the end of the note before); a note whose end lies past the
+    clip is left out."""
+    notes = []
+    for k in range(clip.onset.shape[1]):
+        ends = list(np.flatnonzero(clip.offset[:, k]))
+        for t in np.flatnonzero(clip.onset[:, k]):
+            while ends and ends[0] < t:
+                ends.pop(0)
+            if not ends:
+                break
+            start, end = t * SECONDS_PER_FRAME, ends.pop(0) * SECONDS_PER_FRAME
+            velocity = max(int(clip.velocity[t, k]), 1)
+            notes.append(Note(k + LOWEST_KEY, start, max(end, start + SECONDS_PER_FRAME / 2), velocity))
+    return notes

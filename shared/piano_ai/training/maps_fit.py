@@ -73,6 +73,21 @@ def _transcriber(model: str | None):  # noqa: ANN202 - an inference.Transcriber,
     return load_transcriber(model)
 
 
+def render_samples(
+    location: str, model: str | None, samples: Samples, instruments: tuple[str, ...] = ()
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """samples() of every training clip of a rendered dataset (those on ``instruments``, when given),
+    against the notes its targets mark."""
+    from piano_ai.training.dataset import clip_notes, load_clips
+
+    out = [
+        samples(_transcriber(model).predict(clip.mel.astype(np.float32)), clip_notes(clip))
+        for clip in load_clips(location, "train", instruments=instruments)
+    ]
+    log.info("%s: %d clips, %d samples", location, len(out), sum(len(y) for _, y in out))
+    return out
+
+
 def fit_main(
     doc: str,
     default_out: Path,
@@ -91,6 +106,14 @@ def fit_main(
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--renders", default="", help="also the training clips of these rendered datasets (comma-separated)"
+    )
+    parser.add_argument(
+        "--render-instruments",
+        default="",
+        help="only the renders' clips on these instruments (comma-separated)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -104,8 +127,13 @@ def fit_main(
         xs.append(x)
         ys.append(y)
         log.info("%d/%d %s: %d samples, %d positive", i + 1, len(train), audio.name, len(y), int(y.sum()))
+    for location in filter(None, args.renders.split(",")):
+        instruments = tuple(filter(None, args.render_instruments.split(",")))
+        for x, y in render_samples(location, args.model, samples, instruments):
+            xs.append(x)
+            ys.append(y)
     x, y = np.concatenate(xs), np.concatenate(ys)
-    log.info("%d recordings, %d samples, %.1f%% positive", len(train), len(y), 100 * y.mean())
+    log.info("%d recordings and clips, %d samples, %.1f%% positive", len(xs), len(y), 100 * y.mean())
     if write is not None:
         write(x, y, args.seed, args.out)
     else:

@@ -125,6 +125,29 @@ def test_all_but_the_pedal_frozen_keeps_every_other_output(tiny_dataset, tmp_pat
     keras.backend.clear_session()
 
 
+def test_a_new_pedal_size_starts_the_pedal_head_afresh_beside_the_kept_model(tiny_dataset, tmp_path):
+    import keras
+
+    from piano_ai.model import build_model
+
+    run_dir, out = tmp_path / "run", tmp_path / "model"
+    init = ["--init-weights", str(DEFAULT_WEIGHTS), "--export-to", str(out)]
+    _train(
+        tiny_dataset, run_dir, "--epochs", "1", "--pedal-lstm-units", "8", "--freeze", "all-but-pedal", *init
+    )
+
+    assert ModelConfig.load(out / "config.json").pedal_lstm_units == 8
+    shipped = build_model(ModelConfig.load(DEFAULT_WEIGHTS.parent / "config.json"))
+    shipped.load_weights(DEFAULT_WEIGHTS)
+    tuned = build_model(ModelConfig.load(out / "config.json"))
+    tuned.load_weights(out / "model.weights.h5")
+    for name in ("conv0", "bilstm", "onset", "head_bilstm", "frame", "velocity"):
+        for before, after in zip(shipped.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(before, after, err_msg=name)
+    assert tuned.get_layer("pedal").get_weights()[0].shape == (16, 1)
+    keras.backend.clear_session()
+
+
 def test_an_unknown_freeze_is_refused_before_training(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="freeze"):
         _train(tiny_dataset, tmp_path / "run", "--epochs", "1", "--freeze", "everything")

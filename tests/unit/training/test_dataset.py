@@ -8,6 +8,7 @@ from piano_ai.training.dataset import (
     MEL_PAD,
     Clip,
     batches_random,
+    clip_notes,
     fixed_windows,
     load_clips,
     velocity_target,
@@ -94,3 +95,23 @@ def test_note_ends_key_refuses_a_dataset_without_key_release_targets(tmp_path) -
         load_clips(location, "train", note_ends="key")
     with pytest.raises(ValueError, match="note_ends"):
         load_clips(location, "train", note_ends="pedal")
+
+
+def test_clip_notes_reads_the_notes_back_from_the_targets() -> None:
+    from piano_ai.data.targets import notes_to_targets
+    from piano_ai.types import Note
+
+    notes = [
+        Note(60, 0.32, 0.96, 90),
+        Note(60, 0.96, 1.6, 40),
+        Note(72, 0.64, 0.64, 70),
+        Note(40, 1.6, 9.0, 50),
+    ]
+    t = notes_to_targets(notes, 60)
+    clip = Clip(np.zeros((60, N_MELS), np.float16), t["onset"], t["frame"], t["offset"], t["velocity"])
+    found = sorted(clip_notes(clip), key=lambda n: (n.start, n.pitch))
+    assert [(n.pitch, n.velocity) for n in found] == [(60, 90), (72, 70), (60, 40)]  # 40 ends past the clip
+    for note, truth in zip(found, [notes[0], notes[2], notes[1]], strict=True):
+        assert abs(note.start - truth.start) <= 0.016 and abs(note.end - truth.end) <= 0.016 + 0.016 * (
+            truth.end == truth.start
+        )
