@@ -144,16 +144,17 @@ def _stack(items):
 def clip_notes(clip: Clip) -> list[Note]:
     """The notes a clip's targets mark, to the frame (the sound's ends: the pedal applied). A key's onset
     marks take its offset marks in order, each the first one at or after it that an earlier note has not
-    taken (a re-strike shares its frame with the end of the note before); a note still sounding when the
-    clip ends ends with it (its audio stops there)."""
-    frames = clip.onset.shape[0]
+    taken (a re-strike shares its frame with the end of the note before); a note whose end lies past the
+    clip is left out."""
     notes = []
     for k in range(clip.onset.shape[1]):
         ends = list(np.flatnonzero(clip.offset[:, k]))
         for t in np.flatnonzero(clip.onset[:, k]):
             while ends and ends[0] < t:
                 ends.pop(0)
-            start, end = t * SECONDS_PER_FRAME, (ends.pop(0) if ends else frames) * SECONDS_PER_FRAME
+            if not ends:
+                break
+            start, end = t * SECONDS_PER_FRAME, ends.pop(0) * SECONDS_PER_FRAME
             velocity = max(int(clip.velocity[t, k]), 1)
             notes.append(Note(k + LOWEST_KEY, start, max(end, start + SECONDS_PER_FRAME / 2), velocity))
     return notes

@@ -94,9 +94,11 @@ def fit_main(
     samples_for: Callable[[str | None], Samples],
     argv: list[str] | None,
     write: Callable[[npt.NDArray[np.float32], np.ndarray, int, Path], None] | None = None,
+    renders: str = "",
 ) -> int:
     """The command: ``samples_for(model directory or None)`` describes each recording; writes the fitted
-    network (HIDDEN, mlp.Mlp) to --out, or calls ``write(features, labels, seed, out)`` to fit and write."""
+    network (HIDDEN, mlp.Mlp) to --out, or calls ``write(features, labels, seed, out)`` to fit and write.
+    ``renders``: --renders' default (rendered datasets whose training clips join MAPS's recordings)."""
     from piano_ai.data.maps_build import recordings
     from piano_ai.evaluation.evaluate import reference_notes
 
@@ -107,7 +109,9 @@ def fit_main(
     parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--renders", default="", help="also the training clips of these rendered datasets (comma-separated)"
+        "--renders",
+        default=renders,
+        help=f"also these rendered datasets' training clips, comma-separated ('' none; default {renders!r})",
     )
     parser.add_argument(
         "--render-instruments",

@@ -1,11 +1,14 @@
 """Train piano_ai.onsets' network: which onset peaks of a model's outputs are notes.
 
     python -m piano_ai.training.onset_net [--maps data/maps] [--model DIR] [--out PATH] [--cache DIR]
+        [--renders data/rendered/v15,data/rendered/v24]
 
 The model (default: the shipped one) transcribes MAPS's training recordings (the seven sampled pianos, minus
-every piece a Disklavier recording plays: piano_ai.data.maps_build.recordings); every onset peak of at
-least onsets.CANDIDATE_FLOOR is a sample, labelled a note when it is the nearest peak of its key to a
-reference onset within 50 ms (mir_eval's onset tolerance; the strongest peaks claim first). A
+every piece a Disklavier recording plays: piano_ai.data.maps_build.recordings) and the training clips of the
+rendered datasets given (DEFAULT_RENDERS; their notes read back from the clips' targets,
+training.dataset.clip_notes); every onset peak of at least onsets.CANDIDATE_FLOOR is a sample, labelled a
+note when it is the nearest peak of its key to a reference onset within 50 ms (mir_eval's onset tolerance;
+the strongest peaks claim first). A
 scikit-learn MLP is fitted on them (fixed seed, early stopping on a tenth held back) and written as numpy
 arrays (mlp.Mlp), so decoding needs no scikit-learn; a second one, fitted on the same peaks, also reads the
 levels (piano_ai.levels) and is written beside it as onsets_level.npz. Retrain them whenever the model's
@@ -22,6 +25,9 @@ from piano_ai.training.maps_fit import fit_main, plain_and_level_writer
 from piano_ai.types import Activations, Note
 
 TOLERANCE_S = 0.05  # mir_eval's onset tolerance
+# their clips gained every score on both ENSTDkCl and v2 (docs/model.md); the end and velocity networks stay
+# on MAPS alone, where the renders cost the Disklavier's offsets
+DEFAULT_RENDERS = "data/rendered/v15,data/rendered/v24"
 
 
 def labels(
@@ -56,7 +62,7 @@ def samples(act: Activations, reference: list[Note]) -> tuple[npt.NDArray[np.flo
 
 def main(argv: list[str] | None = None) -> int:
     write = plain_and_level_writer(len(FEATURES), LEVEL_NET_FILE.name)
-    return fit_main(__doc__ or "", NET_FILE, lambda model: samples, argv, write)
+    return fit_main(__doc__ or "", NET_FILE, lambda model: samples, argv, write, DEFAULT_RENDERS)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
     python -m piano_ai.training.refit --model DIR [--cache DIR] [--maps data/maps]
 
-The onset networks (onsets.npz, onsets_level.npz) first: the end and velocity networks are fitted on the notes
-they find. Then the end network (ends.npz), the sustain network (sustain.npz; it also reads the v15 render's
-training clips, training.sustain_net.DEFAULT_RENDERS) and the velocity network (velocities.npz), each written
-into the model directory, where convert, evaluate and the worker pick them up (piano_ai.note_nets.nets_for).
+The onset networks (onsets.npz, onsets_level.npz) first (they also read the v15 and v24 renders' training
+clips, training.onset_net.DEFAULT_RENDERS): the end and velocity networks are fitted on the notes they find.
+Then the end network (ends.npz), the sustain network (sustain.npz; it also reads the v15 render's training
+clips, training.sustain_net.DEFAULT_RENDERS) and the velocity network (velocities.npz), each written into the
+model directory, where convert, evaluate and the worker pick them up (piano_ai.note_nets.nets_for).
 Run it whenever a model's weights change; with --cache the model runs once per recording.
 """
 

@@ -50,4 +50,5 @@ def test_render_samples_describe_each_training_clip_against_its_marked_notes(tmp
     assert len(out) == 1 and len(seen) == 1  # the training clip only
     act, reference = seen[0]
     assert act.onset.shape[0] == len(mel) and act.level is not None
-    assert len(reference) == len(truth) > 10
+    inside = [n for n in truth if n.end < len(mel) * 0.032 - 0.016]
+    assert len(reference) == len(inside) > 10
