@@ -142,7 +142,8 @@ def test_a_new_pedal_size_starts_the_pedal_head_afresh_beside_the_kept_model(tin
     tuned = build_model(ModelConfig.load(out / "config.json"))
     tuned.load_weights(out / "model.weights.h5")
     for name in ("conv0", "bilstm", "onset", "head_bilstm", "frame", "velocity"):
-        for before, after in zip(shipped.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+        pairs = zip(shipped.get_layer(name).get_weights(), tuned.get_layer(name).get_weights(), strict=True)
+        for before, after in pairs:
             np.testing.assert_array_equal(before, after, err_msg=name)
     assert tuned.get_layer("pedal").get_weights()[0].shape == (16, 1)
     keras.backend.clear_session()
