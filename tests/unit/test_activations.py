@@ -104,9 +104,10 @@ def test_stored_golden_outputs_decode_to_the_pinned_notes() -> None:
     """The shipped model's outputs for the golden clip, stored and read back, give its pinned notes (each
     within 5 ms and 1 velocity step): re-decoding a stored job matches what the model itself gave.
 
-    Storing rounds every output to 1/255, so a value within half a step of a threshold may cross it: in this
-    clip key 44's offset at 5.92 s is 0.7983 against the threshold 0.8 and is stored as 0.8000, which ends
-    that note there and starts a second one. One such note (two unmatched, counting the split) is allowed.
+    Storing rounds every output (and the levels) to 1/255, so a decision within half a step of its threshold
+    may go the other way: with the onset networks shipped 2026-12-05, a note of key 68 is split in two where
+    the model's own outputs keep it whole, a weak note of key 51 is found only in the stored outputs and
+    another of key 51 ends elsewhere. Three such notes either way (of 89) are allowed.
     """
     from piano_ai.audio import decode
     from piano_ai.features import log_mel
@@ -127,7 +128,7 @@ def test_stored_golden_outputs_decode_to_the_pinned_notes() -> None:
 
     unmatched = [n for n in notes if not any(same(n, want) for want in pinned)]
     missing = [want for want in pinned if not any(same(n, want) for n in notes)]
-    assert len(pinned) > 50 and len(unmatched) <= 2 and len(missing) <= 1, (unmatched, missing)
+    assert len(pinned) > 50 and len(unmatched) <= 3 and len(missing) <= 3, (unmatched, missing)
 
 
 def test_decoding_stored_outputs_imports_no_tensorflow() -> None:
