@@ -4,16 +4,20 @@ end_net): the model's outputs per recording (cached as npz), the command line, t
 import argparse
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from piano_ai.mlp import fit_mlp
 from piano_ai.types import Activations, Note
+
+if TYPE_CHECKING:
+    from piano_ai.training.dataset import Clip
 
 log = logging.getLogger(__name__)
 HIDDEN = (64, 32)
@@ -73,17 +77,25 @@ def _transcriber(model: str | None):  # noqa: ANN202 - an inference.Transcriber,
     return load_transcriber(model)
 
 
+def clip_outputs(
+    location: str, model: str | None, instruments: tuple[str, ...] = ()
+) -> Iterator[tuple[Activations, "Clip"]]:
+    """The model's outputs for every training clip of a rendered dataset (those on ``instruments``, when
+    given), each with its clip; the model is loaded once per process (_transcriber)."""
+    from piano_ai.training.dataset import load_clips
+
+    for clip in load_clips(location, "train", instruments=instruments):
+        yield _transcriber(model).predict(clip.mel.astype(np.float32)), clip
+
+
 def render_samples(
     location: str, model: str | None, samples: Samples, instruments: tuple[str, ...] = ()
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """samples() of every training clip of a rendered dataset (those on ``instruments``, when given),
     against the notes its targets mark."""
-    from piano_ai.training.dataset import clip_notes, load_clips
+    from piano_ai.training.dataset import clip_notes
 
-    out = [
-        samples(_transcriber(model).predict(clip.mel.astype(np.float32)), clip_notes(clip))
-        for clip in load_clips(location, "train", instruments=instruments)
-    ]
+    out = [samples(act, clip_notes(clip)) for act, clip in clip_outputs(location, model, instruments)]
     log.info("%s: %d clips, %d samples", location, len(out), sum(len(y) for _, y in out))
     return out
 
@@ -131,8 +143,8 @@ def fit_main(
         xs.append(x)
         ys.append(y)
         log.info("%d/%d %s: %d samples, %d positive", i + 1, len(train), audio.name, len(y), int(y.sum()))
+    instruments = tuple(filter(None, args.render_instruments.split(",")))
     for location in filter(None, args.renders.split(",")):
-        instruments = tuple(filter(None, args.render_instruments.split(",")))
         for x, y in render_samples(location, args.model, samples, instruments):
             xs.append(x)
             ys.append(y)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from piano_ai.mlp import averaged, fit_mlp
 from piano_ai.sustain import NET_FILE, features, sums_of
-from piano_ai.training.maps_fit import HIDDEN, activations
+from piano_ai.training.maps_fit import HIDDEN, activations, clip_outputs
 from piano_ai.types import Activations
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,9 @@ def maps_samples(maps: Path, model: str | None, cache: Path | None) -> list[tupl
 
 def render_samples(location: str, model: str | None) -> list[tuple[np.ndarray, np.ndarray]]:
     """samples() of every training clip of a rendered dataset that labels the pedal."""
-    from piano_ai.inference import load_transcriber
-    from piano_ai.training.dataset import load_clips
-
-    transcriber = load_transcriber(model)
     out = [
-        samples(transcriber.predict(clip.mel.astype(np.float32)), clip.pedal.astype(bool))
-        for clip in load_clips(location, "train")
+        samples(act, clip.pedal.astype(bool))
+        for act, clip in clip_outputs(location, model)
         if clip.pedal is not None
     ]
     log.info("%s: %d clips", location, len(out))
