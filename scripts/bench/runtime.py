@@ -1,6 +1,6 @@
 """Inference runtimes side by side: in-process real-time factor on >= 10 minutes of audio, and note F1.
 
-    .venv/bin/python scripts/bench/runtime.py            # onnx, onnx-int8 (+ openvino if installed)
+    .venv/bin/python scripts/bench/runtime.py            # onnx, onnx-int8 (+ openvino, openvino-bf16 if installed)
     .venv/bin/python scripts/bench/runtime.py --runtimes onnx openvino --eval-dir data/eval/v2
     .venv/bin/python scripts/bench/runtime.py --write-docs docs/benchmarks.md
 
@@ -95,9 +95,9 @@ def write_section(doc: Path, section: str) -> None:
 
 
 def default_runtimes() -> list[str]:
-    """onnx first (the baseline), onnx-int8, and openvino where it is installed."""
+    """onnx first (the baseline), onnx-int8, and openvino (float32 and bf16) where it is installed."""
     found = importlib.util.find_spec("openvino") is not None
-    return ["onnx", "onnx-int8", *(["openvino"] if found else [])]
+    return ["onnx", "onnx-int8", *(["openvino", "openvino-bf16"] if found else [])]
 
 
 def main(argv: list[str] | None = None) -> int:

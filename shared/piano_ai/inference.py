@@ -151,9 +151,9 @@ def load_transcriber(
 ) -> Transcriber:
     """Load a model directory (config.json + model.weights.h5 [+ model.onnx, model.int8.onnx]).
 
-    runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "keras"), or "auto"
-    (piano_ai.runtimes.auto_runtime: ONNX where the directory has it). threads: per model call (None: as
-    piano_ai.runtimes.call_plan gives one recording at a time).
+    runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras"),
+    or "auto" (piano_ai.runtimes.auto_runtime: ONNX where the directory has it). threads: per model call
+    (None: as piano_ai.runtimes.call_plan gives one recording at a time).
     """
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     config_path = path / "config.json"

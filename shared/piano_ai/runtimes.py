@@ -4,12 +4,15 @@
     onnx-int8  ONNX Runtime on model.int8.onnx: model.onnx with its MatMul and LSTM weights quantized to int8
                (onnxruntime.quantization's dynamic quantization; the convolutions stay float32), written
                by export next to model.onnx, or quantized at load (0.3 s) where it is missing
-    openvino   Intel's OpenVINO on model.onnx (`pip install openvino`; not in the lock: it is slower here)
+    openvino   Intel's OpenVINO on model.onnx, float32 (`pip install openvino`; not in the lock)
+    openvino-bf16  the same in bf16 where the CPU has AMX / AVX-512-BF16: the model 1.6x faster on one core,
+               whole conversions no faster here (auto_runtime)
     keras      the Keras model built from config.json and model.weights.h5 (TensorFlow)
 
 Every runner returns every output the model has, named by head (onset, frame, ..., pedal where it exists).
 """
 
+import importlib.util
 import os
 import tempfile
 import threading
@@ -25,13 +28,16 @@ from piano_ai.types import FloatArray
 
 if TYPE_CHECKING:
     import onnxruntime
+    import openvino
 
 RunFn = Callable[
     [FloatArray], dict[str, FloatArray]
 ]  # (batch, frames, N_MELS) -> {head: (batch, frames, ...)}
-RUNTIMES = ("onnx", "onnx-int8", "openvino", "keras")  # "auto": auto_runtime
+RUNTIMES = ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras")  # "auto": auto_runtime
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+FULL_WINDOW = 512  # frames of a full window (piano_ai.inference.CHUNK_FRAMES)
+FULL_BATCH = 8  # windows per OpenVINO call of the fixed shape (piano_ai.inference.BATCH_SIZE)
 INT8_OP_TYPES = ("MatMul", "LSTM")  # quantized ops; int8 Conv (ConvInteger) ran ~10x slower than float here
 
 
@@ -53,6 +59,8 @@ def runner(runtime: str, model_dir: Path, config: ModelConfig, threads: int | No
         return _one_chunk_at_a_time(_onnx_runner(model, threads))
     if runtime == "openvino":
         return _openvino_runner(onnx_path, threads)
+    if runtime == "openvino-bf16":
+        return _openvino_runner(onnx_path, threads, "bf16")
     raise ModelNotFoundError(f"unknown runtime {runtime!r}; choose one of: auto, {', '.join(RUNTIMES)}")
 
 
@@ -135,10 +143,13 @@ def onnx_options(threads: int) -> "onnxruntime.SessionOptions":
 
 
 def auto_runtime(model_dir: Path) -> str:
-    """What "auto" serves: float32 ONNX where the directory has model.onnx, Keras otherwise. int8
-    (model.int8.onnx) held accuracy within 0.003 F1 on v2 and ENSTDkCl for 14% less CPU and 20% less memory,
-    but a job's stored (uint8) outputs then re-decoded to other notes in CI, so it is not served by default
-    yet (docs/benchmarks.md, "Inference runtimes")."""
+    """What "auto" serves: float32 ONNX where the directory has model.onnx, Keras otherwise.
+
+    int8 (model.int8.onnx) held accuracy within 0.003 F1 on v2 and ENSTDkCl for 14% less CPU and 20% less
+    memory, but a job's stored (uint8) outputs then re-decoded to other notes in CI. OpenVINO bf16 held it
+    within 0.001 and ran the model 1.6x faster on one core, but whole conversions on these 2 cores were no
+    faster (decoding and features run beside the model) and took 50-110 MB more. Both are selectable only
+    (docs/benchmarks.md, "Inference runtimes")."""
     return "onnx" if (model_dir / ONNX_FILE).is_file() else "keras"
 
 
@@ -161,26 +172,78 @@ def _quantized_int8(onnx_path: Path) -> bytes:
         return out.read_bytes()
 
 
-def _openvino_runner(onnx_path: Path, threads: int) -> RunFn:
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise ModelNotFoundError(
-            "runtime 'openvino' needs the openvino package: pip install openvino"
-        ) from exc
-    config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-    config["INFERENCE_NUM_THREADS"] = str(threads)
-    compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
-    request = compiled.create_infer_request()
-    outputs = [(output, _head_of(output.get_any_name())) for output in compiled.outputs]
-    one_at_a_time = threading.Lock()  # an infer request is not for several threads at once
+def _openvino_runner(onnx_path: Path, threads: int, precision: str = "f32") -> RunFn:
+    """OpenVINO on model.onnx at ``precision`` ("f32" or "bf16": AMX / AVX-512-BF16 where the CPU has them)
+    for full windows; ONNX Runtime float32 for a recording's short last windows.
+
+    Full windows (FULL_WINDOW frames) run in a model compiled for that one shape, FULL_BATCH chunks a call,
+    a short batch filled with silent chunks: compiled for a fixed shape, bf16 ran a batch of 8 windows in
+    about half ONNX Runtime float32's time here, and a chunk's outputs were the same bit for bit whatever
+    its neighbours or place in the batch (a bf16 batch of 1 gave other values than a batch of 8, so the
+    batch never changes). Compiled for open shapes, OpenVINO took 74 ms for one 157-frame window (a 5 s
+    recording) against ONNX Runtime's 16 ms, so windows of any other length go to ONNX Runtime. OpenVINO
+    is imported and the model compiled at the first full window (about 0.5 s), so recordings shorter than
+    one window (16 s) never pay for it; compiled models are kept in _openvino_cache().
+    """
+    if importlib.util.find_spec("openvino") is None:
+        raise ModelNotFoundError("runtime 'openvino' needs the openvino package: pip install openvino")
+    short = _onnx_runner(str(onnx_path), threads)
+    compiled: list = []  # the fixed-shape model, once compiled
+    compiling = threading.Lock()
+    requests = threading.local()  # an infer request serves one call at a time: one per calling thread
+
+    def infer(batch: FloatArray) -> dict[str, FloatArray]:
+        with compiling:
+            if not compiled:
+                compiled.append(_openvino_fixed(onnx_path, precision, batch.shape[2]))
+        model = compiled[0]
+        if not hasattr(requests, "one"):
+            requests.one = model.create_infer_request()
+        filled = np.zeros((FULL_BATCH, *batch.shape[1:]), np.float32)
+        filled[: len(batch)] = batch
+        results = requests.one.infer({0: filled})
+        return {_head_of(o.get_any_name()): np.array(results[o])[: len(batch)] for o in model.outputs}
 
     def run(batch: FloatArray) -> dict[str, FloatArray]:
-        with one_at_a_time:
-            results = request.infer({0: batch})
-            return {head: np.array(results[output]) for output, head in outputs}
+        if batch.shape[1] != FULL_WINDOW:
+            return short(batch)
+        parts = [infer(batch[i : i + FULL_BATCH]) for i in range(0, len(batch), FULL_BATCH)]
+        return {head: np.concatenate([p[head] for p in parts]) for head in parts[0]}
 
     return run
+
+
+def _openvino_fixed(onnx_path: Path, precision: str, n_mels: int) -> "openvino.CompiledModel":
+    """model.onnx compiled by OpenVINO for (FULL_BATCH, FULL_WINDOW, n_mels) log-mel, one thread a call:
+    with two, 22,000 frames took 0.92-1.03 s in bf16 against 0.54-0.61 s with one (both cores idle; the
+    two cores here may share one AMX unit). Several calls at once each take a thread of their own."""
+    import openvino as ov
+
+    core = ov.Core()
+    cache = _openvino_cache()
+    if cache is not None:
+        core.set_property({"CACHE_DIR": str(cache)})
+    model = core.read_model(str(onnx_path))
+    model.reshape({model.inputs[0]: ov.PartialShape([FULL_BATCH, FULL_WINDOW, n_mels])})
+    config = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": precision,
+        "INFERENCE_NUM_THREADS": "1",
+    }
+    return core.compile_model(model, "CPU", config)
+
+
+def _openvino_cache() -> Path | None:
+    """Where OpenVINO keeps compiled models ($XDG_CACHE_HOME or ~/.cache, then piano-ai/openvino; None where
+    it cannot be made): a later load takes the compiled model, keyed by the model's contents and settings
+    (compiling the fixed shape took 0.34 s, loading it 0.06-0.19 s)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = root / "piano-ai" / "openvino"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
 
 
 def _head_of(output_name: str) -> str:

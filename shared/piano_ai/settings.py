@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     # Model directory (config.json + weights); None means the model shipped in the package.
     model_dir: Path | None = None
     # Serving runtime: "auto" (ONNX Runtime on model.onnx, else Keras), or one of
-    # piano_ai.runtimes.RUNTIMES: "onnx", "onnx-int8", "openvino" (pip install openvino), "keras".
+    # piano_ai.runtimes.RUNTIMES: "onnx", "onnx-int8", "openvino", "openvino-bf16" (pip install openvino),
+    # "keras".
     runtime: str = "auto"
 
     # Job store: SQLAlchemy URL. SQLite is for the embedded default only; production uses Postgres.

@@ -12,6 +12,7 @@ from piano_ai.model import HEADS
 
 MEL = np.random.default_rng(0).normal(-5, 2, size=(700, N_MELS)).astype(np.float32)
 INT8_TOLERANCE = 0.1  # probability; max |int8 - fp32| was 0.02-0.04 per head here (the bench checks F1)
+BF16_TOLERANCE = 0.05  # probability; max |bf16 - fp32| was 0.012 on random log-mel here
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,45 @@ def test_openvino_equals_float32(float32: dict[str, np.ndarray]) -> None:
         np.testing.assert_allclose(getattr(act, head), float32[head], atol=1e-4)
 
 
-def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
+def test_openvino_bf16_stays_close_to_float32(float32: dict[str, np.ndarray]) -> None:
+    pytest.importorskip("openvino")
+    act = inference.load_transcriber(runtime="openvino-bf16").predict(MEL)
+    full = slice(0, inference.STEP_FRAMES)  # frames from full windows (bf16); the rest: a short window
+    for head in HEADS:
+        got = getattr(act, head)
+        assert got.shape == (700, N_KEYS) and got.dtype == np.float32
+        assert 0 < np.abs(got[full] - float32[head][full]).max() < BF16_TOLERANCE
+        np.testing.assert_allclose(got[full.stop :], float32[head][full.stop :], atol=1e-5)  # float32
 
-    monkeypatch.setitem(sys.modules, "openvino", None)  # import fails as if not installed
-    with pytest.raises(ModelNotFoundError, match="pip install openvino"):
-        inference.load_transcriber(runtime="openvino")
+
+def test_a_bf16_chunk_gives_the_same_outputs_alone_and_in_a_batch() -> None:
+    """The fixed-shape model always runs a full batch, so a window's neighbours never change its values."""
+    pytest.importorskip("openvino")
+    model = inference.load_transcriber(runtime="openvino-bf16")
+    rng = np.random.default_rng(3)
+    shape = (runtimes.FULL_WINDOW, N_MELS)
+    chunks = np.stack([rng.normal(-9 + 2 * i, 1 + i, shape) for i in range(10)]).astype(np.float32)
+    together = model.run(chunks)  # a batch of 8 and a batch of 2
+    for i in (0, 5, 9):
+        alone = model.run(chunks[i : i + 1])
+        for head, values in alone.items():
+            np.testing.assert_array_equal(values[0], together[head][i])
+
+
+def test_the_fixed_shape_is_the_transcribers_window() -> None:
+    assert (runtimes.FULL_WINDOW, runtimes.FULL_BATCH) == (inference.CHUNK_FRAMES, inference.BATCH_SIZE)
+
+
+def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(  # as if not installed
+        importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else find_spec(name, *a)
+    )
+    for runtime in ("openvino", "openvino-bf16"):
+        with pytest.raises(ModelNotFoundError, match="pip install openvino"):
+            inference.load_transcriber(runtime=runtime)
 
 
 def test_unknown_runtime_is_refused() -> None:
@@ -53,7 +87,7 @@ def test_unknown_runtime_is_refused() -> None:
 def test_onnx_runtimes_need_model_onnx(tmp_path: Path) -> None:
     for name in ("config.json", "model.weights.h5"):
         (tmp_path / name).write_bytes((inference.DEFAULT_MODEL_DIR / name).read_bytes())
-    for runtime in ("onnx", "onnx-int8", "openvino"):
+    for runtime in ("onnx", "onnx-int8", "openvino", "openvino-bf16"):
         with pytest.raises(ModelNotFoundError, match="model.onnx is missing"):
             inference.load_transcriber(tmp_path, runtime=runtime)
     assert inference.load_transcriber(tmp_path).runtime == "keras"  # auto falls back
@@ -89,7 +123,7 @@ def test_an_int8_chunk_gives_the_same_outputs_alone_and_in_a_batch() -> None:
 
 
 def test_runtimes_name_every_choice() -> None:
-    assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "keras"}
+    assert set(runtimes.RUNTIMES) == {"onnx", "onnx-int8", "openvino", "openvino-bf16", "keras"}
 
 
 PLAN = """
