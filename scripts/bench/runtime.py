@@ -1,6 +1,6 @@
 """Inference runtimes side by side: in-process real-time factor on >= 10 minutes of audio, and note F1.
 
-    .venv/bin/python scripts/bench/runtime.py            # onnx, onnx-int8 (+ openvino, openvino-bf16 if installed)
+    .venv/bin/python scripts/bench/runtime.py   # onnx, onnx-int8 (+ openvino, openvino-bf16 if installed)
     .venv/bin/python scripts/bench/runtime.py --runtimes onnx openvino --eval-dir data/eval/v2
     .venv/bin/python scripts/bench/runtime.py --write-docs docs/benchmarks.md
 
