@@ -160,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         dashboard_env["PIANO_AI_API_KEY"] = local_key(settings.local_keys_dir, "dashboard", admin=True)[0]
         curl_key = local_key(settings.local_keys_dir, "curl", admin=False)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    # Ctrl-C goes to the whole terminal group; we stop the children ourselves, in order.
+    # Ctrl-C goes to the whole terminal group; we stop the children ourselves, in order. SIGINT is handled
+    # even when it was ignored at start (a job started with `&` by a shell without job control ignores it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         for name, cmd in commands(args, settings.queue, args.workers or settings.worker_concurrency).items():
