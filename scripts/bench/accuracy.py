@@ -78,14 +78,17 @@ def score_ours(
     """
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
-    from piano_ai.evaluation.evaluate import evaluate
+    from piano_ai.evaluation.evaluate import Transcription, evaluate
     from piano_ai.features import log_mel
     from piano_ai.inference import DEFAULT_MODEL_DIR, load_transcriber
-    from piano_ai.notes import notes_from_activations
+    from piano_ai.note_nets import nets_for
+    from piano_ai.pedal import extend_notes
+    from piano_ai.transcribe import decode_activations
     from piano_ai.types import NoteParams
 
     t0 = time.perf_counter()
     model = load_transcriber(model_dir)
+    nets = nets_for(model.model_dir)
     load_s = time.perf_counter() - t0
     model.predict(log_mel(silence()))  # first-call warm-up, not timed (as in scripts/bench.py)
     cache, timing = {}, {"audio_s": 0.0, "model_s": 0.0, "notes_s": 0.0, "model_load_s": load_s}
@@ -101,10 +104,13 @@ def score_ours(
                 timing["model_s"] += time.perf_counter() - t0
                 timing["audio_s"] += len(audio) / SAMPLE_RATE
             t0 = time.perf_counter()
-            notes = notes_from_activations(cache[path], params)
+            # as `piano-ai evaluate` scores it: the model's networks, notes extended by its own pedal
+            result = decode_activations(cache[path], params, nets)
             if threshold == OUR_DEFAULT_ONSET:
                 timing["notes_s"] += time.perf_counter() - t0
-            return notes
+            if cache[path].pedal is None:
+                return result.notes
+            return Transcription(extend_notes(result.notes, result.sustain), result.notes, result.sustain)
 
         return estimate
 
