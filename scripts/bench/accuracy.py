@@ -78,11 +78,10 @@ def score_ours(
     """
     from piano_ai.audio import decode
     from piano_ai.constants import SAMPLE_RATE
-    from piano_ai.evaluation.evaluate import Transcription, evaluate
+    from piano_ai.evaluation.evaluate import evaluate, scored
     from piano_ai.features import log_mel
     from piano_ai.inference import DEFAULT_MODEL_DIR, load_transcriber
     from piano_ai.note_nets import nets_for
-    from piano_ai.pedal import extend_notes
     from piano_ai.transcribe import decode_activations
     from piano_ai.types import NoteParams
 
@@ -108,9 +107,7 @@ def score_ours(
             result = decode_activations(cache[path], params, nets)
             if threshold == OUR_DEFAULT_ONSET:
                 timing["notes_s"] += time.perf_counter() - t0
-            if cache[path].pedal is None:
-                return result.notes
-            return Transcription(extend_notes(result.notes, result.sustain), result.notes, result.sustain)
+            return scored(result)
 
         return estimate
 

@@ -13,11 +13,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from piano_ai.constants import SUPPORTED_FORMATS
 from piano_ai.evaluation.metrics import METRICS, Counts, count_matches
 from piano_ai.evaluation.pedal import PEDAL_METRICS, Intervals, pedal_counts, release_counts, sustain
 from piano_ai.types import Note
+
+if TYPE_CHECKING:
+    from piano_ai.transcribe import Transcript
 
 log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = tuple("." + ext for ext in SUPPORTED_FORMATS)
@@ -134,20 +138,26 @@ def model_estimator(model, params=None, pedal: bool = True) -> Estimator:  # noq
     from dataclasses import replace
 
     from piano_ai.audio import decode
-    from piano_ai.pedal import extend_notes
     from piano_ai.transcribe import transcript
     from piano_ai.types import NoteParams
 
     params = replace(params or NoteParams(), pedal="cc64")
 
     def estimate(audio: Path) -> Transcription:
-        result = transcript(decode(audio), model, params)
-        if result.activations.pedal is None:
-            return Transcription(result.notes)
-        notes = extend_notes(result.notes, result.sustain) if pedal else result.notes
-        return Transcription(notes, result.notes, result.sustain)
+        return scored(transcript(decode(audio), model, params), pedal)
 
     return estimate
+
+
+def scored(result: "Transcript", pedal: bool = True) -> Transcription:
+    """What is scored of our transcript (decoded with pedal "cc64"): with a pedal head, its notes extended
+    by its own pedal unless ``pedal`` is off, its key-release notes and its pedal."""
+    from piano_ai.pedal import extend_notes
+
+    if result.activations.pedal is None:
+        return Transcription(result.notes)
+    notes = extend_notes(result.notes, result.sustain) if pedal else result.notes
+    return Transcription(notes, result.notes, result.sustain)
 
 
 def folder_estimator(predictions: Path, pedal: bool = True) -> Estimator:
