@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         return self.redis_url or "filesystem://"
 
     @property
+    def broker_transport(self) -> str | None:
+        """Celery's broker_transport: None (the URL's) for Redis, else piano_ai.broker's filesystem
+        transport (a worker takes its next message as soon as it settles the last)."""
+        return None if self.redis_url else "piano_ai.broker:Transport"
+
+    @property
     def effective_job_lease_s(self) -> float:
         """Seconds a running job's lease lasts after each renewal."""
         return self.job_lease_s or 3 * self.worker_heartbeat_s + 5

@@ -17,6 +17,7 @@ def make_client(settings: Settings) -> Celery:
     app = Celery("piano_api", broker=settings.broker_url)
     app.conf.update(
         broker_transport_options=settings.broker_transport_options(),
+        broker_transport=settings.broker_transport,
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
     )

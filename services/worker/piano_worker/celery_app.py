@@ -32,6 +32,7 @@ app.conf.update(
     task_soft_time_limit=settings.task_time_limit_s,
     task_time_limit=settings.task_time_limit_s + 30,
     broker_transport_options=settings.broker_transport_options(),
+    broker_transport=settings.broker_transport,
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,  # the job row is the result
     worker_send_task_events=False,
