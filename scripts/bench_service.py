@@ -1,7 +1,9 @@
 """`make bench-service`: the job service's own cost.
 
 1. Submit latency: 20 concurrent clients POST short clips to /v1/jobs (no worker running, so only the
-   API, database, storage and broker are measured); p50/p99 of the request time.
+   API, database, storage and broker are measured); p50/p99 of the request time. The clients are
+   ApacheBench (`ab -c 20`, C, about 0.15 ms of CPU a request) where it is installed, else 20 Python
+   threads with httpx (about 4-5 ms of CPU a request, taken from the same cores as the API's).
 2. Throughput: N short jobs through the queue (one worker process, concurrency 1, model loaded once)
    against the bare CLI code path (piano_ai.commands.convert.convert_file in one process, model loaded
    once) on the same files; overhead = queue wall time / bare wall time - 1. The `piano-ai convert`
@@ -19,7 +21,9 @@ import argparse
 import importlib.util
 import os
 import platform
+import resource
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -44,6 +48,10 @@ from service_testkit import piano_clip, throwaway_postgres  # noqa: E402
 
 HEADERS: dict[str, str] = {}  # the run's API key, set in main()
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+CLIENTS = {
+    "ab": "ApacheBench, `ab -c 20` (a new connection a request)",
+    "threads": "20 Python threads with httpx in the bench's process (keep-alive)",
+}
 SECTION = "## Job service"  # docs/benchmarks.md: one "### <backend>" subsection per backend under it
 
 
@@ -56,6 +64,7 @@ class Results:
     queue_wall_s: float = 0.0
     job_latency_s: list[float] = field(default_factory=list)  # created -> finished, per job
     job_service_s: list[float] = field(default_factory=list)  # started -> finished, per job
+    job_gap_s: list[float] = field(default_factory=list)  # a job's start after the previous one's finish
     bare_wall_s: float = 0.0
     cli_wall_s: float = 0.0
     backend: str = ""
@@ -69,6 +78,8 @@ class Results:
     worker_rss_mb: float = 0.0  # the pool process (model loaded), after the run
     worker_parent_rss_mb: float = 0.0  # Celery's main process
     uvicorn_args: str = ""  # what --uvicorn-args added
+    api_workers: int = 1  # uvicorn --workers
+    client: str = ""  # what made the 20 clients' requests
     workers: int = 1  # worker processes, concurrency 1 each
     worker_threads: int = 0  # their OMP_NUM_THREADS (0: unset, one inference thread per core)
 
@@ -122,6 +133,48 @@ def measure_submits(api: str, clip: bytes, clients: int, per_client: int, result
     return ids
 
 
+def measure_submits_ab(api: str, clip: bytes, clients: int, total: int, results: Results, tmp: Path) -> None:
+    """ApacheBench posts ``total`` uploads from ``clients`` concurrent connections; per-request times from
+    its -g file (whole milliseconds). Raises if any request was not answered 2xx."""
+    boundary = uuid.uuid4().hex
+    body = tmp / "upload.body"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.wav"\r\n'
+    body.write_bytes(
+        f"{head}Content-Type: audio/wav\r\n\r\n".encode() + clip + f"\r\n--{boundary}--\r\n".encode()
+    )
+    times = tmp / "ab.tsv"
+    cmd = ["ab", "-q", "-c", str(clients), "-n", str(total), "-g", str(times), "-p", str(body)]
+    cmd += [
+        "-T",
+        f"multipart/form-data; boundary={boundary}",
+        "-H",
+        f"Authorization: {HEADERS['Authorization']}",
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run([*cmd, f"{api}/v1/jobs"], check=True, capture_output=True, text=True).stdout
+    results.submit_wall_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    results.client_cpu_per_submit_ms = client_s / total * 1000
+    if "Non-2xx responses" in out or "Complete requests:      " + str(total) not in out:
+        raise RuntimeError(f"ab: some submits failed:\n{out}")
+    rows = times.read_text().splitlines()[1:]  # starttime, seconds, ctime, dtime, ttime, wait
+    results.submit_ms = [float(row.split("\t")[4]) for row in rows]
+
+
+def queued_ids(http: httpx.Client) -> list[str]:
+    """Every queued job's id (the ab client does not read the answers)."""
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params = {"status": "queued", "limit": 200} | ({"cursor": cursor} if cursor else {})
+        page = http.get("/v1/jobs", params=params).json()
+        ids += [job["id"] for job in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            return ids
+
+
 def wait_all(http: httpx.Client, ids: list[str], timeout_s: float) -> list[dict]:
     """Wait until nothing is queued or running (one cheap request per look), then read each job once."""
     deadline = time.monotonic() + timeout_s
@@ -153,6 +206,14 @@ def run_queue(api: str, files: list[Path]) -> tuple[float, list[dict]]:
         raise RuntimeError(f"{len(failed)} jobs did not succeed: {failed[0]}")
     # Wall time to the last job's finish as the job store recorded it (not when polling noticed).
     return max(_seconds(start.isoformat(), j["finished_at"]) for j in jobs), jobs
+
+
+def gaps(jobs: list[dict]) -> list[float]:
+    """For each job after the first, the time from the previous job's finish to its start (one worker: the
+    broker's hand-over and the claim), never below zero."""
+    ordered = sorted(jobs, key=lambda j: j["started_at"])
+    pairs = zip(ordered, ordered[1:], strict=False)
+    return [max(0.0, _seconds(a["finished_at"], b["started_at"])) for a, b in pairs]
 
 
 def bare_runner(files: list[Path], out_dir: Path) -> Callable[[], float]:
@@ -213,6 +274,7 @@ def compare(
             results.queue_wall_s = wall
             results.job_latency_s = [_seconds(j["created_at"], j["finished_at"]) for j in jobs]
             results.job_service_s = [_seconds(j["started_at"], j["finished_at"]) for j in jobs]
+            results.job_gap_s = gaps(jobs)
         cpu_before = time.process_time()
         results.bare_wall_s = min(results.bare_wall_s, bare())
         bare_cpu_ms = (time.process_time() - cpu_before) / len(files) * 1000
@@ -222,10 +284,11 @@ def compare(
 
 def report(r: Results) -> str:
     overhead = r.queue_wall_s / r.bare_wall_s - 1
+    api_options = f"--workers {r.api_workers}" if r.api_workers > 1 else ""
     per_job_ms = (r.queue_wall_s - r.bare_wall_s) / r.jobs * 1000
     rows = [
         (
-            f"submit latency, {len(r.submit_ms)} uploads from 20 concurrent clients: p50",
+            f"submit latency, {len(r.submit_ms)} uploads from 20 concurrent clients ({r.client}): p50",
             f"{_pct(r.submit_ms, 50):.0f} ms",
         ),
         ("submit latency p99", f"{_pct(r.submit_ms, 99):.0f} ms"),
@@ -255,9 +318,15 @@ def report(r: Results) -> str:
             "**worker bookkeeping per job** (that mean minus the bare conversion of one file)",
             f"**{(statistics.mean(r.job_service_s) - r.bare_wall_s / r.jobs) * 1000:.0f} ms**",
         ),
+        (
+            "between jobs (one worker): previous finished to next claimed, mean / p99",
+            f"{statistics.mean(r.job_gap_s) * 1000:.1f} ms / {_pct(r.job_gap_s, 99) * 1000:.1f} ms"
+            if r.job_gap_s
+            else "-",
+        ),
         ("CPU time of the API per submit (20-client phase)", f"{r.api_cpu_per_submit_ms:.1f} ms"),
         (
-            "CPU time of the 20 clients per submit (they share the machine)",
+            f"CPU time of the 20 clients ({r.client}) per submit (they share the machine)",
             f"{r.client_cpu_per_submit_ms:.1f} ms",
         ),
         (
@@ -281,7 +350,8 @@ def report(r: Results) -> str:
             f"(scripts/bench_service.py). Machine: {platform.machine()},",
             f"{os.cpu_count()} cores, load average {r.load} at the start (other work shared the cores).",
             f"Queue and bare passes alternate; each wall time is the fastest of {r.rounds} passes.",
-            f"API: `{' '.join(['uvicorn piano_api.main:app', r.uvicorn_args]).strip()}` ({_http_stack()}).",
+            f"API: `{' '.join(['uvicorn piano_api.main:app', api_options, r.uvicorn_args]).strip()}`"
+            f" ({_http_stack()}). Clients: {CLIENTS[r.client]}.",
             f"Workers: {r.workers} process(es), one job at a time each, OMP_NUM_THREADS "
             + (f"{r.worker_threads}." if r.worker_threads else "unset (an inference thread per core)."),
             "",
@@ -374,6 +444,13 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help='more uvicorn options, e.g. "--http h11 --loop asyncio" (the pure-Python parser and loop)',
     )
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (uvicorn --workers)")
+    parser.add_argument(
+        "--client",
+        choices=["ab", "threads"],
+        default="ab" if shutil.which("ab") else "threads",
+        help="the 20 clients: ApacheBench (default where installed) or Python threads with httpx",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (concurrency 1 each)")
     parser.add_argument(
         "--worker-threads", type=int, default=0, help="OMP_NUM_THREADS of each worker (default: unset)"
@@ -393,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def record_memory(results: Results, api_pid: int, worker_pid: int) -> None:
     """RSS of the API, the worker's pool process (the largest child: it holds the model) and its parent."""
-    results.api_rss_mb = rss_mb(api_pid)
+    results.api_rss_mb = max([rss_mb(api_pid), *(rss_mb(pid) for pid in children(api_pid))])
     results.worker_parent_rss_mb = rss_mb(worker_pid)
     results.worker_rss_mb = max((rss_mb(pid) for pid in children(worker_pid)), default=0.0)
 
@@ -406,6 +483,8 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         rounds=args.rounds,
         load=", ".join(f"{x:.2f}" for x in os.getloadavg()),
         uvicorn_args=args.uvicorn_args,
+        api_workers=args.api_workers,
+        client=args.client,
         workers=args.workers,
         worker_threads=args.worker_threads,
     )
@@ -426,6 +505,7 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         start(
             "api",
             ["uvicorn", "piano_api.main:app", "--port", port, "--log-level", "warning"]
+            + ["--workers", str(args.api_workers)]
             + shlex.split(args.uvicorn_args),
             env,
             tmp,
@@ -434,14 +514,28 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
     try:
         _wait_http(f"{api}/healthz")
         print(f"submit latency: 20 clients x {args.per_client} uploads (no worker) ...", flush=True)
+        total, warm_up = (
+            20 * args.per_client,
+            40,
+        )  # the warm-up's 40 (first requests of each process) not counted
+        if args.client == "ab":
+            measure_submits_ab(api, files[0].read_bytes(), 20, warm_up, Results(), tmp)
+        else:
+            measure_submits(api, files[0].read_bytes(), 20, warm_up // 20, Results())
         api_cpu_before = cpu_s(procs[0].pid, with_children=True)
-        client_cpu_before = time.process_time()
-        ids = measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
-        results.client_cpu_per_submit_ms = (time.process_time() - client_cpu_before) / len(ids) * 1000
+        if args.client == "ab":
+            measure_submits_ab(api, files[0].read_bytes(), 20, total, results, tmp)
+        else:
+            client_cpu_before = time.process_time()
+            measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
+            results.client_cpu_per_submit_ms = (time.process_time() - client_cpu_before) / total * 1000
         results.api_cpu_per_submit_ms = (
-            (cpu_s(procs[0].pid, with_children=True) - api_cpu_before) / len(ids) * 1000
+            (cpu_s(procs[0].pid, with_children=True) - api_cpu_before) / total * 1000
         )
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
+            ids = queued_ids(http)
+            if len(ids) != total + warm_up:
+                raise RuntimeError(f"{total + warm_up} submits answered, but {len(ids)} jobs queued")
             for job_id in ids:
                 http.post(f"/v1/jobs/{job_id}/cancel")
         worker_env = env | ({"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else {})

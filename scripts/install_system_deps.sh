@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # System packages piano-ai needs beside its Python dependencies: ffmpeg (m4a/aac decoding, codec augmentation),
-# FluidSynth and four SoundFont banks with pianos (rendering training and test audio), Chromium + ChromeDriver (browser tests).
+# ApacheBench (make bench-service), FluidSynth and four SoundFont banks with pianos (rendering training and test audio), Chromium + ChromeDriver (browser tests).
 # Installs what is missing with apt-get when run as root; otherwise says what to install and fails.
 set -euo pipefail
 
-packages=(ffmpeg fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-lossless csound-soundfont
+packages=(ffmpeg apache2-utils fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-lossless csound-soundfont
           chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
