@@ -33,10 +33,16 @@ class Settings(BaseSettings):
     )
     # Seconds to wait for a Postgres connection before the request fails (503 database_unavailable).
     database_connect_timeout_s: int = Field(default=5, ge=1)
-    # Postgres connections a process keeps open for reuse (opened on demand). An API process serves up to 40
-    # requests at once (its thread pool), 20 concurrent submits need 20; beyond the pool, each request
-    # opened and closed a connection of its own (a new server process: several ms).
+    # Postgres connections a process keeps open for reuse (opened on demand). An API process runs up to
+    # api_threads requests' database work at once; beyond the pool, each request opened and closed a
+    # connection of its own (a new server process: several ms).
     database_pool_size: int = Field(default=20, ge=1)
+    # Threads an API process runs blocking work in (database, storage, upload checks); more requests wait
+    # their turn in the event loop. Fewer threads contend less for the GIL: 20 clients submitting at once on
+    # 2 cores saw a p99 of 195-250 ms with 2-8 threads against 283-402 ms with anyio's default 40
+    # (docs/benchmarks.md, "Job service"). Raise it when storage is slow (large uploads to GCS) and many
+    # requests arrive at once: a request waits while every thread is busy.
+    api_threads: int = Field(default=8, ge=1)
     # Celery broker: Redis when set, else kombu's filesystem transport under broker_dir (no server).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
     broker_dir: Path = Path("var/broker")

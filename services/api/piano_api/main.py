@@ -1,7 +1,10 @@
 """The FastAPI app: `uvicorn piano_api.main:app`."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
@@ -27,12 +30,23 @@ Every endpoint, field, error code and setting, with curl examples: `docs/api.md`
 DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the fastapi-offline package
 
 
+@asynccontextmanager
+async def _threads(app: FastAPI) -> AsyncIterator[None]:
+    """Run blocking work (sync handlers and dependencies) in settings.api_threads threads."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().api_threads
+    yield
+
+
 def create_app() -> FastAPI:
     """Build the app from settings."""
     settings = get_settings()
     # /docs and /redoc load their scripts from this server, not from a CDN: they work offline.
     app = FastAPIOffline(
-        title="piano-ai", version="0.1.0", description=DESCRIPTION, static_url=DOCS_ASSETS_URL
+        title="piano-ai",
+        version="0.1.0",
+        description=DESCRIPTION,
+        static_url=DOCS_ASSETS_URL,
+        lifespan=_threads,
     )
     install_handlers(app)
     app.include_router(jobs.router)
