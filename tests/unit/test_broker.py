@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Message, Queue
 
-from piano_ai.broker import Transport
+from piano_ai.broker import PARTIAL, Transport
+from piano_ai.broker import dumps as broker_dumps
 
 POLL_S = 3.0  # long, so a wait for the next look shows plainly
 
@@ -62,3 +63,45 @@ def test_an_empty_queue_still_times_out(tmp_path: Path) -> None:
         with pytest.raises(TimeoutError):
             connection.drain_events(timeout=0.5)
         assert time.monotonic() - start < POLL_S
+
+
+def test_a_message_is_never_seen_half_written(tmp_path: Path) -> None:
+    """kombu writes in place: a worker looking between the file's creation and its write read it empty and
+    stopped. Here a file still being written has a name no queue matches, and the message appears whole."""
+    queue = _queue()
+    received: list[Message] = []
+    with _connection(tmp_path) as connection:
+        producer = connection.Producer()
+        producer.publish("ready", exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
+        folder = tmp_path / "queue"
+        (published,) = folder.iterdir()  # renamed into place whole: no partial file left beside it
+        assert not published.name.startswith(PARTIAL) and published.stat().st_size > 0
+        # What a message still being written looks like here: an empty file under the partial prefix.
+        (folder / (PARTIAL + "1_x." + queue.name + ".msg")).write_bytes(b"")
+        with connection.Consumer(queue, callbacks=[lambda _, m: received.append(m)], prefetch_count=1):
+            connection.drain_events(timeout=5)
+            received[0].ack()
+            with pytest.raises(TimeoutError):  # the partial file is not a message: no error, nothing more
+                connection.drain_events(timeout=0.3)
+    assert [m.payload for m in received] == ["ready"]
+
+
+def test_while_a_message_is_written_no_queue_file_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment the content is made (after the file was opened), nothing under the queue's name exists yet:
+    kombu's own writer has the empty queue file there by then."""
+    queue = _queue()
+    folder = tmp_path / "queue"
+    seen: list[list[str]] = []
+
+    def dumps_watching(payload: object) -> str:
+        seen.append(sorted(p.name for p in folder.iterdir()))
+        return broker_dumps(payload)
+
+    monkeypatch.setattr("piano_ai.broker.dumps", dumps_watching)
+    with _connection(tmp_path) as connection:
+        connection.Producer().publish(
+            "x", exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue]
+        )
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].startswith(PARTIAL), seen
