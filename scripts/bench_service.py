@@ -2,7 +2,7 @@
 
 1. Submit latency: 20 concurrent clients POST short clips to /v1/jobs (no worker running, so only the
    API, database, storage and broker are measured); p50/p99 of the request time. The clients are
-   ApacheBench (`ab -c 20`, C, about 0.15 ms of CPU a request) where it is installed, else 20 Python
+   ApacheBench (`ab -c 20`, C, about 0.2 ms of CPU a request) where it is installed, else 20 Python
    threads with httpx (about 4-5 ms of CPU a request, taken from the same cores as the API's).
 2. Throughput: N short jobs through the queue (one worker process, concurrency 1, model loaded once)
    against the bare CLI code path (piano_ai.commands.convert.convert_file in one process, model loaded
@@ -52,6 +52,7 @@ CLIENTS = {
     "ab": "ApacheBench, `ab -c 20` (a new connection a request)",
     "threads": "20 Python threads with httpx in the bench's process (keep-alive)",
 }
+WARM_UP = 40  # submits before the measured ones
 SECTION = "## Job service"  # docs/benchmarks.md: one "### <backend>" subsection per backend under it
 
 
@@ -107,30 +108,29 @@ def _wait_http(url: str, timeout_s: float = 60) -> None:
     raise TimeoutError(url)
 
 
-def measure_submits(api: str, clip: bytes, clients: int, per_client: int, results: Results) -> list[str]:
-    """Each client thread POSTs ``per_client`` uploads back to back; returns the job ids."""
-    ids: list[str] = []
+def measure_submits(api: str, clip: bytes, clients: int, total: int, results: Results, _tmp: Path) -> None:
+    """``clients`` Python threads POST ``total`` uploads between them, back to back (keep-alive)."""
     lock = threading.Lock()
 
     def client() -> None:
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
-            for _ in range(per_client):
+            for _ in range(total // clients):
                 start = time.perf_counter()
                 response = http.post("/v1/jobs", files={"file": ("clip.wav", clip)})
                 elapsed = (time.perf_counter() - start) * 1000
                 response.raise_for_status()
                 with lock:
                     results.submit_ms.append(elapsed)
-                    ids.append(response.json()["id"])
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    cpu_before = time.process_time()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     results.submit_wall_s = time.perf_counter() - start
-    return ids
+    results.client_cpu_per_submit_ms = (time.process_time() - cpu_before) / total * 1000
 
 
 def measure_submits_ab(api: str, clip: bytes, clients: int, total: int, results: Results, tmp: Path) -> None:
@@ -514,28 +514,18 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
     try:
         _wait_http(f"{api}/healthz")
         print(f"submit latency: 20 clients x {args.per_client} uploads (no worker) ...", flush=True)
-        total, warm_up = (
-            20 * args.per_client,
-            40,
-        )  # the warm-up's 40 (first requests of each process) not counted
-        if args.client == "ab":
-            measure_submits_ab(api, files[0].read_bytes(), 20, warm_up, Results(), tmp)
-        else:
-            measure_submits(api, files[0].read_bytes(), 20, warm_up // 20, Results())
+        total, clip = 20 * args.per_client, files[0].read_bytes()
+        measure = measure_submits_ab if args.client == "ab" else measure_submits
+        measure(api, clip, 20, WARM_UP, Results(), tmp)  # each API process's first requests: not counted
         api_cpu_before = cpu_s(procs[0].pid, with_children=True)
-        if args.client == "ab":
-            measure_submits_ab(api, files[0].read_bytes(), 20, total, results, tmp)
-        else:
-            client_cpu_before = time.process_time()
-            measure_submits(api, files[0].read_bytes(), 20, args.per_client, results)
-            results.client_cpu_per_submit_ms = (time.process_time() - client_cpu_before) / total * 1000
+        measure(api, clip, 20, total, results, tmp)
         results.api_cpu_per_submit_ms = (
             (cpu_s(procs[0].pid, with_children=True) - api_cpu_before) / total * 1000
         )
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             ids = queued_ids(http)
-            if len(ids) != total + warm_up:
-                raise RuntimeError(f"{total + warm_up} submits answered, but {len(ids)} jobs queued")
+            if len(ids) != total + WARM_UP:
+                raise RuntimeError(f"{total + WARM_UP} submits answered, but {len(ids)} jobs queued")
             for job_id in ids:
                 http.post(f"/v1/jobs/{job_id}/cancel")
         worker_env = env | ({"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else {})
