@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     # Live workers send again a job queued this long since its last send whose message the broker no longer
     # holds (Redis restarted without persistence, FLUSHDB, a failover), seconds; 0 turns it off.
     resend_lost_after_s: float = Field(default=120.0, ge=0)
-    # Live workers send the queued jobs whose message never reached the queue after this many seconds
-    # (the API died between the insert and the enqueue); 0 turns it off.
+    # Live workers send the queued jobs with no send recorded after this many seconds (a retry while the
+    # broker was down); 0 turns it off.
     resend_unsent_after_s: float = 60.0
 
     # Uploads.

@@ -1,27 +1,44 @@
 """Dependencies named once and used in handler signatures.
 
-The ones that only hand over an object made once are ``async``: FastAPI runs a plain ``def`` dependency
-in its thread pool, a hop that costs more than the dependency itself. Those that may block (a database
-connection, a storage client made on first use) stay plain functions.
+All are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a hop between threads
+that costs more than most dependencies (a submit made four: the session's start and end, the storage, the
+handler). What may block (connecting to the database, making a cloud storage client) happens in the
+handler's thread or, once, in the pool.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from piano_ai.db.session import pinned_session
+from piano_ai.db.session import get_session_factory
 from piano_ai.settings import Settings, get_settings
 from piano_ai.storage import Storage, get_storage
 from piano_api.limits import Limiter
 from piano_api.queue import enqueue_transcription
 
 
-def get_session() -> Iterator[Session]:
-    """One database session per request, on one pooled connection (checked out once per request)."""
-    with pinned_session() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """One database session per request. It connects on its first statement, in the handler's thread;
+    closing it goes to the thread pool only while it still holds a connection (a rollback is I/O)."""
+    session = get_session_factory()()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+async def get_app_storage() -> Storage:
+    """The process's storage backend, made on the first request in the thread pool (a cloud client may
+    read credentials)."""
+    if get_storage.cache_info().currsize:
+        return get_storage()
+    return await run_in_threadpool(get_storage)
 
 
 async def get_app_settings() -> Settings:
@@ -41,6 +58,6 @@ async def get_limiter(request: Request) -> Limiter:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
+StorageDep = Annotated[Storage, Depends(get_app_storage)]
 EnqueueDep = Annotated[Callable[[str], None], Depends(get_enqueue)]
 LimiterDep = Annotated[Limiter, Depends(get_limiter)]

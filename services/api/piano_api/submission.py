@@ -115,6 +115,9 @@ def _create(
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
             owner_key_id=owner_key_id,
+            # Marked sent in the insert (one write, not two): if this process dies before the send, the
+            # reconciler finds no message for the job and sends it (PIANO_AI_RESEND_LOST_AFTER_S).
+            enqueued_at=job_store.db_now(session),
         )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the insert: answer with its job.
@@ -133,10 +136,5 @@ def _create(
         session.commit()
         storage.delete(keys.input)
         raise ApiError(503, "queue_unavailable", "the job queue is unreachable; try again shortly") from exc
-    try:
-        job_store.mark_enqueued(session, job_id, job)
-    except Exception:  # the message is out: a sweep may send it again (harmless), never lose it
-        session.rollback()
-        logger.exception("job %s: queued, but recording that failed", job_id)
     logger.info("job %s: queued (%s, %d bytes)", job_id, upload.format, upload.size_bytes)
     return job, False

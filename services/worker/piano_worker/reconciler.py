@@ -6,11 +6,12 @@ Each sweep, in order:
    memory, lost its machine) goes back to ``queued`` and is sent again, or fails with ``worker_lost`` once
    ``MAX_ATTEMPTS`` runs since its last retry have died (``PIANO_AI_REQUEUE_ORPHANS``,
    ``PIANO_AI_JOB_LEASE_S``);
-3. unsent: a queued job whose message never reached the queue (the API died between the insert and the
-   enqueue) is sent (``PIANO_AI_RESEND_UNSENT_AFTER_S``);
+3. unsent: a queued job with no send recorded (a retry while the broker was down) is sent
+   (``PIANO_AI_RESEND_UNSENT_AFTER_S``);
 4. lost messages: a job queued for ``PIANO_AI_RESEND_LOST_AFTER_S`` since its last send whose message the
    broker no longer holds, neither waiting in the queue nor delivered and unacknowledged (Redis restarted
-   without persistence, FLUSHDB, a failover), is sent again and its send time renewed.
+   without persistence, FLUSHDB, a failover, or the API died between its insert, which records the send,
+   and the send), is sent again and its send time renewed.
 
 Sending twice is safe: a run claims a job by a conditional update and the attempt number fences older
 runs, so a duplicate message costs at most a second run, never a wrong result. Every change of a row is
@@ -73,7 +74,7 @@ def release_stale_runs(app: Celery, session: Session, queue: str) -> None:
 
 
 def resend_unsent(app: Celery, session: Session, older_than_s: float, queue: str) -> None:
-    """Send the queued jobs whose message the queue never accepted (the API died after the insert)."""
+    """Send the queued jobs with no send recorded (a retry whose send failed)."""
     for job_id in job_store.claim_unsent(session, older_than_s):
         try:
             app.send_task(TRANSCRIBE_TASK, args=[job_id], queue=queue)

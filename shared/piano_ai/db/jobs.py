@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import ClauseElement
 
 from piano_ai.db.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus, WorkerHeartbeat, utcnow
 
@@ -38,13 +38,17 @@ def db_in(session: Session, seconds: float) -> Any:
 
 
 def create_job(session: Session, **fields: Any) -> Job:
-    """Insert a queued job and commit; IntegrityError when its idempotency key is taken."""
+    """Insert a queued job and commit; IntegrityError when its idempotency key is taken. A field may be a
+    SQL expression (``db_now`` on Postgres): such a row is inserted with RETURNING, so reading the field
+    costs no second query (the ORM's own insert, half the CPU on SQLite, would read it back)."""
     now = utcnow()
-    job = Job(
-        status=JobStatus.QUEUED.value, progress=0.0, attempts=0, created_at=now, updated_at=now, **fields
-    )
-    session.add(job)
+    values = dict(status=QUEUED, progress=0.0, attempts=0, created_at=now, updated_at=now, **fields)
     try:
+        if any(isinstance(value, ClauseElement) for value in fields.values()):
+            job = session.scalars(insert(Job).values(**values).returning(Job)).one()
+        else:
+            job = Job(**values)
+            session.add(job)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -316,29 +320,16 @@ def forget_worker(session: Session, name: str) -> None:
     session.commit()
 
 
-def mark_enqueued(session: Session, job_id: str, job: Job | None = None) -> bool:
-    """Record that the queue accepted the job's message (the database's clock); False when it was marked
+def mark_enqueued(session: Session, job_id: str) -> bool:
+    """Record a send of a job with none recorded (the database's clock); False when one was recorded
     already. Not flushed to disk before it returns: a database crash may lose the mark, and then a sweep
-    sends the job again (harmless). ``job``, the row loaded in ``session``, gets the recorded times from
-    the UPDATE itself (RETURNING), without reading the row again."""
-    skip_flush_wait(session)
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.enqueued_at.is_(None))
-        .values(updated_at=utcnow(), enqueued_at=db_now(session))
-        .returning(Job.enqueued_at, Job.updated_at)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    session.commit()
-    if row is not None and job is not None:
-        set_committed_value(job, "enqueued_at", row.enqueued_at)
-        set_committed_value(job, "updated_at", row.updated_at)
-    return row is not None
+    sends the job again (harmless)."""
+    return update_if(session, job_id, [Job.enqueued_at.is_(None)], durable=False, enqueued_at=db_now(session))
 
 
 def claim_unsent(session: Session, older_than_s: float) -> list[str]:
-    """Ids of queued jobs created over ``older_than_s`` seconds ago whose message was never accepted by
-    the queue (the API died between committing the row and enqueueing it). Each is marked enqueued by a
+    """Ids of queued jobs created over ``older_than_s`` seconds ago with no send recorded (a retry whose send
+    failed; rows from before a submit's insert recorded the send). Each is marked enqueued by a
     conditional update, so of several sweeping workers exactly one gets it; the caller sends it and calls
     ``unmark_enqueued`` if that fails.
     """

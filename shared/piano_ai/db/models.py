@@ -122,8 +122,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When the job's message was last sent (the database's clock); NULL while the queue has not accepted one
-    # (the API died in between). The reconciler resends a job queued long after this with no live message.
+    # When the job's message was last sent (the database's clock; a submit records it in its insert); NULL
+    # while none was (a retry's send failed). The reconciler resends a job queued long after this with no
+    # live message.
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A running row's lease, on the database's clock: its worker process renews it with every progress write
     # and heartbeat; once it lapses the reconciler hands the job to another worker. NULL unless running.

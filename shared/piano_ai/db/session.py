@@ -78,20 +78,6 @@ def get_session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def pinned_session(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
-    """A session that keeps one pooled connection until it closes: its transactions (a request's read,
-    insert and later update) share the connection, checked out (and on Postgres pinged) once instead of
-    once per transaction. Closed, with the connection back in the pool, on exit."""
-    factory = factory or get_session_factory()
-    with factory.kw["bind"].connect() as connection:
-        session = factory(bind=connection)
-        try:
-            yield session
-        finally:
-            session.close()
-
-
-@contextmanager
 def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
     """A session that is closed on exit (callers commit explicitly)."""
     session = (factory or get_session_factory())()

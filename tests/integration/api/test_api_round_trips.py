@@ -1,5 +1,5 @@
 """What one submit costs the job store, on SQLite and on Postgres: one pooled connection for the request,
-and the statements it needs, nothing read back (the sent mark returns its times)."""
+two statements (the active-job count, the insert that also records the send), nothing read back."""
 
 import uuid
 from collections.abc import Iterator
@@ -56,12 +56,8 @@ def test_a_submit_uses_one_connection_and_reads_nothing_back(client: TestClient,
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0]))
     response = client.post("/v1/jobs", files={"file": ("b.wav", clip)})
     assert response.status_code == 202
-    assert checkouts == ["checkout"]  # count, insert and sent mark on one connection
-    # The active-job count, the insert, the sent mark (Postgres: without waiting for its flush to disk).
-    expected = ["SELECT", "INSERT", "UPDATE"]
-    if engine.dialect.name == "postgresql":
-        expected = ["SELECT", "INSERT", "SET", "UPDATE"]
-    assert statements == expected
+    assert checkouts == ["checkout"]  # count and insert in one transaction
+    assert statements == ["SELECT", "INSERT"]
     job = response.json()
-    assert job["enqueued_at"] is not None  # from the UPDATE's RETURNING, not read again
+    assert job["enqueued_at"] is not None  # from the insert (Postgres: its RETURNING), not read again
     assert client.get(f"/v1/jobs/{job['id']}").json() == job

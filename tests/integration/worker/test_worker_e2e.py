@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from service_testkit import VISIBILITY_TIMEOUT_S, Stack, long_clip, piano_clip
 
 from piano_ai.db import jobs as job_store
 from piano_ai.db import session as db_session
+from piano_ai.db.models import utcnow
 from piano_ai.midi_io import midi_to_notes
 from piano_ai.storage import job_keys
 from piano_ai.types import NoteParams
@@ -193,16 +195,20 @@ def test_kill_9_redelivered_by_redis_alone(stack: Stack, tmp_path: Path) -> None
         stack.wait_workers_ready(["w1", "w2"])
 
 
-def test_a_job_never_enqueued_is_sent_by_a_worker(stack: Stack, tmp_path: Path) -> None:
-    """The API stored the upload and committed the row, then died before enqueueing: a live worker's
-    sweep (PIANO_AI_RESEND_UNSENT_AFTER_S, 10 s here) sends it. Jobs the API did enqueue are left alone."""
-    sent = _submit(stack, piano_clip(tmp_path / "sent.wav"))["id"]
+def _stored_row(stack: Stack, tmp_path: Path, sent_minutes_ago: float | None) -> str:
+    """A job's upload and row as the API writes them, with no message: the send recorded that long ago, or
+    none (None). Returns its id."""
     clip = piano_clip(tmp_path / "lost.wav", pitches=(55, 62))
     job_id = str(uuid.uuid4())
     keys = job_keys(job_id, "wav")
     with clip.open("rb") as audio:
         stack.storage.put_stream(keys.input, audio, "audio/wav")
     with db_session.get_session_factory()() as session:
+        sent = (
+            {}
+            if sent_minutes_ago is None
+            else {"enqueued_at": utcnow() - timedelta(minutes=sent_minutes_ago)}
+        )
         job_store.create_job(
             session,
             id=job_id,
@@ -211,9 +217,30 @@ def test_a_job_never_enqueued_is_sent_by_a_worker(stack: Stack, tmp_path: Path) 
             size_bytes=clip.stat().st_size,
             params=asdict(NoteParams()),
             input_key=keys.input,
+            **sent,
         )
+    return job_id
+
+
+def test_a_job_never_enqueued_is_sent_by_a_worker(stack: Stack, tmp_path: Path) -> None:
+    """A queued row with no send recorded (a retry while the broker was down; rows from before the insert
+    recorded the send) and no message: a live worker's sweep (PIANO_AI_RESEND_UNSENT_AFTER_S, 10 s here)
+    sends it. Jobs the API did enqueue are left alone."""
+    sent = _submit(stack, piano_clip(tmp_path / "sent.wav"))["id"]
+    job_id = _stored_row(stack, tmp_path, sent_minutes_ago=None)
     done = stack.wait_for(job_id, timeout_s=60)
     assert done["status"] == "succeeded" and done["attempts"] == 1 and done["note_count"] > 0
     assert stack.wait_for(sent)["attempts"] == 1  # never sent twice
     rows = {row.id: row for row in stack.rows()}
     assert rows[sent].enqueued_at is not None and rows[job_id].enqueued_at is not None
+
+
+def test_a_job_whose_api_died_before_the_send_is_sent_by_a_worker(stack: Stack, tmp_path: Path) -> None:
+    """The API stored the upload and committed the row, which records the send, then died before sending:
+    once the row is PIANO_AI_RESEND_LOST_AFTER_S old (120 s; the row here says 10 minutes) a live worker's
+    sweep finds no message for it in the broker and sends it, once."""
+    job_id = _stored_row(stack, tmp_path, sent_minutes_ago=10)
+    done = stack.wait_for(job_id, timeout_s=60)
+    assert done["status"] == "succeeded" and done["attempts"] == 1 and done["note_count"] > 0
+    logs = "".join(path.read_text() for path in stack.root.glob("w*.log"))
+    assert logs.count(f"job {job_id}: queued since") == 1

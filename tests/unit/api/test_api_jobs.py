@@ -210,7 +210,8 @@ def test_delete_only_terminal_jobs_and_remove_their_files(
 def test_midi_redirects_to_a_signed_url_when_storage_can_sign(
     api: ApiHarness, submit: Callable[..., dict]
 ) -> None:
-    from piano_ai.storage import LocalStorage, get_storage
+    from piano_ai.storage import LocalStorage
+    from piano_api.deps import get_app_storage
 
     class SigningStorage(LocalStorage):
         def signed_url(self, key: str, ttl_s: int) -> str | None:
@@ -218,7 +219,7 @@ def test_midi_redirects_to_a_signed_url_when_storage_can_sign(
 
     job_id = submit()["id"]
     _finish(api, job_id, [Note(60, 0.0, 0.5, 80)])
-    api.client.app.dependency_overrides[get_storage] = lambda: SigningStorage(api.storage.root)  # type: ignore[attr-defined]
+    api.client.app.dependency_overrides[get_app_storage] = lambda: SigningStorage(api.storage.root)  # type: ignore[attr-defined]
     response = api.client.get(f"/v1/jobs/{job_id}/midi", follow_redirects=False)
     assert response.status_code == 307
     assert (
