@@ -53,6 +53,7 @@ CLIENTS = {
     "threads": "20 Python threads with httpx in the bench's process (keep-alive)",
 }
 WARM_UP = 40  # submits before the measured ones
+API_COMMAND = "python -m piano_api.serve piano_api.main:app"  # uvicorn, Nagle off (piano_api.serve)
 SECTION = "## Job service"  # docs/benchmarks.md: one "### <backend>" subsection per backend under it
 
 
@@ -350,7 +351,7 @@ def report(r: Results) -> str:
             f"(scripts/bench_service.py). Machine: {platform.machine()},",
             f"{os.cpu_count()} cores, load average {r.load} at the start (other work shared the cores).",
             f"Queue and bare passes alternate; each wall time is the fastest of {r.rounds} passes.",
-            f"API: `{' '.join(['uvicorn piano_api.main:app', api_options, r.uvicorn_args]).strip()}`"
+            f"API: `{' '.join([API_COMMAND, api_options, r.uvicorn_args]).strip()}`"
             f" ({_http_stack()}). Clients: {CLIENTS[r.client]}.",
             f"Workers: {r.workers} process(es), one job at a time each, OMP_NUM_THREADS "
             + (f"{r.worker_threads}." if r.worker_threads else "unset (an inference thread per core)."),
@@ -504,7 +505,7 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
     procs = [
         start(
             "api",
-            ["uvicorn", "piano_api.main:app", "--port", port, "--log-level", "warning"]
+            ["piano_api.serve", "piano_api.main:app", "--port", port, "--log-level", "warning"]
             + ["--workers", str(args.api_workers)]
             + shlex.split(args.uvicorn_args),
             env,

@@ -44,7 +44,7 @@ def commands(args: argparse.Namespace, queue: str, concurrency: int) -> dict[str
         "api": [
             python,
             "-m",
-            "uvicorn",
+            "piano_api.serve",
             "piano_api.main:app",
             "--host",
             args.host,

@@ -196,7 +196,8 @@ def test_stateful_services(stack: dict[str, Any]) -> None:
 def test_api_migrates_then_serves_after_healthy_dependencies(stack: dict[str, Any]) -> None:
     api = stack["services"]["api"]
     script = api["command"][-1]
-    assert script.index("python -m piano_ai.db upgrade &&") < script.index("exec uvicorn piano_api.main:app")
+    serve = script.index("exec python -m piano_api.serve piano_api.main:app")
+    assert script.index("python -m piano_ai.db upgrade &&") < serve
     for dependency in ("postgres", "redis", "gcs"):
         assert api["depends_on"][dependency]["condition"] == "service_healthy"
     assert "@postgres:5432/" in api["environment"]["DATABASE_URL"]
