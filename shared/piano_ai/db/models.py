@@ -80,6 +80,8 @@ class Job(Base):
             postgresql_where=text("owner_key_id IS NULL"),
             sqlite_where=text("owner_key_id IS NULL"),
         ),
+        # A submit counts its key's queued and running jobs from this index alone (migration 0008).
+        Index("ix_jobs_owner_status", "owner_key_id", "status"),
     )
 
     # seq orders jobs (newest first) and backs the list cursor; id is what clients see.
