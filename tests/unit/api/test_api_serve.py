@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -19,26 +20,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_connections_accepted_from_the_bound_socket_have_nagle_off() -> None:
+def _nodelay_of_a_connection(bind: Callable[[uvicorn.config.Config], socket.socket]) -> int:
+    """TCP_NODELAY of a connection accepted from the socket ``bind`` makes for uvicorn's config."""
     config = uvicorn.config.Config("piano_api.main:app", host="127.0.0.1", port=0)
-    listener = serve.bind_socket(config)
-    with listener:
+    with bind(config) as listener:
         listener.listen()
-        with socket.create_connection(listener.getsockname()) as _client:
+        with socket.create_connection(listener.getsockname()):
             accepted, _ = listener.accept()
             with accepted:
-                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+                return accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_connections_accepted_from_the_bound_socket_have_nagle_off() -> None:
+    assert _nodelay_of_a_connection(serve.bind_socket) == 1
 
 
 def test_uvicorns_own_bind_leaves_it_on() -> None:
     """The bug worked around: if uvicorn fixes it, this fails and the launcher can go."""
-    config = uvicorn.config.Config("piano_api.main:app", host="127.0.0.1", port=0)
-    with serve._bind_socket(config) as listener:
-        listener.listen()
-        with socket.create_connection(listener.getsockname()) as _client:
-            accepted, _ = listener.accept()
-            with accepted:
-                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+    assert _nodelay_of_a_connection(serve._bind_socket) == 0
 
 
 @pytest.mark.timeout(60)
