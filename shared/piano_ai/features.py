@@ -7,6 +7,7 @@ filter bank is piano_ai.mel's (librosa's, without importing librosa).
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,9 @@ import numpy.typing as npt
 from piano_ai.constants import HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE
 from piano_ai.mel import mel_filters
 from piano_ai.types import FloatArray
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 LOG_FLOOR = 1e-5  # power floor before log, ~ -100 dB: keeps silence finite
 # Frames transformed at once (16 s): bounds the complex spectrum's memory (~4 MB). Smaller blocks reach the
@@ -27,6 +31,16 @@ def mel_basis() -> FloatArray:
     """(N_FFT // 2 + 1, N_MELS) float32: power spectrum bins to mel bands (Slaney-normalised, as librosa)."""
     basis = mel_filters(SAMPLE_RATE, N_FFT, N_MELS, MEL_FMIN, MEL_FMAX, np.float32)
     return np.ascontiguousarray(basis.T)
+
+
+@lru_cache(maxsize=1)
+def _mel_rows() -> "scipy.sparse.csr_matrix":
+    """mel_basis() transposed, (N_MELS, N_FFT // 2 + 1), as a sparse matrix: each band covers a few bins
+    (2,025 weights of 234,725), so the product costs a hundredth of the dense one's multiplications; in a
+    conversion the log-mel took 0.18-0.22 s of the bench's 11.8 minutes against 0.27-0.32 s dense."""
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(mel_basis().T)
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +118,7 @@ def _transform(padded: FloatArray, count: int, out: FloatArray) -> None:
     )
     spectrum = scipy.fft.rfft(frames * _window(), axis=1, workers=-1)
     power = spectrum.real**2 + spectrum.imag**2  # (count, N_FFT // 2 + 1)
-    np.log(np.maximum(power @ mel_basis(), LOG_FLOOR), out=out)
+    np.log(np.maximum((_mel_rows() @ power.T).T, LOG_FLOOR), out=out)
 
 
 def frame_count(samples: int) -> int:
