@@ -98,5 +98,14 @@ def build_model(config: ModelConfig):  # -> keras.Model
 def backbone(model) -> list:  # noqa: ANN001 - a keras.Model built by build_model
     """The layers up to the onset head (input norm, conv front, embedding, first BiLSTM, onset): what a
     run with ``freeze="backbone"`` keeps as initialised, so only the heads after them learn."""
-    names = {"input_norm", "embed", "bilstm", "onset"}
-    return [layer for layer in model.layers if layer.name in names or layer.name.startswith("conv")]
+    return [*front(model), *(layer for layer in model.layers if layer.name in ("bilstm", "onset"))]
+
+
+def front(model) -> list:  # noqa: ANN001 - a keras.Model built by build_model
+    """The acoustic front (input norm, conv layers and their batch norms, embedding): what a run with
+    ``freeze="front"`` keeps as initialised, so the BiLSTMs and every head learn on its features."""
+    return [
+        layer
+        for layer in model.layers
+        if layer.name in ("input_norm", "embed") or layer.name.startswith("conv")
+    ]

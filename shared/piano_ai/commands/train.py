@@ -65,10 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_model_config(run_dir: Path, init_weights: Path | None) -> ModelConfig:
     """The architecture of a run: its own config.json when resuming, else that of the weights it starts
-    from (the config.json beside them, as in a model directory), else the defaults."""
+    from (a model directory's, or the run's for one of its epochs), else the defaults."""
     from piano_ai.model import ModelConfig
+    from piano_ai.training.fit import config_of
 
-    for candidate in (run_dir / "config.json", init_weights.parent / "config.json" if init_weights else None):
+    for candidate in (run_dir / "config.json", config_of(init_weights) if init_weights else None):
         if candidate is not None and candidate.exists():
             return ModelConfig.load(candidate)
     return ModelConfig()

@@ -4,7 +4,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-FREEZES = ("", "backbone", "all-but-pedal")
+FREEZES = ("", "backbone", "front", "all-but-pedal")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class TrainConfig:
     pedal_loss_weight: float = 0.5  # masked BCE of the sustain-pedal head (models that have one)
     note_ends: str = "sound"  # frame/offset targets end at the "sound" (pedal applied) or at "key" release
     # "backbone": conv front, first BiLSTM and onset head stay as initialised (faster steps);
+    # "front": input norm, conv layers and embedding stay; the BiLSTMs and every head learn;
     # "all-but-pedal": only the pedal head's BiLSTM and output learn (every other output stays as it was)
     freeze: str = ""
     seed: int = 1234  # window sampling and weight init

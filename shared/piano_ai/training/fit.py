@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from piano_ai.model import ModelConfig, backbone, build_model, heads
+from piano_ai.model import ModelConfig, backbone, build_model, front, heads
 from piano_ai.runtimes import write_int8
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
@@ -65,8 +65,8 @@ def warm_start(model, weights: Path) -> list[str]:  # noqa: ANN001 - a keras.Mod
         log.info("initialised from %s", weights)
         return []
     except ValueError:
-        config_path = Path(weights).parent / "config.json"
-        if not config_path.exists():
+        config_path = config_of(Path(weights))
+        if config_path is None:
             raise
     source = build_model(ModelConfig.load(config_path))
     source.load_weights(weights)
@@ -83,10 +83,21 @@ def warm_start(model, weights: Path) -> list[str]:  # noqa: ANN001 - a keras.Mod
     return fresh
 
 
+def config_of(weights: Path) -> Path | None:
+    """The config.json of the model ``weights`` were saved from: beside them (a model directory, a run's
+    best weights) or, for an epoch's weights (RUN_DIR/epochs/NNN.weights.h5), in the run directory."""
+    for folder in (weights.parent, weights.parent.parent if weights.parent.name == EPOCHS_DIR else None):
+        if folder is not None and (folder / "config.json").is_file():
+            return folder / "config.json"
+    return None
+
+
 def freeze(model, part: str) -> None:  # noqa: ANN001 - a keras.Model
     """Keep ``part`` (TrainConfig.freeze's choices) as it is: its weights and batch statistics."""
     if part == "backbone":
         frozen = backbone(model)
+    elif part == "front":
+        frozen = front(model)
     elif part == "all-but-pedal":
         frozen = [layer for layer in model.layers if layer.name not in PEDAL_LAYERS]
     else:

@@ -102,6 +102,33 @@ def test_a_frozen_backbone_keeps_the_onsets_and_trains_the_heads(tiny_dataset, t
     keras.backend.clear_session()
 
 
+def test_a_frozen_front_keeps_the_features_and_trains_the_onsets(tiny_dataset, tmp_path):
+    import keras
+
+    from piano_ai.model import build_model
+
+    run_dir, out = tmp_path / "run", tmp_path / "model"
+    init = ["--init-weights", str(DEFAULT_WEIGHTS), "--export-to", str(out)]
+    _train(tiny_dataset, run_dir, "--epochs", "1", "--pedal-head", "--freeze", "front",
+           "--learning-rate", "0.01", *init)  # fmt: skip
+
+    shipped = build_model(ModelConfig.load(DEFAULT_WEIGHTS.parent / "config.json"))
+    shipped.load_weights(DEFAULT_WEIGHTS)
+    tuned = build_model(ModelConfig.load(out / "config.json"))
+    tuned.load_weights(out / "model.weights.h5")
+
+    def pairs(name: str) -> list:
+        before, after = shipped.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()
+        return list(zip(before, after, strict=True))
+
+    for name in ("input_norm", "conv0", "conv2_bn", "embed"):  # weights and BN statistics
+        for before, after in pairs(name):
+            np.testing.assert_array_equal(before, after, err_msg=name)
+    for name in ("bilstm", "onset", "frame"):
+        assert max(np.abs(a - b).max() for a, b in pairs(name)) > 0, name
+    keras.backend.clear_session()
+
+
 def test_all_but_the_pedal_frozen_keeps_every_other_output(tiny_dataset, tmp_path):
     import keras
 
@@ -152,3 +179,26 @@ def test_a_new_pedal_size_starts_the_pedal_head_afresh_beside_the_kept_model(tin
 def test_an_unknown_freeze_is_refused_before_training(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="freeze"):
         _train(tiny_dataset, tmp_path / "run", "--epochs", "1", "--freeze", "everything")
+
+
+def test_a_run_starts_from_another_runs_epoch(tiny_dataset, tmp_path):
+    import keras
+
+    from piano_ai.model import build_model
+
+    first, second, out = tmp_path / "first", tmp_path / "second", tmp_path / "model"
+    _train(tiny_dataset, first, "--epochs", "1", "--pedal-head", "--freeze", "backbone",
+           "--init-weights", str(DEFAULT_WEIGHTS))  # fmt: skip
+    epoch = first / "epochs" / "000.weights.h5"
+    _train(tiny_dataset, second, "--epochs", "1", "--pedal-head", "--freeze", "all-but-pedal",
+           "--init-weights", str(epoch), "--export-to", str(out))  # fmt: skip
+
+    source = build_model(ModelConfig.load(first / "config.json"))
+    source.load_weights(epoch)
+    tuned = build_model(ModelConfig.load(out / "config.json"))
+    tuned.load_weights(out / "model.weights.h5")
+    for name in ("conv1", "bilstm", "frame"):  # frozen in the second run: the first run's epoch, exactly
+        before, after = source.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()
+        for old, new in zip(before, after, strict=True):
+            np.testing.assert_array_equal(old, new, err_msg=name)
+    keras.backend.clear_session()
