@@ -57,6 +57,12 @@ def dequantize(steps: npt.NDArray[np.uint8]) -> FloatArray:
     return (steps.astype(np.float32) / np.float32(QUANT_LEVELS)).astype(np.float32)
 
 
+def as_stored(probabilities: FloatArray) -> FloatArray:
+    """The float32 values a stored file gives back for these (dequantize(quantize(...))): what every path
+    decodes notes from, so a stored job decodes again to its own notes exactly."""
+    return dequantize(quantize(probabilities))
+
+
 def dumps(act: Activations | Heads) -> bytes:
     """The .npz bytes of every head of ``act`` (an Activations or a mapping of head name -> array)."""
     heads = heads_of(act) if isinstance(act, Activations) else dict(act)

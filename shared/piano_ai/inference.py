@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from piano_ai.activations import as_stored
 from piano_ai.constants import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.levels import LEVEL, key_levels
@@ -76,7 +77,9 @@ class Transcriber:
 
         Yields {output: (frames, ...) float32}, one per model call, covering consecutive frames from the
         first; every output the model has is passed on, and "level" (piano_ai.levels: the log-mel at each
-        key's fundamental, which the onset network reads beside the heads). Joined, they equal predict() on
+        key's fundamental, which the onset network reads beside the heads), each rounded as a stored file
+        keeps it (piano_ai.activations.as_stored: steps of 1/255), so notes decoded from a stored job's
+        outputs are the job's own. Joined, they equal predict() on
         the joined log-mel: the chunks are the same, and only the last calls wait for the end. Those cut each
         window to the frames the recording has (a 5 s recording runs 157 frames, not CHUNK_FRAMES) and run
         windows of one length together, so a chunk's outputs depend on its own frames only, never on padding
@@ -125,13 +128,11 @@ class Transcriber:
             spans.append(slice(start - lo, keep_end - lo))
         result = self._run(np.stack(windows))  # (batch, length, N_MELS) in
         out = {
-            head: np.concatenate([values[i][src] for i, src in enumerate(spans)]).astype(
-                np.float32, copy=False
-            )
+            head: as_stored(np.concatenate([values[i][src] for i, src in enumerate(spans)]))
             for head, values in result.items()
         }
-        out[LEVEL] = key_levels(
-            np.concatenate([window[src] for window, src in zip(windows, spans, strict=True)])
+        out[LEVEL] = as_stored(
+            key_levels(np.concatenate([window[src] for window, src in zip(windows, spans, strict=True)]))
         )
         return out
 
@@ -152,7 +153,8 @@ def load_transcriber(
     """Load a model directory (config.json + model.weights.h5 [+ model.onnx, model.int8.onnx]).
 
     runtime: one of piano_ai.runtimes.RUNTIMES ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras"),
-    or "auto" (piano_ai.runtimes.auto_runtime: ONNX where the directory has it). threads: per model call
+    or "auto" (piano_ai.runtimes.auto_runtime: ONNX Runtime on the int8 weights where the directory has
+    them, else float32 ONNX, else Keras). threads: per model call
     (None: as piano_ai.runtimes.call_plan gives one recording at a time).
     """
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR

@@ -143,13 +143,16 @@ def onnx_options(threads: int) -> "onnxruntime.SessionOptions":
 
 
 def auto_runtime(model_dir: Path) -> str:
-    """What "auto" serves: float32 ONNX where the directory has model.onnx, Keras otherwise.
+    """What "auto" serves: ONNX Runtime on the int8 weights (model.int8.onnx) where the directory has them,
+    else on model.onnx (float32), else Keras.
 
-    int8 (model.int8.onnx) held accuracy within 0.003 F1 on v2 and ENSTDkCl for 14% less CPU and 20% less
-    memory, but a job's stored (uint8) outputs then re-decoded to other notes in CI. OpenVINO bf16 held it
-    within 0.001 and ran the model 1.6x faster on one core, but whole conversions on these 2 cores were no
-    faster (decoding and features run beside the model) and took 50-110 MB more. Both are selectable only
-    (docs/benchmarks.md, "Inference runtimes")."""
+    int8 holds accuracy within 0.002 F1 of float32 on v2 and ENSTDkCl and takes 10-25% less CPU and 110 MB
+    less memory in a conversion (docs/benchmarks.md, "Inference runtimes", 2026-12-06). It is served since
+    every path decodes the outputs as a job stores them (piano_ai.activations.as_stored), so a stored job
+    re-decodes to its own notes whatever the runtime. OpenVINO bf16 held accuracy too and ran the model 1.6x
+    faster on one core, but whole conversions on 2 cores were no faster: selectable only."""
+    if (model_dir / INT8_FILE).is_file():
+        return "onnx-int8"
     return "onnx" if (model_dir / ONNX_FILE).is_file() else "keras"
 
 

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     # Model directory (config.json + weights); None means the model shipped in the package.
     model_dir: Path | None = None
-    # Serving runtime: "auto" (ONNX Runtime on model.onnx, else Keras), or one of
+    # Serving runtime: "auto" (ONNX Runtime on model.int8.onnx, else model.onnx, else Keras), or one of
     # piano_ai.runtimes.RUNTIMES: "onnx", "onnx-int8", "openvino", "openvino-bf16" (pip install openvino),
     # "keras".
     runtime: str = "auto"
