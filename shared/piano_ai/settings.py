@@ -39,10 +39,11 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1)
     # Threads an API process runs blocking work in (database, storage, upload checks); more requests wait
     # their turn in the event loop. Fewer threads contend less for the GIL: 20 clients submitting at once on
-    # 2 cores saw a p99 of 195-250 ms with 2-8 threads against 283-402 ms with anyio's default 40
-    # (docs/benchmarks.md, "Job service"). Raise it when storage is slow (large uploads to GCS) and many
-    # requests arrive at once: a request waits while every thread is busy.
-    api_threads: int = Field(default=8, ge=1)
+    # 2 cores saw a p99 of 161-199 ms and 6-9 ms of API CPU a submit with 1-2 threads against 222-360 ms and
+    # 9-12 ms with 8 (embedded stack), 283-402 ms with anyio's default 40; on Postgres + Redis 2 and 8 were
+    # alike (docs/benchmarks.md, "Job service"). Raise it when storage is slow (large uploads to GCS, as the
+    # k8s config does) and many requests arrive at once: a request waits while every thread is busy.
+    api_threads: int = Field(default=2, ge=1)
     # Celery broker: Redis when set, else kombu's filesystem transport under broker_dir (no server).
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
     broker_dir: Path = Path("var/broker")

@@ -10,7 +10,7 @@ async def _tokens() -> float:
     return anyio.to_thread.current_default_thread_limiter().total_tokens
 
 
-@pytest.mark.parametrize(("env", "expected"), [(None, 8), ("3", 3)])
+@pytest.mark.parametrize(("env", "expected"), [(None, 2), ("3", 3)])
 def test_the_thread_pool_has_the_configured_size(
     api: ApiHarness, monkeypatch: pytest.MonkeyPatch, env: str | None, expected: int
 ) -> None:
