@@ -1,5 +1,6 @@
 """Engine and sessions from settings.database_url."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -7,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from piano_ai.db.sqlite_writes import QueuedWritesConnection
 from piano_ai.settings import get_settings
+
+PING_AFTER_IDLE_S = 5.0  # a pooled Postgres connection idle this long is checked before use
 
 
 def normalize_url(url: str) -> str:
@@ -48,13 +52,38 @@ def make_engine(url: str, connect_timeout_s: int = 5, pool_size: int = 20) -> En
             cursor.close()
 
         return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=10,
-        connect_args={"connect_timeout": connect_timeout_s},
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=10, connect_args={"connect_timeout": connect_timeout_s}
     )
+    ping_when_idle(engine, PING_AFTER_IDLE_S)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection with a round trip before use only when it has been idle for ``idle_s``.
+
+    SQLAlchemy's pool_pre_ping checks every checkout, and a job checks one out for each write (the claim,
+    the result, a submit, each poll): a worker spent about 2 ms a job pinging Postgres (py-spy,
+    docs/benchmarks.md "Job service"). A connection used within the last seconds is alive but for a
+    server restart in between; then its statement fails, SQLAlchemy drops every connection of the pool, and
+    that one request answers 503 (the worker retries its task). A dead idle connection is replaced unseen.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return  # new, or used a moment ago
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection is gone ({exc})") from exc  # the pool reconnects
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
