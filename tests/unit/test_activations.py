@@ -99,6 +99,14 @@ def test_save_and_load_a_file(tmp_path: Path) -> None:
         activations.load(tmp_path / "missing.activations.npz")
 
 
+def test_as_stored_is_what_a_stored_file_gives_back() -> None:
+    values = np.random.default_rng(5).uniform(-0.1, 1.1, (500, N_KEYS)).astype(np.float32)
+    values[0, :4] = [0.5 / 255, 1.5 / 255, 254.5 / 255, 1.0]  # halfway between steps
+    np.testing.assert_array_equal(
+        activations.as_stored(values), activations.dequantize(activations.quantize(values))
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["onnx", "onnx-int8"])
 def test_stored_golden_outputs_decode_to_the_pinned_notes(runtime: str) -> None:
