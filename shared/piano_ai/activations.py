@@ -59,12 +59,8 @@ def dequantize(steps: npt.NDArray[np.uint8]) -> FloatArray:
 
 def as_stored(probabilities: FloatArray) -> FloatArray:
     """The float32 values a stored file gives back for these (dequantize(quantize(...))): what every path
-    decodes notes from, so a stored job decodes again to its own notes exactly. In place on one copy."""
-    values = np.clip(np.asarray(probabilities, np.float32), 0.0, 1.0)
-    values *= np.float32(QUANT_LEVELS)
-    np.rint(values, out=values)
-    values /= np.float32(QUANT_LEVELS)
-    return values
+    decodes notes from, so a stored job decodes again to its own notes exactly."""
+    return dequantize(quantize(probabilities))
 
 
 def dumps(act: Activations | Heads) -> bytes:
