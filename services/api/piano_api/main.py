@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
+from piano_ai.collector import freeze_startup
 from piano_ai.settings import get_settings
 from piano_api.auth import AuthMiddleware, protected_paths
 from piano_api.content_types import ContentTypeMiddleware
@@ -32,8 +33,10 @@ DOCS_ASSETS_URL = "/docs-assets"  # Swagger UI and ReDoc files, served from the 
 
 @asynccontextmanager
 async def _threads(app: FastAPI) -> AsyncIterator[None]:
-    """Run blocking work (sync handlers and dependencies) in settings.api_threads threads."""
+    """Run blocking work (sync handlers and dependencies) in settings.api_threads threads; freeze what
+    start-up made out of the garbage collector's way."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().api_threads
+    freeze_startup()  # the app's objects out of the full collections' way (piano_ai.collector)
     yield
 
 

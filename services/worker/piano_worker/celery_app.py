@@ -15,6 +15,7 @@ from celery import Celery
 from celery.signals import celeryd_after_setup, worker_process_init, worker_process_shutdown
 
 import piano_worker.heartbeat  # noqa: F401 - wires the liveness file to worker_ready/worker_shutdown
+from piano_ai.collector import freeze_startup
 from piano_ai.settings import get_settings
 from piano_worker import runtime, scratch
 
@@ -48,14 +49,15 @@ def _remember_node_name(sender: str, **_: Any) -> None:
 
 @worker_process_init.connect
 def _init_process(**_: Any) -> None:
-    """Per pool process: fresh DB connections, killed runs' scratch folders gone, the model loaded once, a
-    heartbeat thread."""
+    """Per pool process: fresh DB connections, killed runs' scratch folders gone, the model loaded once
+    (start-up's objects then frozen: piano_ai.collector), a heartbeat thread."""
     runtime.reset_after_fork()
     scratch.sweep_stale(unnamed_after_s=settings.task_time_limit_s + 60)  # no run lasts longer
     try:
         runtime.load_model()
     except Exception:  # jobs will fail with the reason (e.g. model_not_found); keep the worker up
         logger.exception("could not load the model at start")
+    freeze_startup()  # the libraries' and the model's objects out of the full collections' way
     _stop.clear()
     threading.Thread(target=_heartbeat_loop, name="piano-heartbeat", daemon=True).start()
 
