@@ -4,9 +4,9 @@
    API, database, storage and broker are measured); p50/p99 of the request time. The clients are
    ApacheBench (`ab -c 20`, C, about 0.2 ms of CPU a request) where it is installed, else 20 Python
    threads with httpx (about 4-5 ms of CPU a request, taken from the same cores as the API's).
-2. Throughput: N short jobs through the queue (one worker process, concurrency 1, model loaded once)
-   against the bare CLI code path (piano_ai.commands.convert.convert_file in one process, model loaded
-   once) on the same files; overhead = queue wall time / bare wall time - 1. The `piano-ai convert`
+2. Throughput: N short jobs through the queue (one worker process, concurrency 1 unless --concurrency, model
+   loaded once) against the bare CLI code path (piano_ai.commands.convert.convert_file in one process, model
+   loaded once) on the same files; overhead = queue wall time / bare wall time - 1. The `piano-ai convert`
    subprocess (process start and model load included) is timed too.
 
 The stack is the embedded default in a temp folder (SQLite, filesystem broker, local storage), or with
@@ -82,7 +82,8 @@ class Results:
     uvicorn_args: str = ""  # what --uvicorn-args added
     api_workers: int = 1  # uvicorn --workers
     client: str = ""  # what made the 20 clients' requests
-    workers: int = 1  # worker processes, concurrency 1 each
+    workers: int = 1  # worker processes
+    concurrency: int = 1  # pool processes of each, one job at a time each
     worker_threads: int = 0  # their OMP_NUM_THREADS (0: unset, one inference thread per core)
 
 
@@ -353,8 +354,13 @@ def report(r: Results) -> str:
             f"Queue and bare passes alternate; each wall time is the fastest of {r.rounds} passes.",
             f"API: `{' '.join([API_COMMAND, api_options, r.uvicorn_args]).strip()}`"
             f" ({_http_stack()}). Clients: {CLIENTS[r.client]}.",
-            f"Workers: {r.workers} process(es), one job at a time each, OMP_NUM_THREADS "
-            + (f"{r.worker_threads}." if r.worker_threads else "unset (an inference thread per core)."),
+            f"Workers: {r.workers} process(es) of {r.concurrency} pool process(es), one job at a time each,"
+            " OMP_NUM_THREADS "
+            + (
+                f"{r.worker_threads}."
+                if r.worker_threads
+                else "unset (the model's threads: every core for one pool process, one each for several)."
+            ),
             "",
             "| measure | value |",
             "|---|---|",
@@ -452,7 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         default="ab" if shutil.which("ab") else "threads",
         help="the 20 clients: ApacheBench (default where installed) or Python threads with httpx",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (concurrency 1 each)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (--concurrency each)")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="pool processes per worker, each running one job at a time"
+    )
     parser.add_argument(
         "--worker-threads", type=int, default=0, help="OMP_NUM_THREADS of each worker (default: unset)"
     )
@@ -487,6 +496,7 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         api_workers=args.api_workers,
         client=args.client,
         workers=args.workers,
+        concurrency=args.concurrency,
         worker_threads=args.worker_threads,
     )
     database = "Postgres" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
@@ -532,11 +542,13 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         worker_env = env | ({"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else {})
         for n in range(args.workers):  # as `docker compose up --scale worker=N`: one job at a time each
             worker = ["celery", "-A", "piano_worker.celery_app:app", "worker", "-n", f"bench{n}@%h"]
-            worker += ["--concurrency", "1", "--prefetch-multiplier", "1", "--pool", args.pool]
+            worker += ["--concurrency", str(args.concurrency), "--prefetch-multiplier", "1"]
+            worker += ["--pool", args.pool]
             procs.append(start(f"worker{n}", worker, worker_env, tmp))
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             clip = files[0].read_bytes()
-            warm = [http.post("/v1/jobs", files={"file": ("warm.wav", clip)}).json()["id"] for _ in procs[1:]]
+            pools = range(args.workers * args.concurrency)  # a first job for each pool process
+            warm = [http.post("/v1/jobs", files={"file": ("warm.wav", clip)}).json()["id"] for _ in pools]
             wait_all(http, warm, timeout_s=300)
         compare(api, files, tmp, args.rounds, results, [proc.pid for proc in procs])
         record_memory(results, procs[0].pid, procs[1].pid)

@@ -43,8 +43,11 @@ _stop = threading.Event()
 
 
 @celeryd_after_setup.connect
-def _remember_node_name(sender: str, **_: Any) -> None:
+def _remember_node(sender: str, instance: Any = None, **_: Any) -> None:
+    """Record the Celery node name (this process's rows name it) and its pool size (the model's threads)."""
     runtime.set_node_name(sender)
+    if instance is not None and getattr(instance, "concurrency", None):
+        runtime.set_pool_size(int(instance.concurrency))
 
 
 @worker_process_init.connect

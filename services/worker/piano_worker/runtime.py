@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 _model: Any = None
 _model_lock = threading.Lock()
 _node_name: str = socket.gethostname()
+_pool_size = 1  # pool processes of this worker (its concurrency): they share the machine's cores
 # The run in progress in this process (job id, its RunState): the heartbeat thread renews its lease.
 _current_run: tuple[str, RunState] | None = None
 
@@ -30,6 +31,22 @@ def set_node_name(name: str) -> None:
     """Record the Celery node name (celery@host) so this process's rows name it."""
     global _node_name
     _node_name = name
+
+
+def set_pool_size(processes: int) -> None:
+    """Record how many pool processes this worker runs (Celery's concurrency), before they start."""
+    global _pool_size
+    _pool_size = max(1, processes)
+
+
+def model_threads() -> int:
+    """Threads per model call in each pool process: every core for one process, one each for several
+    (piano_ai.runtimes.call_plan; OMP_NUM_THREADS overrides). On 2 cores, 20 queued 60 s jobs took two pool
+    processes 1.6 s with one thread each and 1.7-1.8 s with two each (docs/benchmarks.md, "Batching across
+    jobs (worker)")."""
+    from piano_ai.runtimes import call_plan
+
+    return call_plan(_pool_size)[0]
 
 
 def worker_name() -> str:
@@ -56,10 +73,14 @@ def load_model() -> Any:
             from piano_ai.inference import load_transcriber
 
             config = settings()
+            threads = model_threads()
             logger.info(
-                "loading the model (dir=%s, runtime=%s)", config.model_dir or "shipped", config.runtime
+                "loading the model (dir=%s, runtime=%s, %d thread(s) a call)",
+                config.model_dir or "shipped",
+                config.runtime,
+                threads,
             )
-            _model = load_transcriber(config.model_dir, runtime=config.runtime)
+            _model = load_transcriber(config.model_dir, runtime=config.runtime, threads=threads)
         return _model
 
 
