@@ -165,8 +165,9 @@ def claim_row(
 
 @lru_cache(maxsize=2)
 def _claim_statement(postgres: bool) -> Update:
-    """claim_row's UPDATE ... RETURNING, built once with its values as parameters: building the statement
-    at every claim cost about a third of the claim's CPU (docs/benchmarks.md, "Job service")."""
+    """claim_row's UPDATE ... RETURNING, built once with its values as parameters. Built at every call, the
+    claim and the result write took 2.0-2.1 ms of CPU a job on Postgres; built once, 1.1-1.2 ms
+    (scripts/bench/claim_cycle.py; docs/benchmarks.md, "Job service")."""
     lease = (
         func.now() + bindparam("lease", type_=Interval())
         if postgres
