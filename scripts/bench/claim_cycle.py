@@ -1,24 +1,26 @@
 """A worker's two writes per job, timed alone: claim the row, then mark it succeeded (piano_ai.db.jobs).
 
-    .venv/bin/python scripts/bench/claim_cycle.py [--url postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python scripts/bench/claim_cycle.py [--postgres]
 
-Makes a throwaway database beside --url's (Postgres; dropped at the end) or a SQLite file, inserts --jobs
+Makes a throwaway database (with --postgres on the local Postgres, PG_ADMIN_URL, as the service tests and
+`make bench-service` do; dropped at the end) or a SQLite file, inserts --jobs
 queued rows, and reports wall and CPU milliseconds per job for claim_row + succeed, the least of --rounds
 rounds. What the rest of a job costs is `make bench-service`'s.
 """
 
 import argparse
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from piano_ai.db import jobs as job_store
 from piano_ai.db.migrate import upgrade
-from piano_ai.db.session import make_engine, make_session_factory, normalize_url
+from piano_ai.db.session import make_engine, make_session_factory
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from service_testkit import throwaway_postgres  # noqa: E402
 
 RESULTS = {"midi_key": "m", "notes_key": "n", "note_count": 3, "audio_duration_s": 5.0}
 
@@ -54,27 +56,16 @@ def run(url: str, jobs: int, rounds: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--url", default="sqlite", help="a Postgres URL (a database beside it is made), or sqlite"
-    )
+    parser.add_argument("--postgres", action="store_true", help="a throwaway Postgres database, not SQLite")
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    if args.url == "sqlite":
+    if args.postgres:
+        with throwaway_postgres() as url:
+            wall, cpu = run(url, args.jobs, args.rounds)
+    else:
         with tempfile.TemporaryDirectory() as folder:
             wall, cpu = run(f"sqlite:///{Path(folder) / 'bench.sqlite'}", args.jobs, args.rounds)
-    else:
-        name = f"bench_claim_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(normalize_url(args.url), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(normalize_url(args.url)).set(database=name).render_as_string(hide_password=False)
-            wall, cpu = run(url, args.jobs, args.rounds)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
     print(f"claim + succeed: {wall:.2f} ms wall, {cpu:.2f} ms CPU per job (least of {args.rounds} rounds)")
     return 0
 
