@@ -2,7 +2,9 @@
 
 Renders real performances (ASAP performance MIDI) with FluidSynth into data/bench/ (cached, git-ignored),
 loads the model once (timed apart), converts every file with piano_ai.commands.convert.convert_file, and
-reports the real-time factor (audio seconds per wall second), time per stage and peak RSS.
+reports the real-time factor (audio seconds per wall second), time per stage and peak RSS. Then the same
+files as one `piano-ai convert FILES` converts them (commands/convert_all.py: several files at once, the
+model's calls one thread each): a second real-time factor, with its own CPU time and peak RSS.
 
     .venv/bin/python scripts/bench.py                      # text report
     .venv/bin/python scripts/bench.py --markdown           # the docs/benchmarks.md table
@@ -67,6 +69,10 @@ class Report:
     notes: int = 0
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     peak_rss_mb: float = 0.0
+    files_at_once: int = 1  # the set pass: files converted at once, as `piano-ai convert FILES` does
+    set_wall_s: float = 0.0
+    set_cpu_s: float = 0.0
+    set_peak_rss_mb: float = 0.0
     runtime: str = ""
     model_dir: str = ""
     context: str = ""
@@ -74,6 +80,10 @@ class Report:
     @property
     def realtime_factor(self) -> float:
         return self.audio_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def set_realtime_factor(self) -> float:
+        return self.audio_s / self.set_wall_s if self.set_wall_s else 0.0
 
 
 def pick_performances(asap_dir: Path, minutes: float, seed: int = 0) -> list[Path]:
@@ -132,8 +142,11 @@ def encode(wavs: list[Path], fmt: str, out_dir: Path) -> list[Path]:
     return encoded
 
 
-def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: int = 1) -> Report:
-    """Load the model once, then convert every file exactly as `piano-ai convert` does.
+def bench(
+    wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: int = 1, whole_set: bool = True
+) -> Report:
+    """Load the model once, then convert every file exactly as `piano-ai convert FILE` does, one at a time;
+    with ``whole_set`` then the set at once as `piano-ai convert FILES` does (set_pass).
 
     With repeat > 1 the whole set is converted that many times and the fastest pass is reported
     (other processes sharing the cores only ever make a pass slower).
@@ -154,8 +167,47 @@ def bench(wavs: list[Path], model_dir: str | None, runtime: str | None, repeat: 
     report.load_s, report.warmup_s, report.context = load_s, warmup_s, context
     report.passes = len(passes)
     report.runtime, report.model_dir = model.runtime, str(model.model_dir)
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    report.peak_rss_mb = _peak_rss_mb()
+    if whole_set:
+        set_pass(wavs, model_dir or settings.model_dir, model.runtime, repeat, report)
     return report
+
+
+def set_pass(
+    wavs: list[Path], model_dir: "str | Path | None", runtime: str, repeat: int, report: Report
+) -> None:
+    """The set converted ``repeat`` times as `piano-ai convert FILES` converts it (its files at once, the
+    model loaded with the threads it gives each call); the fastest pass into ``report``'s set_ fields."""
+    from contextlib import redirect_stdout
+
+    from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
+    from piano_ai.inference import load_transcriber
+    from piano_ai.runtimes import call_plan
+    from piano_ai.types import NoteParams
+
+    at_once = min(FILES_AT_ONCE, len(wavs))
+    threads, calls_at_once = call_plan(at_once)
+    model = load_transcriber(model_dir, runtime=runtime, threads=threads)
+    params = NoteParams().validate()
+    warm_up(model, params)
+    walls, cpus = [], []
+    for _ in range(max(repeat, 1)):
+        with tempfile.TemporaryDirectory() as out_dir, open(os.devnull, "w") as quiet:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            with redirect_stdout(quiet):  # convert_all prints each file's line
+                failed = convert_all(wavs, model, params, Path(out_dir), ("mid",), True, False, at_once,
+                                     calls_at_once)  # fmt: skip
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu_started)
+        if failed:
+            raise RuntimeError(f"{failed} files failed in the set pass")
+    fastest = walls.index(min(walls))
+    report.files_at_once, report.set_wall_s, report.set_cpu_s = at_once, walls[fastest], cpus[fastest]
+    report.set_peak_rss_mb = _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def one_pass(wavs: list[Path], model: "Transcriber", params: "NoteParams") -> Report:
@@ -203,6 +255,12 @@ def text(report: Report) -> str:
         f"conversion wall time: {report.wall_s:.2f} s -> {report.realtime_factor:.0f}x real time",
         f"CPU time (user + sys, all threads): {report.cpu_s:.2f} s",
     ]
+    if report.set_wall_s:
+        lines += [
+            f"the set at once ({report.files_at_once} files, as `piano-ai convert FILES`): "
+            f"{report.set_wall_s:.2f} s -> {report.set_realtime_factor:.0f}x real time, "
+            f"CPU {report.set_cpu_s:.2f} s, peak RSS {report.set_peak_rss_mb:.0f} MB",
+        ]
     for stage, seconds in stage_rows(report):
         share = 100 * seconds / report.wall_s if report.wall_s else 0.0
         speed = report.audio_s / seconds if seconds else float("inf")
@@ -227,10 +285,11 @@ def markdown(report: Report, note: str = "") -> str:
         f"| audio converted | {report.audio_s:.1f} s in {report.files} files ({report.notes} notes) |",
         f"| model load (once, not in the real-time factor) | {report.load_s:.2f} s |",
         f"| first-call warm-up on 2 s of silence (once, not in it either) | {report.warmup_s:.2f} s |",
-        f"| conversion wall time | {report.wall_s:.2f} s |",
-        f"| CPU time of the process (user + sys, all threads) | {report.cpu_s:.2f} s |",
-        f"| **real-time factor** (audio s / wall s) | **{report.realtime_factor:.0f}x** |",
-        f"| peak RSS | {report.peak_rss_mb:.0f} MB |",
+        f"| conversion wall time, one file at a time | {report.wall_s:.2f} s |",
+        f"| the same: CPU time of the process (user + sys, all threads) | {report.cpu_s:.2f} s |",
+        f"| **the same: real-time factor** (audio s / wall s) | **{report.realtime_factor:.0f}x** |",
+        f"| the same: peak RSS | {report.peak_rss_mb:.0f} MB |",
+        *_set_rows(report),
         "",
         "| stage | seconds | share | real-time factor of the stage |",
         "|---|---|---|---|",
@@ -242,6 +301,19 @@ def markdown(report: Report, note: str = "") -> str:
     if note:
         rows += ["", note]
     return "\n".join(rows) + "\n"
+
+
+def _set_rows(report: Report) -> list[str]:
+    """The markdown rows of the set pass, none when it did not run."""
+    if not report.set_wall_s:
+        return []
+    how = f"the {report.files} files at once as `piano-ai convert FILES` ({report.files_at_once} at a time)"
+    return [
+        f"| {how}: wall time | {report.set_wall_s:.2f} s |",
+        f"| the same: CPU time | {report.set_cpu_s:.2f} s |",
+        f"| **the same: real-time factor** | **{report.set_realtime_factor:.0f}x** |",
+        f"| the same: peak RSS (whole process, both passes) | {report.set_peak_rss_mb:.0f} MB |",
+    ]
 
 
 def write_section(doc: Path, section: str, title: str = SECTION) -> None:
@@ -302,7 +374,7 @@ def versus_basic_pitch(files: list[Path], args: argparse.Namespace) -> int:
     context = _context()
 
     def ours(paths: list[Path]) -> float:
-        return bench(paths, args.model, args.runtime, repeat=1).wall_s
+        return bench(paths, args.model, args.runtime, repeat=1, whole_set=False).wall_s
 
     mine, theirs = versus.compare(files, args.repeat, ours)
     audio_s = sum(sf.info(str(path)).duration for path in files)

@@ -196,12 +196,16 @@ def _openvino_runner(onnx_path: Path, threads: int, precision: str = "f32") -> R
     requests = threading.local()  # an infer request serves one call at a time: one per calling thread
 
     def infer(batch: FloatArray) -> dict[str, FloatArray]:
-        with compiling:
-            if not compiled:
-                compiled.append(_openvino_fixed(onnx_path, precision, batch.shape[2]))
-        model = compiled[0]
         if not hasattr(requests, "one"):
-            requests.one = model.create_infer_request()
+            # A request's first call, one thread at a time: two requests' first calls at once hung
+            # `piano-ai convert` of 4 files (two calls at once) for good, both threads inside infer().
+            with compiling:
+                if not compiled:
+                    compiled.append(_openvino_fixed(onnx_path, precision, batch.shape[2]))
+                request = compiled[0].create_infer_request()
+                request.infer({0: np.zeros((FULL_BATCH, *batch.shape[1:]), np.float32)})
+                requests.one = request
+        model = compiled[0]
         filled = np.zeros((FULL_BATCH, *batch.shape[1:]), np.float32)
         filled[: len(batch)] = batch
         results = requests.one.infer({0: filled})

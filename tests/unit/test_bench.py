@@ -26,8 +26,34 @@ def test_report_texts(bench: ModuleType) -> None:
     assert "300x real time" in bench.text(report)
     table = bench.markdown(report)
     assert table.startswith(bench.SECTION + "\n")
-    assert "| **real-time factor** (audio s / wall s) | **300x** |" in table
+    assert "| **the same: real-time factor** (audio s / wall s) | **300x** |" in table
     assert "| inference | 1.10 | 55.0% | 545x |" in table
+    assert "at once" not in table  # no set pass ran
+
+
+def test_the_set_pass_has_rows_of_its_own(bench: ModuleType) -> None:
+    report = sample_report(bench)
+    report.files_at_once, report.set_wall_s, report.set_cpu_s, report.set_peak_rss_mb = 2, 1.5, 2.9, 310.0
+    assert report.set_realtime_factor == 400.0
+    assert "the set at once (2 files, as `piano-ai convert FILES`): 1.50 s -> 400x" in bench.text(report)
+    table = bench.markdown(report)
+    assert "| **the same: real-time factor** | **400x** |" in table
+    assert "| the same: peak RSS (whole process, both passes) | 310 MB |" in table
+
+
+def test_the_set_pass_converts_every_file_with_the_shipped_model(bench: ModuleType, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    wavs = []
+    for i, hz in enumerate((220.0, 440.0)):
+        t = np.arange(3 * 16000) / 16000
+        sf.write(tmp_path / f"{i}.wav", (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32), 16000)
+        wavs.append(tmp_path / f"{i}.wav")
+    report = bench.Report(files=2, audio_s=6.0)
+    bench.set_pass(wavs, None, "onnx-int8", 2, report)
+    assert report.files_at_once == 2
+    assert 0 < report.set_wall_s and 0 < report.set_peak_rss_mb
 
 
 def test_write_section_replaces_only_its_own_section(bench: ModuleType, tmp_path: Path) -> None:
