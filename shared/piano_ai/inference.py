@@ -7,7 +7,9 @@ each batch is run, so a caller that consumes them as they come holds no whole-re
 """
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_DIR = Path(__file__).parent / "weights" / "default"
 CHUNK_FRAMES = 512  # frames per chunk (16.4 s): long enough for the BiLSTM's context
 OVERLAP_FRAMES = 32  # frames of context dropped at each inner chunk edge (1 s)
-BATCH_SIZE = 8  # chunks per model call
+BATCH_SIZE = 8  # chunks in a stream's model calls at once: CALLS_AHEAD calls of BATCH_SIZE // CALLS_AHEAD
+CALLS_AHEAD = 2  # model calls a stream may have running at once in threads of their own (_CallsAhead)
 STEP_FRAMES = CHUNK_FRAMES - 2 * OVERLAP_FRAMES  # frames each chunk keeps (14.3 s)
 
 
@@ -33,13 +36,20 @@ class Transcriber:
     """A loaded model: log-mel in, activations out. Load once per process and pass it around."""
 
     def __init__(
-        self, run: RunFn, config: ModelConfig, runtime: str, model_dir: Path, batch_size: int = BATCH_SIZE
+        self,
+        run: RunFn,
+        config: ModelConfig,
+        runtime: str,
+        model_dir: Path,
+        batch_size: int = BATCH_SIZE,
+        calls_ahead: int = CALLS_AHEAD,
     ) -> None:
         self._run = run
         self.config = config
         self.runtime = runtime
         self.model_dir = model_dir
-        self.batch_size = batch_size  # chunks per model call (the same notes at any size)
+        self.batch_size = batch_size  # chunks in a stream's calls at once (the same notes at any size)
+        self.calls_ahead = calls_ahead  # a stream's calls at once, each of batch_size // calls_ahead chunks
 
     @property
     def run(self) -> RunFn:
@@ -49,8 +59,11 @@ class Transcriber:
 
     def with_run(self, run: RunFn, batch_size: int | None = None) -> "Transcriber":
         """The same model calling ``run`` instead (a piano_ai.batching.ChunkBatcher client: shared calls),
-        ``batch_size`` chunks a call (None: this one's)."""
-        return Transcriber(run, self.config, self.runtime, self.model_dir, batch_size or self.batch_size)
+        ``batch_size`` chunks a call (None: this one's), one call at a time: the batcher already runs the
+        calls of several streams side by side (with two calls ahead each as well, `piano-ai convert` of the
+        `make bench` set took 0.83-0.85 s against 0.78-0.81 s, and 70 MB more)."""
+        size = batch_size or self.batch_size
+        return Transcriber(run, self.config, self.runtime, self.model_dir, size, calls_ahead=1)
 
     def predict(self, mel: FloatArray, progress: Callable[[float], None] | None = None) -> Activations:
         """Activations for a (frames, N_MELS) log-mel; progress(fraction of frames done) after each call."""
@@ -84,27 +97,37 @@ class Transcriber:
         window to the frames the recording has (a 5 s recording runs 157 frames, not CHUNK_FRAMES) and run
         windows of one length together, so a chunk's outputs depend on its own frames only, never on padding
         or on the batch size.
+
+        Once a full batch is ready its model call runs in a thread of its own while the caller goes on
+        (more blocks decoded and turned into log-mel, the previous call's notes), ``calls_ahead`` calls at
+        most. A recording shorter than a full batch makes its calls in the caller's thread.
         """
-        held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
-        held_from, received, batch = 0, 0, 0
-        size = self.batch_size
-        for block in mel_blocks:
-            held = block if held.size == 0 else np.concatenate([held, block])
-            received += len(block)
-            while _window_start((batch + 1) * size - 1) + CHUNK_FRAMES <= received:
-                yield self._run_batch(held, held_from, range(batch * size, (batch + 1) * size))
-                batch += 1
-                keep_from = _window_start(batch * size)
-                held, held_from = held[keep_from - held_from :], keep_from
-        chunks = len(range(0, max(received, 1), STEP_FRAMES))
-        first = batch * size
-        while first < chunks:
-            length = _window_length(first, received)
-            end = first + 1
-            while end < min(chunks, first + size) and _window_length(end, received) == length:
-                end += 1
-            yield self._run_batch(held, held_from, range(first, end), received)
-            first = end
+        with _CallsAhead(self._run_batch, self.calls_ahead) as calls:
+            held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
+            held_from, received, batch = 0, 0, 0
+            size = max(
+                1, self.batch_size // self.calls_ahead
+            )  # a call's chunks: the calls at once hold batch_size
+            for block in mel_blocks:
+                held = block if held.size == 0 else np.concatenate([held, block])
+                received += len(block)
+                while _window_start((batch + 1) * size - 1) + CHUNK_FRAMES <= received:
+                    yield from calls.start(
+                        held, held_from, range(batch * size, (batch + 1) * size), full=True
+                    )
+                    batch += 1
+                    keep_from = _window_start(batch * size)
+                    held, held_from = held[keep_from - held_from :], keep_from
+            chunks = len(range(0, max(received, 1), STEP_FRAMES))
+            first = batch * size
+            while first < chunks:
+                length = _window_length(first, received)
+                end = first + 1
+                while end < min(chunks, first + size) and _window_length(end, received) == length:
+                    end += 1
+                yield from calls.start(held, held_from, range(first, end), received)
+                first = end
+            yield from calls.finish()
 
     def _run_batch(
         self, held: FloatArray, held_from: int, chunks: range, frames: int | None = None
@@ -135,6 +158,46 @@ class Transcriber:
             key_levels(np.concatenate([window[src] for window, src in zip(windows, spans, strict=True)]))
         )
         return out
+
+
+class _CallsAhead:
+    """Model calls run ahead of the caller in threads of their own, ``at_once`` at most, their outputs given
+    back in order; the threads start with the first full batch (before it, and with ``at_once`` 1, calls
+    run in the caller's thread).
+
+    The `make bench` set one file at a time, two calls at once: 0.99-1.06 s against 1.15-1.19 s with every
+    call in the caller's thread, 30 MB more at peak, the same MIDI files (docs/benchmarks.md, "Conversion
+    speed").
+    """
+
+    def __init__(self, call: Callable[..., dict[str, FloatArray]], at_once: int) -> None:
+        self._call, self._at_once = call, at_once
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: deque[Future[dict[str, FloatArray]]] = deque()
+
+    def __enter__(self) -> "_CallsAhead":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:  # a stream closed early waits for its calls in flight, starts no other
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, *args: object, full: bool = False) -> Iterator[dict[str, FloatArray]]:
+        """Start the call ``_call(*args)``; yields the oldest call's outputs once ``at_once`` are running.
+        ``full``: a full batch."""
+        if self._pool is None and full and self._at_once > 1:
+            self._pool = ThreadPoolExecutor(self._at_once, thread_name_prefix="model-call")
+        if self._pool is None:
+            yield self._call(*args)
+            return
+        self._running.append(self._pool.submit(self._call, *args))
+        if len(self._running) >= self._at_once:
+            yield self._running.popleft().result()
+
+    def finish(self) -> Iterator[dict[str, FloatArray]]:
+        """The outputs of the calls still in flight, oldest first."""
+        while self._running:
+            yield self._running.popleft().result()
 
 
 def _window_length(chunk: int, frames: int) -> int:

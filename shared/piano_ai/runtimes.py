@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from piano_ai.constants import N_MELS
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.model import ModelConfig, heads
 from piano_ai.types import FloatArray
@@ -37,7 +38,9 @@ RUNTIMES = ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras")  # "auto"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 FULL_WINDOW = 512  # frames of a full window (piano_ai.inference.CHUNK_FRAMES)
-FULL_BATCH = 8  # windows per OpenVINO call of the fixed shape (piano_ai.inference.BATCH_SIZE)
+FULL_BATCH = (
+    4  # windows per OpenVINO call of the fixed shape (a stream's call: inference.BATCH_SIZE // CALLS_AHEAD)
+)
 INT8_OP_TYPES = ("MatMul", "LSTM")  # quantized ops; int8 Conv (ConvInteger) ran ~10x slower than float here
 
 
@@ -193,23 +196,31 @@ def _openvino_runner(onnx_path: Path, threads: int, precision: str = "f32") -> R
     short = _onnx_runner(str(onnx_path), threads)
     compiled: list = []  # the fixed-shape model, once compiled
     compiling = threading.Lock()
-    requests = threading.local()  # an infer request serves one call at a time: one per calling thread
+    idle: list = []  # infer requests not in use (a request serves one call at a time)
+
+    def request() -> "openvino.InferRequest":
+        """An idle request, or a new one: its first call is made here, one at a time (two requests' first
+        calls at once hung `piano-ai convert` of 4 files for good, both threads inside infer())."""
+        with compiling:
+            if idle:
+                return idle.pop()
+            if not compiled:
+                compiled.append(_openvino_fixed(onnx_path, precision, N_MELS))
+            made = compiled[0].create_infer_request()
+            made.infer({0: np.zeros((FULL_BATCH, FULL_WINDOW, N_MELS), np.float32)})
+            return made
 
     def infer(batch: FloatArray) -> dict[str, FloatArray]:
-        if not hasattr(requests, "one"):
-            # A request's first call, one thread at a time: two requests' first calls at once hung
-            # `piano-ai convert` of 4 files (two calls at once) for good, both threads inside infer().
-            with compiling:
-                if not compiled:
-                    compiled.append(_openvino_fixed(onnx_path, precision, batch.shape[2]))
-                request = compiled[0].create_infer_request()
-                request.infer({0: np.zeros((FULL_BATCH, *batch.shape[1:]), np.float32)})
-                requests.one = request
-        model = compiled[0]
         filled = np.zeros((FULL_BATCH, *batch.shape[1:]), np.float32)
         filled[: len(batch)] = batch
-        results = requests.one.infer({0: filled})
-        return {_head_of(o.get_any_name()): np.array(results[o])[: len(batch)] for o in model.outputs}
+        taken = request()
+        try:
+            results = taken.infer({0: filled})
+            outputs = compiled[0].outputs
+            return {_head_of(o.get_any_name()): np.array(results[o])[: len(batch)] for o in outputs}
+        finally:
+            with compiling:
+                idle.append(taken)
 
     def run(batch: FloatArray) -> dict[str, FloatArray]:
         if batch.shape[1] != FULL_WINDOW:

@@ -1,5 +1,7 @@
 """Chunked inference: stitching must reproduce a whole-sequence run of a frame-local model exactly."""
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def test_chunks_have_bounded_size() -> None:
     model.predict(np.zeros((10_000, N_MELS), np.float32))
     assert {shape[2] for shape in calls} == {N_MELS}
     assert max(shape[1] for shape in calls) == inference.CHUNK_FRAMES  # the last window is cut: 176 frames
-    assert max(shape[0] for shape in calls) == inference.BATCH_SIZE
+    assert max(shape[0] for shape in calls) == inference.BATCH_SIZE // inference.CALLS_AHEAD  # a call's share
 
 
 @pytest.mark.parametrize("frames", [1, 157, inference.STEP_FRAMES])
@@ -75,11 +77,13 @@ def test_the_last_batch_is_cut_to_the_frames_its_chunks_fill() -> None:
         calls.append(batch.shape)
         return _frame_local(batch)
 
-    frames = inference.BATCH_SIZE * inference.STEP_FRAMES + 100
+    per_call = inference.BATCH_SIZE // inference.CALLS_AHEAD  # a stream's calls at once hold BATCH_SIZE
+    frames = 2 * per_call * inference.STEP_FRAMES + 100
     model = inference.Transcriber(recording, ModelConfig(), "test", Path("."))
     model.predict(np.zeros((frames, N_MELS), np.float32))
-    assert calls == [
-        (inference.BATCH_SIZE, inference.CHUNK_FRAMES, N_MELS),
+    assert sorted(calls, reverse=True) == [  # calls run at once (calls ahead): in any order
+        (per_call, inference.CHUNK_FRAMES, N_MELS),
+        (per_call, inference.CHUNK_FRAMES, N_MELS),
         (1, 100 + inference.OVERLAP_FRAMES, N_MELS),
     ]
 
@@ -144,6 +148,63 @@ def test_stream_holds_a_bounded_window_and_answers_as_it_goes() -> None:
         answered += len(block["onset"])
         assert given - answered <= 4096 + inference.BATCH_SIZE * inference.CHUNK_FRAMES
     assert answered == given
+
+
+class _Calls:
+    """A stand-in network that records the threads of its calls and how many ran at once."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.threads: list[int] = []
+        self.at_once = self.most_at_once = 0
+        self.fail_at = fail_at
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        with self.lock:
+            self.threads.append(threading.get_ident())
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
+            failing = len(self.threads) == self.fail_at
+        time.sleep(0.01)  # long enough for the next call to start beside this one
+        with self.lock:
+            self.at_once -= 1
+        if failing:
+            raise RuntimeError("the model failed")
+        return _frame_local(batch)
+
+
+def test_a_long_recording_runs_its_calls_ahead_in_threads_of_their_own() -> None:
+    calls = _Calls()
+    model = inference.Transcriber(calls, ModelConfig(), "test", Path("."), batch_size=2)
+    mel = np.random.default_rng(0).normal(-5, 2, size=(20 * inference.STEP_FRAMES, N_MELS)).astype(np.float32)
+    blocks = [mel[i : i + 1000] for i in range(0, len(mel), 1000)]
+    streamed = np.concatenate([block["onset"] for block in model.stream(blocks)])
+    np.testing.assert_array_equal(streamed, as_stored(_frame_local(mel[None])["onset"][0]))  # in order
+    assert threading.get_ident() not in calls.threads
+    assert calls.most_at_once == inference.CALLS_AHEAD
+
+
+def test_a_recording_shorter_than_a_batch_runs_in_the_callers_thread() -> None:
+    calls = _Calls()
+    model = inference.Transcriber(calls, ModelConfig(), "test", Path("."))
+    threads_before = threading.active_count()
+    list(model.stream([np.zeros((2 * inference.CHUNK_FRAMES, N_MELS), np.float32)]))
+    assert set(calls.threads) == {threading.get_ident()}
+    assert threading.active_count() == threads_before
+
+
+def test_a_failed_call_ahead_fails_the_stream_and_a_closed_stream_leaves_no_call_running() -> None:
+    mel = np.zeros((20 * inference.STEP_FRAMES, N_MELS), np.float32)
+    failing = inference.Transcriber(_Calls(fail_at=3), ModelConfig(), "test", Path("."), batch_size=2)
+    with pytest.raises(RuntimeError, match="the model failed"):
+        list(failing.stream([mel]))
+    calls = _Calls()
+    stream = inference.Transcriber(calls, ModelConfig(), "test", Path("."), batch_size=2).stream([mel])
+    next(stream)
+    stream.close()  # the caller stops early (a cancelled job): waits for the calls in flight, starts none
+    started = len(calls.threads)
+    time.sleep(0.05)
+    assert calls.at_once == 0 and len(calls.threads) == started < 10
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Runtimes: every one the package offers runs the shipped model and agrees with ONNX Runtime float32."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -58,15 +59,30 @@ def test_a_bf16_chunk_gives_the_same_outputs_alone_and_in_a_batch() -> None:
     rng = np.random.default_rng(3)
     shape = (runtimes.FULL_WINDOW, N_MELS)
     chunks = np.stack([rng.normal(-9 + 2 * i, 1 + i, shape) for i in range(10)]).astype(np.float32)
-    together = model.run(chunks)  # a batch of 8 and a batch of 2
+    together = model.run(chunks)  # full batches of FULL_BATCH and a short one
     for i in (0, 5, 9):
         alone = model.run(chunks[i : i + 1])
         for head, values in alone.items():
             np.testing.assert_array_equal(values[0], together[head][i])
 
 
+def test_bf16_calls_from_several_threads_at_once_all_finish() -> None:
+    """Two requests' first calls at once hung for good (`piano-ai convert` of 4 files, two calls at once)."""
+    pytest.importorskip("openvino")
+    model = inference.load_transcriber(runtime="openvino-bf16")
+    chunks = np.random.default_rng(4).normal(-5, 2, (runtimes.FULL_BATCH, runtimes.FULL_WINDOW, N_MELS))
+    chunks = chunks.astype(np.float32)
+    with ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(model.run, chunks) for _ in range(8)]
+        outputs = [call.result(timeout=120) for call in calls]
+    for got in outputs[1:]:
+        for head, values in got.items():
+            np.testing.assert_array_equal(values, outputs[0][head])
+
+
 def test_the_fixed_shape_is_the_transcribers_window() -> None:
-    assert (runtimes.FULL_WINDOW, runtimes.FULL_BATCH) == (inference.CHUNK_FRAMES, inference.BATCH_SIZE)
+    per_call = inference.BATCH_SIZE // inference.CALLS_AHEAD
+    assert (runtimes.FULL_WINDOW, runtimes.FULL_BATCH) == (inference.CHUNK_FRAMES, per_call)
 
 
 def test_openvino_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

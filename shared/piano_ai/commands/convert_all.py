@@ -12,6 +12,7 @@ import logging
 import queue
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -55,7 +56,9 @@ def convert_all(
     # Calls at once each hold a batch's buffers: smaller batches keep the memory of BATCH_SIZE chunks
     # (one thread per call runs a chunk as fast in any batch: docs/benchmarks.md, "Batching").
     batch_size = max(1, model.batch_size // calls_at_once)
-    batcher = ChunkBatcher(model.run, batch_size, parallel=calls_at_once)
+    # One file at a time shares no call: its stream runs its own calls ahead (piano_ai.inference).
+    alone = min(files_at_once, len(sources)) == 1
+    batcher = None if alone else ChunkBatcher(model.run, batch_size, parallel=calls_at_once)
     refused = 0
     claimed: dict[str, tuple[Path, Future[bool]]] = {}  # output name -> the latest input given it
     converting: list[Future[bool]] = []
@@ -91,7 +94,7 @@ class _FileJob:
     def __init__(
         self,
         model: Transcriber,
-        batcher: ChunkBatcher,
+        batcher: ChunkBatcher | None,
         params: NoteParams,
         out_dir: Path,
         formats: tuple[str, ...],
@@ -112,8 +115,11 @@ class _FileJob:
         try:
             bar.reset()
             bar.set_description_str(display.short_name(source.name))
-            with self.batcher.client() as run:
-                model = self.model.with_run(run, self.batcher.batch_size)
+            with ExitStack() as stack:
+                model = self.model
+                if self.batcher is not None:
+                    run = stack.enter_context(self.batcher.client())
+                    model = model.with_run(run, self.batcher.batch_size)
                 progress = display.bar_progress(bar)
                 result = convert_file(
                     source, model, self.params, self.out_dir, self.formats, progress, out_name
