@@ -38,9 +38,7 @@ RUNTIMES = ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras")  # "auto"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 FULL_WINDOW = 512  # frames of a full window (piano_ai.inference.CHUNK_FRAMES)
-FULL_BATCH = (
-    4  # windows per OpenVINO call of the fixed shape (a stream's call: inference.BATCH_SIZE // CALLS_AHEAD)
-)
+FULL_BATCH = 4  # windows per OpenVINO call of the fixed shape: a stream's call (inference.CALLS_AHEAD)
 INT8_OP_TYPES = ("MatMul", "LSTM")  # quantized ops; int8 Conv (ConvInteger) ran ~10x slower than float here
 
 
