@@ -100,14 +100,14 @@ class Transcriber:
 
         Once a full batch is ready its model call runs in a thread of its own while the caller goes on
         (more blocks decoded and turned into log-mel, the previous call's notes), ``calls_ahead`` calls at
-        most. A recording shorter than a full batch makes its calls in the caller's thread.
+        most. A recording shorter than a full batch makes its calls in the caller's thread. A call may
+        read its blocks after the stream has taken the next ones: a caller must not change a block it gave.
         """
         with _CallsAhead(self._run_batch, self.calls_ahead) as calls:
             held = np.zeros((0, N_MELS), np.float32)  # log-mel from frame held_from on
             held_from, received, batch = 0, 0, 0
-            size = max(
-                1, self.batch_size // self.calls_ahead
-            )  # a call's chunks: the calls at once hold batch_size
+            # A call's chunks: the calls at once hold batch_size, whatever calls_ahead is.
+            size = max(1, self.batch_size // self.calls_ahead)
             for block in mel_blocks:
                 held = block if held.size == 0 else np.concatenate([held, block])
                 received += len(block)
@@ -165,9 +165,9 @@ class _CallsAhead:
     back in order; the threads start with the first full batch (before it, and with ``at_once`` 1, calls
     run in the caller's thread).
 
-    The `make bench` set one file at a time, two calls at once: 0.99-1.06 s against 1.15-1.19 s with every
-    call in the caller's thread, 30 MB more at peak, the same MIDI files (docs/benchmarks.md, "Conversion
-    speed").
+    The `make bench` set one file at a time, two calls at once: 0.99-1.06 s against 1.15-1.34 s with every
+    call in the caller's thread, about 30 MB more at peak, the same MIDI files (docs/benchmarks.md,
+    "Conversion speed").
     """
 
     def __init__(self, call: Callable[..., dict[str, FloatArray]], at_once: int) -> None:
