@@ -180,13 +180,12 @@ def set_pass(
     model loaded with the threads it gives each call); the fastest pass into ``report``'s set_ fields."""
     from contextlib import redirect_stdout
 
-    from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
+    from piano_ai.commands.convert import conversion_plan
+    from piano_ai.commands.convert_all import convert_all
     from piano_ai.inference import load_transcriber
-    from piano_ai.runtimes import call_plan
     from piano_ai.types import NoteParams
 
-    at_once = min(FILES_AT_ONCE, len(wavs))
-    threads, calls_at_once = call_plan(at_once)
+    at_once, threads, calls_at_once = conversion_plan(len(wavs))
     model = load_transcriber(model_dir, runtime=runtime, threads=threads)
     params = NoteParams().validate()
     warm_up(model, params)
@@ -202,7 +201,8 @@ def set_pass(
         if failed:
             raise RuntimeError(f"{failed} files failed in the set pass")
     fastest = walls.index(min(walls))
-    report.files_at_once, report.set_wall_s, report.set_cpu_s = at_once, walls[fastest], cpus[fastest]
+    report.files_at_once = min(at_once, len(wavs))
+    report.set_wall_s, report.set_cpu_s = walls[fastest], cpus[fastest]
     report.set_peak_rss_mb = _peak_rss_mb()
 
 

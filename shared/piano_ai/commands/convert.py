@@ -207,13 +207,24 @@ class _StageClock:
             self.forward(stage, fraction)
 
 
-def run(args: argparse.Namespace) -> int:
-    from piano_ai.commands.convert_all import FILES_AT_ONCE, convert_all
-    from piano_ai.errors import PianoAIError
+def conversion_plan(
+    files: int, files_at_once: int | None = None, score: bool = False
+) -> tuple[int, int, int]:
+    """(files converted at once, threads per model call, model calls at once) for `piano-ai convert` of
+    ``files`` files (scripts/bench.py's set pass converts as the CLI does with it)."""
+    from piano_ai.commands.convert_all import FILES_AT_ONCE
     from piano_ai.runtimes import call_plan
 
-    at_once = args.files_at_once or (1 if args.score else FILES_AT_ONCE)
-    threads, calls_at_once = call_plan(min(at_once, len(args.files)))
+    at_once = files_at_once or (1 if score else FILES_AT_ONCE)
+    threads, calls_at_once = call_plan(min(at_once, files))
+    return at_once, threads, calls_at_once
+
+
+def run(args: argparse.Namespace) -> int:
+    from piano_ai.commands.convert_all import convert_all
+    from piano_ai.errors import PianoAIError
+
+    at_once, threads, calls_at_once = conversion_plan(len(args.files), args.files_at_once, args.score)
     try:
         params = note_params(args)
         model = _load_model(args, threads)

@@ -53,12 +53,13 @@ def convert_all(
 
     from piano_ai.batching import ChunkBatcher
 
-    # Calls at once each hold a batch's buffers: smaller batches keep the memory of BATCH_SIZE chunks
-    # (one thread per call runs a chunk as fast in any batch: docs/benchmarks.md, "Batching").
-    batch_size = max(1, model.batch_size // calls_at_once)
     # One file at a time shares no call: its stream runs its own calls ahead (piano_ai.inference).
-    alone = min(files_at_once, len(sources)) == 1
-    batcher = None if alone else ChunkBatcher(model.run, batch_size, parallel=calls_at_once)
+    batcher = None
+    if min(files_at_once, len(sources)) > 1:
+        # Calls at once each hold a batch's buffers: smaller batches keep the memory of BATCH_SIZE chunks
+        # (one thread per call runs a chunk as fast in any batch: docs/benchmarks.md, "Batching").
+        batch_size = max(1, model.batch_size // calls_at_once)
+        batcher = ChunkBatcher(model.run, batch_size, parallel=calls_at_once)
     refused = 0
     claimed: dict[str, tuple[Path, Future[bool]]] = {}  # output name -> the latest input given it
     converting: list[Future[bool]] = []
