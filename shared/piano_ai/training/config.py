@@ -29,6 +29,8 @@ class TrainConfig:
     # "front": input norm, conv layers and embedding stay; the BiLSTMs and every head learn;
     # "all-but-pedal": only the pedal head's BiLSTM and output learn (every other output stays as it was)
     freeze: str = ""
+    gain_db: float = 0.0  # each training window's level moved by a random gain within +-this (0 = none)
+    tilt_db: float = 0.0  # and its spectrum tilted: the top mel band moved up to +-this against the bottom
     seed: int = 1234  # window sampling and weight init
     max_hours: float = 0.0  # stop after this much wall time (0 = no limit); resumable afterwards
 

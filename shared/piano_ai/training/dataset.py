@@ -19,6 +19,7 @@ from piano_ai.types import Note
 
 log = logging.getLogger(__name__)
 MEL_PAD = float(np.log(LOG_FLOOR))  # log-mel value of silence
+DB_TO_LOG = np.log(10.0) / 10.0  # a power ratio in dB as a step of the natural-log mel
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,19 @@ def batches_random(clips: list[Clip], length: int, batch_size: int, rng: np.rand
         start = int(rng.integers(0, max(1, frames - length // 2)))
         items.append(window(clips[i], start, length))
     return _stack(items)
+
+
+def augment(mel: np.ndarray, rng: np.random.Generator, gain_db: float, tilt_db: float) -> np.ndarray:
+    """A batch of log-mel windows (batch, frames, bands), each as if recorded at another level (a random
+    gain within +-gain_db) through another microphone or room (a random linear tilt across the bands, the
+    top band within +-tilt_db of the bottom one); silence stays at the floor."""
+    if gain_db <= 0 and tilt_db <= 0:
+        return mel
+    batch, _, bands = mel.shape
+    gain = rng.uniform(-gain_db, gain_db, (batch, 1, 1))
+    tilt = rng.uniform(-tilt_db, tilt_db, (batch, 1, 1)) * np.linspace(-0.5, 0.5, bands)
+    shift = (gain + tilt) * DB_TO_LOG
+    return np.where(mel > MEL_PAD, np.maximum(mel + shift, MEL_PAD), MEL_PAD).astype(mel.dtype)
 
 
 def fixed_windows(clips: list[Clip], length: int) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:

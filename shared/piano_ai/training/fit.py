@@ -12,7 +12,7 @@ import numpy as np
 from piano_ai.model import ModelConfig, backbone, build_model, front, heads
 from piano_ai.runtimes import write_int8
 from piano_ai.training.config import TrainConfig
-from piano_ai.training.dataset import Clip, batches_random, fixed_windows, load_clips
+from piano_ai.training.dataset import Clip, augment, batches_random, fixed_windows, load_clips
 from piano_ai.training.losses import head_losses
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class _RandomWindows(_dataset_base()):  # type: ignore[misc]
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.cfg.seed, self.epoch, index])
         mel, targets = batches_random(self.clips, self.cfg.window_frames, self.cfg.batch_size, rng)
+        mel = augment(mel, rng, self.cfg.gain_db, self.cfg.tilt_db)
         return mel, {h: targets[h] for h in self.heads}
 
     def on_epoch_end(self) -> None:

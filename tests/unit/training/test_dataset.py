@@ -7,6 +7,7 @@ from piano_ai.constants import N_KEYS, N_MELS
 from piano_ai.training.dataset import (
     MEL_PAD,
     Clip,
+    augment,
     batches_random,
     clip_notes,
     fixed_windows,
@@ -48,6 +49,24 @@ def test_random_batches_are_reproducible() -> None:
     b = batches_random(clips, 64, 4, np.random.default_rng([1, 2]))
     assert a[0].shape == (4, 64, N_MELS)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_augment_moves_each_window_by_its_own_gain_and_tilt_and_keeps_silence_at_the_floor() -> None:
+    mel = np.zeros((3, 4, N_MELS), np.float32)
+    mel[:, 2:] = MEL_PAD  # silent frames
+    out = augment(mel, np.random.default_rng(0), gain_db=6.0, tilt_db=4.0)
+    db = out[:, :2] / (np.log(10.0) / 10.0)  # the sounding frames' change in dB
+    assert np.allclose(db[:, 0], db[:, 1])  # one gain and tilt per window, the same in every frame
+    steps = np.diff(db[:, 0], axis=-1)
+    assert np.allclose(steps, steps[:, :1], atol=1e-4)  # a linear tilt across the bands
+    assert (np.abs(db[:, 0].mean(axis=-1)) <= 6.0).all() and (np.abs(db[:, 0, -1] - db[:, 0, 0]) <= 4.0).all()
+    assert len({round(float(d), 4) for d in db[:, 0, 0]}) == 3  # each window its own
+    assert (out[:, 2:] == MEL_PAD).all()
+
+
+def test_augment_off_returns_the_windows_unchanged() -> None:
+    mel = np.ones((2, 4, N_MELS), np.float32)
+    assert augment(mel, np.random.default_rng(0), 0.0, 0.0) is mel
 
 
 def test_fixed_windows_cover_each_clip() -> None:
