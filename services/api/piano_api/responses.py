@@ -2,9 +2,13 @@
 
 ``errors(404, 409)`` goes in a route's ``responses=``; every /v1 route also names 401 and 503 (the key
 check and the job store come before any handler), so ``V1_ERRORS`` is added by the routers themselves.
+``json_body`` answers with a model already built, for the hottest routes.
 """
 
 from typing import Any
+
+from fastapi import Response
+from pydantic import BaseModel
 
 from piano_api.problems import PROBLEM_JSON
 from piano_api.schemas import Problem
@@ -53,3 +57,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 V1_ERRORS = errors(401, 503)  # every /v1 route: the key check and the job store
+
+
+def json_body(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``model`` as the JSON response, serialised here. A route's ``response_model`` still documents it,
+    but FastAPI no longer validates the model it was just built as, and a plain ``def`` route saves the
+    thread-pool hop that validation takes (a submit and a poll made two hops; now one)."""
+    body = model.model_dump_json(by_alias=True)
+    return Response(body, status_code, headers, media_type="application/json")

@@ -48,15 +48,29 @@ def db_in(session: Session, seconds: float) -> Any:
     return db_now(session) + timedelta(seconds=seconds)
 
 
+# Every column's plain default (progress, attempts, want_score, ...): what a new row holds unless told.
+_ROW_DEFAULTS = {
+    c.key: c.default.arg for c in Job.__table__.columns if c.default is not None and c.default.is_scalar
+}
+
+
 def create_job(session: Session, **fields: Any) -> Job:
     """Insert a queued job and commit; IntegrityError when its idempotency key is taken. A field may be a
     SQL expression (``db_now`` on Postgres): such a row is inserted with RETURNING, so reading the field
-    costs no second query (the ORM's own insert, half the CPU on SQLite, would read it back)."""
+    costs no second query. That insert is a Core one, its plain values sent as parameters, and the job
+    returned is built from them, not loaded into the session (0.29 ms of CPU against 0.42-0.44 for the
+    ORM's insert ... returning(Job) or a Core insert with every value in the statement)."""
     now = utcnow()
-    values = dict(status=QUEUED, progress=0.0, attempts=0, created_at=now, updated_at=now, **fields)
+    values = {**_ROW_DEFAULTS, "status": QUEUED, "created_at": now, "updated_at": now, **fields}
+    computed = {name: value for name, value in values.items() if isinstance(value, ClauseElement)}
     try:
-        if any(isinstance(value, ClauseElement) for value in fields.values()):
-            job = session.scalars(insert(Job).values(**values).returning(Job)).one()
+        if computed:
+            table = Job.__table__
+            returning = [table.c.seq, *(table.c[name] for name in computed)]
+            plain = {name: value for name, value in values.items() if name not in computed}
+            statement = insert(table).values(**computed).returning(*returning)
+            row = session.connection().execute(statement, plain).one()
+            job = Job(**plain, **row._asdict())
         else:
             job = Job(**values)
             session.add(job)
@@ -82,11 +96,18 @@ def get_job_by_idempotency_key(session: Session, key: str, owner_key_id: int | N
 
 def count_active(session: Session, owner_key_id: int | None) -> int:
     """Queued and running jobs of API key ``owner_key_id``."""
-    active = [s.value for s in ACTIVE_STATUSES]
-    owner = Job.owner_key_id.is_(None) if owner_key_id is None else Job.owner_key_id == owner_key_id
-    return int(
-        session.scalar(select(func.count()).select_from(Job).where(Job.status.in_(active), owner)) or 0
-    )
+    if owner_key_id is None:
+        return int(session.connection().execute(_COUNT_ACTIVE_UNOWNED).scalar() or 0)
+    return int(session.connection().execute(_COUNT_ACTIVE, {"owner": owner_key_id}).scalar() or 0)
+
+
+# Built once, run through the connection: a submit runs one of them (0.16 ms of CPU with Postgres
+# against 0.30 built each time and run through the ORM).
+_COUNT_ACTIVE_OF = (
+    select(func.count()).select_from(Job).where(Job.status.in_([s.value for s in ACTIVE_STATUSES]))
+)
+_COUNT_ACTIVE = _COUNT_ACTIVE_OF.where(Job.owner_key_id == bindparam("owner"))
+_COUNT_ACTIVE_UNOWNED = _COUNT_ACTIVE_OF.where(Job.owner_key_id.is_(None))
 
 
 def list_jobs(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from service_testkit import throwaway_postgres
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -235,6 +235,35 @@ def test_progress_and_renewal_keep_the_lease_of_the_current_run_only(sessions: s
         _lapse(session, "p1")
         assert not job_store.renew_lease(session, "p1", old, lease_s=30)  # a superseded run renews nothing
         assert recovery.stale_running(session) == [("p1", new, 2)]
+
+
+def test_a_job_made_with_the_database_clock_comes_back_as_its_row_reads(
+    sessions: sessionmaker[Session],
+) -> None:
+    """create_job's answer (built from the insert's values and RETURNING, not read back) is the row: every
+    column, the sequence number and the database's send time included, in one insert and a commit."""
+    statements: list[str] = []
+    with sessions() as session:
+        engine = session.get_bind()
+        record = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", record)
+        made = job_store.create_job(
+            session,
+            id="j1",
+            filename="a.wav",
+            size_bytes=3,
+            params=PARAMS,
+            input_key="jobs/j1/input.wav",
+            owner_key_id=None,
+            enqueued_at=job_store.db_now(session),
+        )
+        event.remove(engine, "before_cursor_execute", record)
+    assert [sql.split()[0] for sql in statements] == ["INSERT"]
+    with sessions() as session:
+        row = job_store.get_job(session, "j1")
+    assert row is not None and made.enqueued_at is not None
+    columns = [column.key for column in Job.__table__.columns]
+    assert {c: getattr(made, c) for c in columns} == {c: getattr(row, c) for c in columns}
 
 
 def test_leases_and_send_times_use_the_database_clock(

@@ -22,7 +22,7 @@ from piano_api.auth import Caller, CallerDep
 from piano_api.deps import EnqueueDep, LimiterDep, SessionDep, SettingsDep, StorageDep
 from piano_api.metrics import JOBS_SUBMITTED
 from piano_api.problems import ApiError
-from piano_api.responses import V1_ERRORS, errors
+from piano_api.responses import V1_ERRORS, errors, json_body
 from piano_api.schemas import MIN_NOTE_MS, PROBABILITY, JobList, JobNotes, JobPublic, ParamsChange, Status
 from piano_api.submission import submit
 from piano_api.uploads import clean_filename, inspect_upload
@@ -62,7 +62,6 @@ def succeeded_or_409(job: Job) -> None:
 
 @router.post("", status_code=202, response_model=JobPublic, responses=errors(400, 409, 413, 415, 422, 429))
 def create_job(
-    response: Response,
     caller: CallerDep,
     limiter: LimiterDep,
     session: SessionDep,
@@ -90,7 +89,7 @@ def create_job(
     ] = "network",
     score: Annotated[bool, Form(description=SCORE_HELP)] = False,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> JobPublic:
+) -> Response:
     """Upload a recording to convert; poll the returned job (Location) until it succeeds."""
     limiter.check_rate(caller)
     params = NoteParams(
@@ -116,12 +115,12 @@ def create_job(
         owner_key_id=caller.key_id,
         admit=admit,
     )
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    headers = {"Location": f"/v1/jobs/{job.id}"}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
     else:
         JOBS_SUBMITTED.inc()
-    return JobPublic.from_job(job)
+    return json_body(JobPublic.from_job(job), 202, headers)
 
 
 @router.get("", response_model=JobList, responses=errors(422))
@@ -146,9 +145,9 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=errors(404, 422))
-def get_job(caller: CallerDep, session: SessionDep, job_id: str) -> JobPublic:
+def get_job(caller: CallerDep, session: SessionDep, job_id: str) -> Response:
     """One job: status, stage, progress, timestamps, error and result links."""
-    return JobPublic.from_job(job_or_404(session, caller, job_id))
+    return json_body(JobPublic.from_job(job_or_404(session, caller, job_id)))
 
 
 def _decoded(storage: StorageDep, job: Job, change: ParamsChange) -> tuple[Transcript, NoteParams] | None:
