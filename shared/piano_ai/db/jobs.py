@@ -11,9 +11,9 @@ one short.
 from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Interval, Update, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Interval, Table, Update, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ClauseElement
@@ -65,7 +65,7 @@ def create_job(session: Session, **fields: Any) -> Job:
     computed = {name: value for name, value in values.items() if isinstance(value, ClauseElement)}
     try:
         if computed:
-            table = Job.__table__
+            table = cast(Table, Job.__table__)
             returning = [table.c.seq, *(table.c[name] for name in computed)]
             plain = {name: value for name, value in values.items() if name not in computed}
             statement = insert(table).values(**computed).returning(*returning)
