@@ -113,7 +113,7 @@ def test_a_model_directory_s_own_sustain_network_is_used(tmp_path) -> None:
 def test_a_long_recording_is_judged_in_blocks_as_it_would_be_whole() -> None:
     sums = np.random.default_rng(4).uniform(0, 3, (2 * ROWS + 500, len(SUMS))).astype(np.float32)
     whole = shipped_nets().sustain.probability(features(sums))
-    # The network runs in float32, and BLAS rounds a float32 product differently for another number of rows on
-    # some CPUs (an AMD EPYC: up to 4.6e-7 for the same rows judged 8,192 at a time or 16,884 at once); a block
-    # read without its context is off by 0.89.
+    # The network runs in float32, and BLAS rounds a float32 product differently for another number of
+    # rows on some CPUs (an AMD EPYC: up to 4.6e-7 for the same rows judged 8,192 at a time or 16,884 at
+    # once); a block read without its context is off by 0.89.
     np.testing.assert_allclose(probability(sums), whole, rtol=0, atol=1e-5)
