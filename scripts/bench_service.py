@@ -52,6 +52,7 @@ CLIENTS = {
     "ab": "ApacheBench, `ab -c 20` (a new connection a request)",
     "threads": "20 Python threads with httpx in the bench's process (keep-alive)",
 }
+QUIET_WORKER = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # as the images start it
 WARM_UP = 40  # submits before the measured ones
 API_COMMAND = "python -m piano_api.serve piano_api.main:app"  # uvicorn, Nagle off (piano_api.serve)
 SECTION = "## Job service"  # docs/benchmarks.md: one "### <backend>" subsection per backend under it
@@ -465,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--worker-threads", type=int, default=0, help="OMP_NUM_THREADS of each worker (default: unset)"
     )
+    parser.add_argument(
+        "--worker-args", default="", help='more `celery worker` options, e.g. "--without-gossip --without-mingle"'
+    )
     parser.add_argument("--write-docs", type=Path, help="replace the job-service section of this file")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -542,8 +546,8 @@ def run_bench(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> Resul
         worker_env = env | ({"OMP_NUM_THREADS": str(args.worker_threads)} if args.worker_threads else {})
         for n in range(args.workers):  # as `docker compose up --scale worker=N`: one job at a time each
             worker = ["celery", "-A", "piano_worker.celery_app:app", "worker", "-n", f"bench{n}@%h"]
-            worker += ["--concurrency", str(args.concurrency), "--prefetch-multiplier", "1"]
-            worker += ["--pool", args.pool]
+            worker += ["--concurrency", str(args.concurrency), "--prefetch-multiplier", "1", *QUIET_WORKER]
+            worker += ["--pool", args.pool, *shlex.split(args.worker_args)]
             procs.append(start(f"worker{n}", worker, worker_env, tmp))
         with httpx.Client(base_url=api, timeout=60, headers=HEADERS) as http:
             clip = files[0].read_bytes()

@@ -330,6 +330,9 @@ class Stack:
                 "1",
                 "--prefetch-multiplier",
                 "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
                 "--loglevel",
                 "INFO",
             ],  # fmt: skip

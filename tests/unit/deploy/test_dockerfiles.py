@@ -198,7 +198,9 @@ def test_worker_command_is_the_same_everywhere() -> None:
     k8s_cmd = k8s["spec"]["template"]["spec"]["containers"][0]["command"]
     assert cmds[0] == cmds[1] == compose == k8s_cmd
     joined = " ".join(compose)
-    assert "-Q transcribe --concurrency 1 --prefetch-multiplier 1 --include piano_worker.heartbeat" in joined
+    assert "-Q transcribe --concurrency 1 --prefetch-multiplier 1" in joined
+    # no worker-to-worker chatter on the broker: no revokes, elections or Flower here, liveness is the file
+    assert "--without-gossip --without-mingle --without-heartbeat --include piano_worker.heartbeat" in joined
 
 
 def test_gpu_image_swaps_tensorflow_cpu_for_the_cuda_build() -> None:
