@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         "--worker-threads", type=int, default=0, help="OMP_NUM_THREADS of each worker (default: unset)"
     )
     parser.add_argument(
-        "--worker-args", default="", help='more `celery worker` options, e.g. "--without-gossip --without-mingle"'
+        "--worker-args", default="", help='more `celery worker` options, e.g. "--autoscale 2,1"'
     )
     parser.add_argument("--write-docs", type=Path, help="replace the job-service section of this file")
     args = parser.parse_args(argv)
