@@ -137,9 +137,12 @@ class Settings(BaseSettings):
 
     @property
     def broker_transport(self) -> str | None:
-        """Celery's broker_transport: None (the URL's) for Redis, else piano_ai.broker's filesystem
+        """Celery's broker_transport: for ``redis://`` piano_ai.redis_broker's (kombu's, one Redis client per
+        channel), for other Redis URLs (``rediss://``) kombu's own, else piano_ai.broker's filesystem
         transport (a worker takes its next message as soon as it settles the last)."""
-        return None if self.redis_url else "piano_ai.broker:Transport"
+        if self.redis_url:
+            return "piano_ai.redis_broker:Transport" if self.redis_url.startswith("redis://") else None
+        return "piano_ai.broker:Transport"
 
     @property
     def effective_job_lease_s(self) -> float:
