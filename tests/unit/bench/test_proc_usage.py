@@ -17,11 +17,14 @@ def test_cpu_time_grows_with_work_and_counts_children() -> None:
     while time.process_time() < deadline:
         pass
     assert cpu_s(os.getpid()) - before >= 0.2
-    busy = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\ninput()"
-    child = subprocess.Popen([sys.executable, "-c", busy], stdin=subprocess.PIPE)
+    busy = (
+        "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\n"
+        "print('done', flush=True)\ninput()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", busy], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert child.pid in children(os.getpid())
-        time.sleep(1.5)  # the child's busy loop ends, then it waits on stdin
+        assert child.stdout.readline() == b"done\n"  # its busy loop has ended (however loaded the machine)
         assert cpu_s(os.getpid(), with_children=True) - cpu_s(os.getpid()) >= 0.4
     finally:
         child.communicate(b"\n", timeout=30)
