@@ -73,8 +73,9 @@ def test_help_is_fast() -> None:
 
 
 def test_a_conversion_imports_only_what_it_runs(tmp_path: Path) -> None:
-    """The model runs on ONNX Runtime and the features on scipy.fft: no training stack, no librosa, and none
-    of scipy.signal / scipy.stats (importing them cost every conversion about a second of start-up)."""
+    """The model runs on ONNX Runtime and the features on ducc0's FFT: no training stack, no librosa and no
+    scipy (scipy.signal / scipy.stats cost every conversion about a second of start-up, scipy.fft and
+    scipy.sparse 0.16 s)."""
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
     heavy = {"tensorflow", "keras", "librosa", "torch", "scipy", "pydantic", "pydantic_settings"}
@@ -83,9 +84,8 @@ def test_a_conversion_imports_only_what_it_runs(tmp_path: Path) -> None:
     result = run_python(code, *argv, cwd=tmp_path, env=settings_free_env())
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.splitlines()[-1])
-    assert (tmp_path / "a.mid").exists() and "scipy.fft" in loaded
-    assert [m for m in loaded if m.split(".")[0] != "scipy"] == []  # no settings: nothing sets the model
-    assert [m for m in loaded if m.startswith(("scipy.signal", "scipy.stats"))] == []
+    assert (tmp_path / "a.mid").exists()
+    assert loaded == []  # no settings: nothing sets the model
 
 
 @pytest.mark.parametrize("where", ["environment", "lower-case environment", ".env file"])
