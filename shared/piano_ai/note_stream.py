@@ -7,9 +7,7 @@ once the last frame its decision read lies inside the window. Memory then depend
 most ends.SPAN_FRAMES when the network ends notes), not on the recording.
 """
 
-from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -21,7 +19,6 @@ from piano_ai.types import FloatArray, Note, NoteParams
 
 SETTLE_FRAMES = END_CONTEXT  # an onset peak this near the window's end may not be decided yet
 MIN_NEW_FRAMES = 4096  # frames (131 s) gathered before the window is searched again: amortises the overlap
-QUEUED_SEARCHES = 2  # background searches given out and not done, at most: each holds its frames
 NOTE_HEADS = ("onset", "frame", "offset", "velocity")  # the heads notes are made of; others pass by
 KEPT = (*NOTE_HEADS, LEVEL)  # what the window keeps: those, and the levels when the blocks have them
 
@@ -30,21 +27,11 @@ class NoteStream:
     """Feed activation blocks in order with push(), then finish() for the notes, sorted by (start, pitch).
 
     The result equals notes.notes_from_activations on the whole recording's activations.
-
-    ``background``: each search but the last runs in a thread of the stream's own while push() returns (one
-    search at a time, in order), so a caller that makes the activations goes on meanwhile. In a conversion
-    the main thread computes the log-mel that feeds the model's calls; searching in it left the model idle
-    for the search's length (0.13 s of a 292 s recording's 0.61 s). A stream made with it must be finished
-    or closed.
     """
 
-    def __init__(
-        self, params: NoteParams | None = None, nets: NoteNets | None = None, background: bool = False
-    ) -> None:
+    def __init__(self, params: NoteParams | None = None, nets: NoteNets | None = None) -> None:
         self.params = (params or NoteParams()).validate()
         self.nets = nets  # judge the onset peaks and choose the ends (None: the shipped model's)
-        self._searcher = ThreadPoolExecutor(1, thread_name_prefix="notes") if background else None
-        self._searching: deque[Future[None]] = deque()  # background searches, oldest first
         self._pending: list[Mapping[str, FloatArray]] = []  # blocks not yet joined to the window
         self._window: dict[str, FloatArray] = {}  # (frames, N_KEYS) per head, from frame self._origin
         self._origin = 0  # the window's first frame in the recording
@@ -64,49 +51,17 @@ class NoteStream:
         self._pending.append({head: block[head] for head in KEPT if block.get(head) is not None})
         self._new_frames += len(block["onset"])
         if self._new_frames >= MIN_NEW_FRAMES:
-            self.search_now()
-
-    def search_now(self) -> None:
-        """Search the frames pushed so far now, as push() does every MIN_NEW_FRAMES frames, so that
-        finish() is left what comes after: a caller whose last activations are still being made."""
-        if not self._pending:
-            return
-        pending = self._take_pending()
-        if self._searcher is None:
-            self._search(pending, last=False)
-            return
-        # The one thread runs the searches in order: each starts from the window the one before left.
-        while len(self._searching) >= QUEUED_SEARCHES or (self._searching and self._searching[0].done()):
-            self._searching.popleft().result()  # bounds the frames held; raises a search's error
-        self._searching.append(self._searcher.submit(self._search, pending, False))
+            self._search(last=False)
 
     def finish(self) -> list[Note]:
         """The notes of everything pushed, sorted by (start, pitch)."""
-        try:
-            self._wait()
-            self._search(self._take_pending(), last=True)
-        finally:
-            self.close()
+        self._search(last=True)
         notes = sorted(self._notes, key=lambda n: (n.start, n.pitch))
         self._notes = []
         return notes
 
-    def close(self) -> None:
-        """Stop the background thread (a search running is waited for); finish() does it too."""
-        if self._searcher is not None:
-            self._searcher.shutdown(wait=True, cancel_futures=True)
-
-    def _wait(self) -> None:
-        """Wait for the background searches given out; the first error is raised here."""
-        while self._searching:
-            self._searching.popleft().result()
-
-    def _take_pending(self) -> list[Mapping[str, FloatArray]]:
-        pending, self._pending, self._new_frames = self._pending, [], 0
-        return pending
-
-    def _search(self, pending: list[Mapping[str, FloatArray]], last: bool) -> None:
-        window = self._join(pending)
+    def _search(self, last: bool) -> None:
+        window = self._join()
         frames = len(window["onset"]) if window else 0
         if frames == 0:
             return
@@ -136,9 +91,10 @@ class NoteStream:
         if not last:
             self._slide(window, found.times[(found.times >= first_onset) & ~settled], frames)
 
-    def _join(self, pending: list[Mapping[str, FloatArray]]) -> dict[str, FloatArray]:
-        parts = [self._window, *pending] if self._window else pending
+    def _join(self) -> dict[str, FloatArray]:
+        parts = [self._window, *self._pending] if self._window else self._pending
         self._window = {head: np.concatenate([p[head] for p in parts]) for head in parts[0]} if parts else {}
+        self._pending, self._new_frames = [], 0
         return self._window
 
     def _slide(self, window: dict[str, FloatArray], open_onsets: np.ndarray, frames: int) -> None:

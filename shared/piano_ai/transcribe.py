@@ -127,13 +127,12 @@ def transcribe_blocks(
     from piano_ai.sustain import frame_sums
 
     nets = _nets(model)
-    notes = NoteStream(params, nets, background=True)  # searches beside the log-mel and the model
+    notes = NoteStream(params, nets)
     report = progress or _noop
     samples = 0
-    ended = False  # every block read: the model's last calls are running
 
     def mel_blocks() -> Iterator[FloatArray]:
-        nonlocal samples, ended
+        nonlocal samples
         features = LogMelStream()
         report("decoding", 0.0)
         for audio in prefetch(blocks, PREFETCH_BLOCKS):
@@ -142,27 +141,17 @@ def transcribe_blocks(
             if expected_s:
                 report("inference", min(samples / SAMPLE_RATE / expected_s, 1.0))
         yield from features.finish()
-        ended = True
 
-    sustain_inputs = ("onset", "frame", "offset", "pedal")  # sustain.frame_sums' heads
     sums: list[FloatArray] = []  # (frames, 5) per block: small enough to keep whole (6.7 MB for 3 h)
     kept: dict[str, list[npt.NDArray[np.uint8]]] = {}
-    searched_at_end = False
-    try:
-        for activations in model.stream(mel_blocks()):
-            notes.push(activations)
-            if ended and not searched_at_end:  # beside the model's last calls, not after them
-                notes.search_now()
-                searched_at_end = True
-            if activations.get("pedal") is not None:
-                sums.append(frame_sums(*(activations[head] for head in sustain_inputs)))
-            if keep_activations:
-                for head, values in activations.items():
-                    if values is not None:
-                        kept.setdefault(head, []).append(quantize(values))
-    except BaseException:
-        notes.close()
-        raise
+    for activations in model.stream(mel_blocks()):
+        notes.push(activations)
+        if activations.get("pedal") is not None:
+            sums.append(frame_sums(*(activations[head] for head in ("onset", "frame", "offset", "pedal"))))
+        if keep_activations:
+            for head, values in activations.items():
+                if values is not None:
+                    kept.setdefault(head, []).append(quantize(values))
     report("inference", 1.0)  # the last batches run after the audio ends: their time is inference's
     report("postprocessing", 0.0)
     found, sustain = _with_pedal(notes.finish(), np.concatenate(sums) if sums else None, params, nets)

@@ -1,7 +1,5 @@
 """NoteStream: notes from activations in blocks are the whole recording's notes, in bounded memory."""
 
-import threading
-
 import numpy as np
 import pytest
 import scipy.ndimage
@@ -13,7 +11,6 @@ from piano_ai.notes import notes_from_activations
 from piano_ai.types import Activations, NoteParams
 
 FRAMES = 12_000  # 6.4 min
-HEADS = ("onset", "frame", "offset", "velocity")
 
 
 def smoothed(rng: np.random.Generator, density: float, sigma: float) -> np.ndarray:
@@ -121,29 +118,3 @@ def test_streamed_notes_equal_the_whole_recordings_where_peaks_echo(monkeypatch:
     for first in range(0, FRAMES, 7):
         stream.push({h: getattr(act, h)[first : first + 7] for h in ("onset", "frame", "offset", "velocity")})
     assert stream.finish() == notes_from_activations(act, params)
-
-
-@pytest.mark.parametrize("search_every", [50, 300, 4096])
-def test_notes_searched_in_the_background_equal_the_whole_recordings(
-    activations: Activations, search_every: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Searches run in the stream's own thread, queued while more blocks arrive, and searches asked for
-    early (search_now, as a conversion does when the audio ends) find the whole recording's notes."""
-    monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", search_every)
-    stream = NoteStream(background=True)
-    for n, first in enumerate(range(0, FRAMES, 128)):
-        stream.push({h: getattr(activations, h)[first : first + 128] for h in HEADS})
-        if n % 17 == 16:
-            stream.search_now()
-    assert stream.finish() == notes_from_activations(activations, NoteParams())
-    assert not [t for t in threading.enumerate() if t.name.startswith("notes")]  # finish() ends the thread
-
-
-def test_an_error_in_a_background_search_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(note_stream, "MIN_NEW_FRAMES", 10)
-    stream = NoteStream(background=True)
-    stream.push({h: np.zeros((10, N_KEYS), np.float32) for h in HEADS})
-    stream.push({h: np.zeros((10, N_KEYS - 1), np.float32) for h in HEADS})  # cannot join the window
-    with pytest.raises(ValueError):
-        stream.finish()
-    assert not [t for t in threading.enumerate() if t.name.startswith("notes")]
