@@ -71,11 +71,15 @@ def ends_inside_a_frame(path: Path) -> bool:
 
     Walks the frames from the first one after any ID3v2 tags. A stretch that is not a frame header
     (an ID3v1 or APE tag, junk, damage) ends the walk without a verdict: only a frame that provably
-    runs past the end of the file counts.
+    runs past the end of the file counts. Where a Xing/Info tag counts the stream's bytes and the file
+    holds them all, with no frame after them, the walk is skipped (in Python it took 6-10 ms a
+    5-minute file, at the end of its decoding).
     """
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         size = len(data)
         position = _first_frame(data, after_id3v2(handle))
+        if position is not None and _whole_by_xing(data, position):
+            return False
         while position is not None and position < size:
             if size - position < 4:  # the file ends inside a frame header
                 return _header_prefix(data[position:])
@@ -103,6 +107,19 @@ def _xing(tag: bytes) -> tuple[int, int] | None:
         delay_padding = int.from_bytes(tag[lame + 21 : lame + 24], "big")  # two 12-bit numbers
         trimmed = (delay_padding >> 12) + (delay_padding & 0xFFF)
     return int.from_bytes(tag[8:12], "big"), trimmed
+
+
+def _whole_by_xing(data: mmap.mmap, first: int) -> bool:
+    """True when the first frame (at ``first``) has a Xing/Info tag with the stream's byte count, the file
+    holds that many bytes from it, and no frame header follows them (a count too small to trust)."""
+    header = data[first : first + 4]
+    mono = header[3] >> 6 == 3
+    side_info = (17 if mono else 32) if (header[1] >> 3) & 3 == 3 else (9 if mono else 17)
+    tag = data[first + 4 + side_info : first + 4 + side_info + 16]
+    if tag[:4] not in (b"Xing", b"Info") or len(tag) < 16 or not tag[7] & 1 or not tag[7] & 2:
+        return False
+    end = first + int.from_bytes(tag[12:16], "big")  # the bytes field follows the frames field
+    return end <= len(data) and frame_length(data[end : end + 4]) is None
 
 
 def _vbri_frames(tag: bytes) -> int | None:

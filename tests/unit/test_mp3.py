@@ -64,3 +64,34 @@ def test_declared_duration_from_the_xing_header(rate: int) -> None:
 def test_no_declared_duration_without_a_xing_header() -> None:
     assert declared_duration_s(io.BytesIO(ID3V2 + FRAME * 10)) is None
     assert declared_duration_s(io.BytesIO(b"#EXTM3U\n")) is None
+
+
+def _encoded(tmp_path: Path) -> Path:
+    """A 3 s mp3 as libsndfile (LAME) writes it: a Xing tag counting the stream's frames and bytes."""
+    path = tmp_path / "whole.mp3"
+    sf.write(path, np.random.default_rng(0).normal(0, 0.1, 3 * 44100).astype(np.float32), 44100, format="MP3")
+    return path
+
+
+def test_a_whole_file_whose_xing_tag_counts_its_bytes(tmp_path: Path) -> None:
+    path = _encoded(tmp_path)
+    data = path.read_bytes()
+    assert data.find(b"Xing") != -1
+    assert not ends_inside_a_frame(path)
+    (tmp_path / "tagged.mp3").write_bytes(data + b"TAG" + bytes(125))
+    assert not ends_inside_a_frame(tmp_path / "tagged.mp3")
+
+
+@pytest.mark.parametrize("cut", [1, 100])
+def test_a_cut_file_whose_xing_tag_counts_more_bytes_than_it_has(tmp_path: Path, cut: int) -> None:
+    path = _encoded(tmp_path)
+    path.write_bytes(path.read_bytes()[:-cut])
+    assert ends_inside_a_frame(path)
+
+
+def test_a_xing_byte_count_followed_by_more_frames_is_not_trusted(tmp_path: Path) -> None:
+    """Frames past the count (a count too small): the walk decides, and finds the cut last frame."""
+    path = _encoded(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data + FRAME + FRAME[:200])
+    assert ends_inside_a_frame(path)
