@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus
 # and decodes a few frames of noise.
 FFMPEG_ONLY_DEMUXERS = frozenset({"aac", "mov"})
 BLOCK_SAMPLES = 1 << 17  # samples at SAMPLE_RATE per decoded block (8.2 s, 512 KB): bounds peak memory
+READ_AHEAD = 2  # blocks libsndfile reads ahead of the resampler (_read_soundfile)
 TRUNCATION_TOLERANCE = 0.01  # decoded length may fall this fraction short of the declared length
 
 
@@ -137,22 +139,36 @@ def _decode_any(
 def _read_soundfile(
     handle: sf.SoundFile, name: str, max_s: float | None, declared_s: float | None
 ) -> Iterator[FloatArray]:
-    """Read an open file block by block, mixing to mono and resampling as we go (soxr's streaming mode)."""
+    """Read an open file block by block, mixing to mono and resampling as we go (soxr's streaming mode).
+
+    Where there is resampling to do, libsndfile reads the next blocks in a thread of its own meanwhile (both
+    release the GIL): decoding an mp3 is the longest chain of a conversion, and the `make bench` mp3 files
+    one at a time took 0.810-0.857 s against 0.848-0.951 s with reading and resampling in one thread (best of
+    5, five alternating rounds; docs/benchmarks.md, "Where an mp3 conversion waits")."""
     import soxr
+
+    from piano_ai.prefetch import prefetch
 
     source_rate = handle.samplerate
     limit_s = max_s if max_s is not None else float("inf")
     resampler = None if source_rate == SAMPLE_RATE else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1)
     frames_per_read = max(1, BLOCK_SAMPLES * source_rate // SAMPLE_RATE)
-    read = 0
-    try:
+
+    def blocks() -> Iterator[FloatArray]:
         # read() trims a short read; blocks() would hand back uninitialised frames past a cut.
         while (block := handle.read(frames_per_read, dtype="float32", always_2d=True)).shape[0] > 0:
-            read += block.shape[0]
-            if read > limit_s * source_rate:  # a header that under-declares: stop at the limit
-                raise AudioTooLongError(name, limit_s)
-            mono = to_mono(block)
-            yield resampler.resample_chunk(mono) if resampler else mono
+            yield block
+
+    source = prefetch(blocks(), READ_AHEAD) if resampler else blocks()
+    read = 0
+    try:
+        with closing(source):  # stopping early ends the reading thread before the file is closed
+            for block in source:
+                read += block.shape[0]
+                if read > limit_s * source_rate:  # a header that under-declares: stop at the limit
+                    raise AudioTooLongError(name, limit_s)
+                mono = to_mono(block)
+                yield resampler.resample_chunk(mono) if resampler else mono
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise InvalidAudioError(name, f"corrupt or truncated {handle.format} data: {exc}") from exc
     if resampler is not None:

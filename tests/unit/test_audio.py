@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import soundfile as sf
 from hostile_uploads import cut, mp3_without_xing, playlist_to, silent_flac
 
-from piano_ai.audio import decode, decode_bytes, duration_s, to_mono
+from piano_ai.audio import decode, decode_blocks, decode_bytes, duration_s, to_mono
 from piano_ai.constants import SAMPLE_RATE
 from piano_ai.errors import AudioFileNotFoundError, AudioTooLongError, InvalidAudioError
 
@@ -257,3 +258,19 @@ def test_a_vbr_mp3_without_a_xing_header_is_not_called_truncated(tmp_path: Path)
     )  # fmt: skip
     assert sf.info(path).duration > 20  # the guess
     assert decode(path).size == pytest.approx(10 * SAMPLE_RATE, abs=0.1 * SAMPLE_RATE)
+
+
+def test_a_decode_stopped_early_ends_its_reading_thread(tmp_path: Path) -> None:
+    """Where it resamples, libsndfile reads ahead in a thread of its own: closing the blocks early ends it,
+    and the blocks equal a whole decode's."""
+    path = tmp_path / "long.flac"
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, (40 * SOURCE_RATE, 2)).astype(np.float32)
+    sf.write(path, noise, SOURCE_RATE)
+    before = threading.active_count()
+    blocks = decode_blocks(path)
+    first = next(blocks)
+    blocks.close()
+    assert threading.active_count() == before
+    whole = decode(path)
+    np.testing.assert_array_equal(first, whole[: first.size])
+    assert np.concatenate(list(decode_blocks(path))).size == whole.size
