@@ -56,9 +56,7 @@ def declared_duration_s(stream: BinaryIO) -> float | None:
         return None
     header = data[position : position + 4]
     version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
-    mono = header[3] >> 6 == 3
-    side_info = (17 if mono else 32) if version == 3 else (9 if mono else 17)
-    xing = _xing(data[position + 4 + side_info :])
+    xing = _xing(data[_tag_start(data, position) :])
     frames, trimmed = xing if xing else (_vbri_frames(data[position + 36 :]), 0)
     if not frames:
         return None
@@ -109,13 +107,17 @@ def _xing(tag: bytes) -> tuple[int, int] | None:
     return int.from_bytes(tag[8:12], "big"), trimmed
 
 
+def _tag_start(data: bytes | mmap.mmap, frame: int) -> int:
+    """Where a Xing/Info tag would start in the frame at ``frame``: after its header and side info."""
+    mpeg1, mono = (data[frame + 1] >> 3) & 3 == 3, data[frame + 3] >> 6 == 3
+    return frame + 4 + ((17 if mono else 32) if mpeg1 else (9 if mono else 17))
+
+
 def _whole_by_xing(data: mmap.mmap, first: int) -> bool:
     """True when the first frame (at ``first``) has a Xing/Info tag with the stream's byte count, the file
     holds that many bytes from it, and no frame header follows them (a count too small to trust)."""
-    header = data[first : first + 4]
-    mono = header[3] >> 6 == 3
-    side_info = (17 if mono else 32) if (header[1] >> 3) & 3 == 3 else (9 if mono else 17)
-    tag = data[first + 4 + side_info : first + 4 + side_info + 16]
+    start = _tag_start(data, first)
+    tag = data[start : start + 16]
     if tag[:4] not in (b"Xing", b"Info") or len(tag) < 16 or not tag[7] & 1 or not tag[7] & 2:
         return False
     end = first + int.from_bytes(tag[12:16], "big")  # the bytes field follows the frames field
