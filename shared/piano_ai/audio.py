@@ -10,7 +10,7 @@ refused from its header before decoding when the header tells the length.
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def _read_soundfile(
     resampler = None if source_rate == SAMPLE_RATE else soxr.ResampleStream(source_rate, SAMPLE_RATE, 1)
     frames_per_read = max(1, BLOCK_SAMPLES * source_rate // SAMPLE_RATE)
 
-    def blocks() -> Iterator[FloatArray]:
+    def blocks() -> Generator[FloatArray, None, None]:
         # read() trims a short read; blocks() would hand back uninitialised frames past a cut.
         while (block := handle.read(frames_per_read, dtype="float32", always_2d=True)).shape[0] > 0:
             yield block

@@ -6,7 +6,7 @@ block is decoded while the model runs on the current one.
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -14,7 +14,7 @@ T = TypeVar("T")
 POLL_S = 0.1  # how often a producer blocked on a full queue checks whether the consumer has gone
 
 
-def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+def prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Yield ``items`` in order while a thread produces up to ``depth`` of them ahead.
 
     An exception in the producer is raised here, after the items before it. Stopping early (break, an error
