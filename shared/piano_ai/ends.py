@@ -79,21 +79,30 @@ def span_ends(times: IntArray, reonset: IntArray, frames: int) -> IntArray:
 def candidates(
     frame: FloatArray, offset: FloatArray, times: IntArray, keys: IntArray, span: IntArray
 ) -> IntArray:
-    """(notes, len(KINDS)) candidate end frames, each in onset+1..span (the span when a kind finds none)."""
-    from piano_ai.notes import next_true  # here: piano_ai.notes imports this module
+    """(notes, len(KINDS)) candidate end frames, each in onset+1..span (the span when a kind finds none).
 
-    columns = [
-        next_true(frame < level, np.minimum(times + CROSSING_FROM, frame.shape[0]), keys) - 1
-        for level in CROSSING_LEVELS
-    ]
-    peaks = onset_peaks(offset, OFFSET_FLOOR)
-    at = times + 1
-    for _ in range(OFFSET_PEAKS):
-        found = next_true(peaks, np.minimum(at + 1, frame.shape[0]), keys)
-        columns.append(found)
-        at = found
-    columns.append(span)
-    ends = np.stack(columns, axis=1).reshape(times.size, len(KINDS))
+    Each note's frames from onset+CROSSING_FROM to one past its span are gathered as a row, (notes, at most
+    SPAN_FRAMES): a crossing or a peak beyond them would read as the span anyway. Searched over whole
+    (frames, keys) masks instead, a kind at a time, the 17 kinds took 10.2 against 3.2 ms for 448 notes."""
+    frames, notes = frame.shape[0], times.size
+    first = times + CROSSING_FROM
+    width = max(1, int((span + 2 - first).max(initial=0)))
+    rows = first[:, None] + np.arange(width)
+    inside = rows <= np.minimum(span + 1, frames - 1)[:, None]
+    rows = np.minimum(rows, frames - 1)
+    values = frame[rows, keys[:, None]]
+    columns = []
+    for level in CROSSING_LEVELS:  # the frame before the first frame below the level
+        below = (values < level) & inside
+        hit = below.argmax(axis=1)
+        columns.append(np.where(below[np.arange(notes), hit], first + hit, frames) - 1)
+    # the first OFFSET_PEAKS offset peaks from onset+2: each peak's rank within its note's row
+    row, column = np.nonzero(onset_peaks(offset, OFFSET_FLOOR)[rows, keys[:, None]] & inside)
+    rank = np.arange(row.size) - np.searchsorted(row, np.arange(notes))[row]
+    take = rank < OFFSET_PEAKS
+    peaks = np.full((notes, OFFSET_PEAKS), frames, np.int64)
+    peaks[row[take], rank[take]] = first[row[take]] + column[take]
+    ends = np.concatenate([np.stack(columns, axis=1), peaks, span[:, None]], axis=1)
     low = np.minimum(times + 1, span)
     return np.where(ends > span[:, None], span[:, None], np.maximum(ends, low[:, None]))
 
@@ -122,12 +131,14 @@ def features(
         inside = (rows >= 0) & (rows < frames)
         return np.where(inside, head[np.clip(rows, 0, max(frames - 1, 0)), column], 0.0)
 
-    total = np.vstack([np.zeros((1, frame.shape[1]), np.int64), np.cumsum(_quantised(frame), axis=0)])
+    used, column = np.unique(keys, return_inverse=True)  # only the keys with notes have their sums read
+    column = np.repeat(column.reshape(-1), kinds)
+    total = _running_sums(frame[:, used])
 
     def mean(first: IntArray, last: IntArray) -> FloatArray:  # frame head over first..last, 0 outside
         lo, hi = np.clip(first, 0, frames), np.clip(last + 1, 0, frames)
         count = np.maximum(last + 1 - first, 1)
-        return (total[np.maximum(hi, lo), k] - total[lo, k]) / (QUANTUM * count)
+        return (total[np.maximum(hi, lo), column] - total[lo, column]) / (QUANTUM * count)
 
     length = e - t
     crossing = np.tile(np.append(CROSSING_LEVELS, np.zeros(kinds - len(CROSSING_LEVELS))), times.size)
@@ -193,5 +204,13 @@ def note_ends(
     return best, read
 
 
-def _quantised(head: FloatArray) -> npt.NDArray[np.int64]:
-    return np.rint(head.astype(np.float64) * QUANTUM).astype(np.int64)
+def _running_sums(head: FloatArray) -> npt.NDArray[np.float64]:
+    """(frames + 1, keys): 0, then the running sums of ``head`` rounded to 1 / QUANTUM, as whole numbers
+    (float64 holds them exactly below 2**53, some 4,000 years of frames), so a difference is the same in any
+    window."""
+    rounded = head.astype(np.float64)
+    rounded *= QUANTUM
+    np.rint(rounded, out=rounded)
+    total = np.zeros((head.shape[0] + 1, head.shape[1]))
+    np.cumsum(rounded, axis=0, out=total[1:])
+    return total

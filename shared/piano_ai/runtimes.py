@@ -24,6 +24,7 @@ import numpy as np
 
 from piano_ai.constants import N_MELS
 from piano_ai.errors import ModelNotFoundError
+from piano_ai.heap import keep_freed_memory
 from piano_ai.model import ModelConfig, heads
 from piano_ai.types import FloatArray
 
@@ -47,6 +48,7 @@ def runner(runtime: str, model_dir: Path, config: ModelConfig, threads: int | No
     (None: call_plan(1)'s). Every runner may be called from several threads at once."""
     threads = threads or call_plan(1)[0]
     _one_blas_thread()
+    keep_freed_memory()  # the arrays around the model's calls come from reused memory (piano_ai.heap)
     if runtime == "keras":
         return _keras_runner(model_dir, config)
     onnx_path = model_dir / ONNX_FILE

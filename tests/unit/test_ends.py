@@ -45,6 +45,45 @@ def test_every_kind_offers_its_end() -> None:
     assert got["span end"] == FRAMES - 1
 
 
+def candidates_one_by_one(
+    frame: np.ndarray, offset: np.ndarray, times: np.ndarray, keys: np.ndarray, span: np.ndarray
+) -> np.ndarray:
+    """candidates() as a loop over notes and frames: what each kind means, spelled out."""
+    frames = frame.shape[0]
+    rows = []
+    for t, k, s in zip(times.tolist(), keys.tolist(), span.tolist(), strict=True):
+        row = []
+        for level in ends.CROSSING_LEVELS:  # the frame before the first one below the level
+            below = [f for f in range(t + ends.CROSSING_FROM, frames) if frame[f, k] < level]
+            row.append(below[0] - 1 if below else frames - 1)
+        column = offset[:, k]
+        peaks = [
+            f
+            for f in range(t + 2, frames)
+            if column[f] >= ends.OFFSET_FLOOR
+            and column[f] > (column[f - 1] if f else 0)
+            and column[f] >= (column[f + 1] if f + 1 < frames else 0)
+        ]
+        row += (peaks + [frames] * ends.OFFSET_PEAKS)[: ends.OFFSET_PEAKS]
+        row.append(s)
+        rows.append([min(max(end, min(t + 1, s)), s) if end <= s else s for end in row])
+    return np.array(rows, np.int64).reshape(len(rows), len(KINDS))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_candidates_are_what_each_kind_means(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    frames = int(rng.integers(1, 600))
+    frame = (rng.random((frames, N_KEYS)) ** 3).astype(np.float32)
+    offset = (rng.random((frames, N_KEYS)) ** 4).astype(np.float32)
+    notes = int(rng.integers(0, 40))
+    times, keys = rng.integers(0, frames, notes), rng.integers(0, N_KEYS, notes)
+    span = span_ends(times, np.minimum(times + rng.integers(1, 2 * SPAN_FRAMES, notes), frames), frames)
+    got = candidates(frame, offset, times, keys, span)
+    assert got.shape == (notes, len(KINDS))
+    np.testing.assert_array_equal(got, candidates_one_by_one(frame, offset, times, keys, span))
+
+
 def test_a_span_ends_at_the_next_strike_or_after_span_frames() -> None:
     times = np.array([10, 10, 10])
     assert span_ends(times, np.array([50, 1000, 1000]), 1000).tolist() == [

@@ -1,6 +1,6 @@
 """Refit every decoding network for a model directory, in the order they depend on each other.
 
-    python -m piano_ai.training.refit --model DIR [--cache DIR] [--maps data/maps]
+    python -m piano_ai.training.refit --model DIR [--cache DIR] [--maps data/maps] [--seed 0]
 
 The onset networks (onsets.npz, onsets_level.npz) first (they also read the v15 and v24 renders' training
 clips, training.onset_net.DEFAULT_RENDERS): the end and velocity networks are fitted on the notes they find.
@@ -31,12 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, help="keep the model's outputs here (npz per recording)")
     parser.add_argument("--maps", type=Path, default=Path("data/maps"), help="scripts/fetch_maps.py's folder")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the onset, end and velocity fits' seed (sustain_net has its own)"
+    )
     args = parser.parse_args(argv)
     shared = ["--model", str(args.model), "--maps", str(args.maps)]
     shared += ["--cache", str(args.cache)] if args.cache else []
     for module, name in STEPS:
         nets_for.cache_clear()  # each step reads the networks the steps before it wrote
-        code = module.main([*shared, "--out", str(args.model / name)])
+        seeded = [] if module is sustain_net else ["--seed", str(args.seed)]
+        code = module.main([*shared, *seeded, "--out", str(args.model / name)])
         if code:
             return code
     return 0
