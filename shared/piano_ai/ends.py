@@ -206,7 +206,7 @@ def note_ends(
 
 def _running_sums(head: FloatArray) -> npt.NDArray[np.float64]:
     """(frames + 1, keys): 0, then the running sums of ``head`` rounded to 1 / QUANTUM, as whole numbers
-    (float64 holds them exactly below 2**53, some 4,000 years of frames), so a difference is the same in any
+    (float64 holds them exactly below 2**53: some 140 years of frames), so a difference is the same in any
     window."""
     rounded = head.astype(np.float64)
     rounded *= QUANTUM
