@@ -1,9 +1,9 @@
 """Inference runtimes: each turns a model directory into a function from a batch of log-mel chunks to outputs.
 
     onnx       ONNX Runtime, float32
-    onnx-int8  ONNX Runtime on model.int8.onnx: model.onnx with its MatMul and LSTM weights quantized to int8
-               (onnxruntime.quantization's dynamic quantization; the convolutions stay float32), written
-               by export next to model.onnx, or quantized at load (0.3 s) where it is missing
+    onnx-int8  ONNX Runtime on model.int8.onnx: model.onnx with its convolutions (but the first), MatMul and
+               LSTM weights quantized to int8 (piano_ai.quantize), written by export next to model.onnx,
+               or quantized at load where it is missing
     openvino   Intel's OpenVINO on model.onnx, float32 (`pip install openvino`; not in the lock)
     openvino-bf16  the same in bf16 where the CPU has AMX / AVX-512-BF16: the model 1.6x faster on one core,
                whole conversions no faster here (auto_runtime)
@@ -14,7 +14,6 @@ Every runner returns every output the model has, named by head (onset, frame, ..
 
 import importlib.util
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from piano_ai.constants import N_MELS
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.heap import keep_freed_memory
 from piano_ai.model import ModelConfig, heads
+from piano_ai.quantize import INT8_FILE, ONNX_FILE, RANGES_FILE, quantized_int8
 from piano_ai.types import FloatArray
 
 if TYPE_CHECKING:
@@ -36,11 +36,8 @@ RunFn = Callable[
     [FloatArray], dict[str, FloatArray]
 ]  # (batch, frames, N_MELS) -> {head: (batch, frames, ...)}
 RUNTIMES = ("onnx", "onnx-int8", "openvino", "openvino-bf16", "keras")  # "auto": auto_runtime
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
 FULL_WINDOW = 512  # frames of a full window (piano_ai.inference.CHUNK_FRAMES)
 FULL_BATCH = 4  # windows per OpenVINO call of the fixed shape: a stream's call (inference.CALLS_AHEAD)
-INT8_OP_TYPES = ("MatMul", "LSTM")  # quantized ops; int8 Conv (ConvInteger) ran ~10x slower than float here
 
 
 def runner(runtime: str, model_dir: Path, config: ModelConfig, threads: int | None = None) -> RunFn:
@@ -58,7 +55,7 @@ def runner(runtime: str, model_dir: Path, config: ModelConfig, threads: int | No
         return _onnx_runner(str(onnx_path), threads)
     if runtime == "onnx-int8":
         int8_path = model_dir / INT8_FILE
-        model = str(int8_path) if int8_path.is_file() else _quantized_int8(onnx_path)
+        model = str(int8_path) if int8_path.is_file() else quantized_int8(onnx_path, model_dir / RANGES_FILE)
         return _one_chunk_at_a_time(_onnx_runner(model, threads))
     if runtime == "openvino":
         return _openvino_runner(onnx_path, threads)
@@ -104,7 +101,15 @@ def _onnx_runner(model: str | bytes, threads: int) -> RunFn:
     """ONNX Runtime on a model file path or serialized bytes (a session may run several calls at once)."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(model, onnx_options(threads), providers=ort.get_available_providers())
+    # QDQ propagation would move the int8 model's first quantization above the float32 pooling after the
+    # first convolution (piano_ai.quantize), which then ran as a plain uint8 MaxPool: 6.5 ms a chunk
+    # against 0.4 ms
+    session = ort.InferenceSession(
+        model,
+        onnx_options(threads),
+        providers=ort.get_available_providers(),
+        disabled_optimizers=["QDQPropagationTransformer"],
+    )
     input_name = session.get_inputs()[0].name
     names = [o.name for o in session.get_outputs()]
 
@@ -157,25 +162,6 @@ def auto_runtime(model_dir: Path) -> str:
     if (model_dir / INT8_FILE).is_file():
         return "onnx-int8"
     return "onnx" if (model_dir / ONNX_FILE).is_file() else "keras"
-
-
-def write_int8(model_dir: Path) -> Path:
-    """Quantize model_dir's model.onnx into model.int8.onnx beside it (runtime "onnx-int8" loads it)."""
-    out = model_dir / INT8_FILE
-    out.write_bytes(_quantized_int8(model_dir / ONNX_FILE))
-    return out
-
-
-def _quantized_int8(onnx_path: Path) -> bytes:
-    """model.onnx with dynamically quantized int8 weights (MatMul, LSTM), as serialized ONNX bytes."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory(prefix="piano-ai-int8-") as folder:
-        out = Path(folder) / INT8_FILE
-        quantize_dynamic(
-            onnx_path, out, op_types_to_quantize=list(INT8_OP_TYPES), weight_type=QuantType.QInt8
-        )
-        return out.read_bytes()
 
 
 def _openvino_runner(onnx_path: Path, threads: int, precision: str = "f32") -> RunFn:

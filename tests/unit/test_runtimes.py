@@ -11,6 +11,7 @@ from piano_ai.activations import QUANT_LEVELS
 from piano_ai.constants import N_KEYS, N_MELS
 from piano_ai.errors import ModelNotFoundError
 from piano_ai.model import HEADS
+from piano_ai.quantize import INT8_FILE, write_int8
 
 STEP = 1 / QUANT_LEVELS + 1e-6  # outputs come in steps of 1/255: runtimes 1e-6 apart may round a step apart
 MEL = np.random.default_rng(0).normal(-5, 2, size=(700, N_MELS)).astype(np.float32)
@@ -116,21 +117,14 @@ def test_auto_serves_int8_where_it_is_written_beside_float32(tmp_path: Path) -> 
     for name in ("config.json", "model.weights.h5", "model.onnx"):
         (tmp_path / name).write_bytes((inference.DEFAULT_MODEL_DIR / name).read_bytes())
     assert runtimes.auto_runtime(tmp_path) == "onnx"  # float32 alone
-    assert runtimes.write_int8(tmp_path) == tmp_path / runtimes.INT8_FILE
+    assert write_int8(tmp_path) == tmp_path / INT8_FILE
     assert runtimes.auto_runtime(tmp_path) == "onnx-int8"
     assert inference.load_transcriber(tmp_path, runtime="onnx").runtime == "onnx"
 
 
-def test_the_shipped_int8_model_is_the_shipped_model_quantized(tmp_path: Path) -> None:
-    """Quantization is deterministic: model.int8.onnx must be rewritten whenever model.onnx changes
-    (training.fit.export does it; `python -c "from piano_ai.runtimes import write_int8; ..."` by hand)."""
-    (tmp_path / "model.onnx").write_bytes((inference.DEFAULT_MODEL_DIR / "model.onnx").read_bytes())
-    fresh = runtimes.write_int8(tmp_path).read_bytes()
-    assert fresh == (inference.DEFAULT_MODEL_DIR / runtimes.INT8_FILE).read_bytes()
-
-
 def test_an_int8_chunk_gives_the_same_outputs_alone_and_in_a_batch() -> None:
-    """Dynamic quantization scales by the whole call's range: batched, a loud chunk changes a quiet one's."""
+    """Dynamic quantization scales by the whole call's range: batched, a loud chunk changes a quiet one's
+    (the convolutions' fixed scales would not, the LSTMs' per-call ones would)."""
     model = inference.load_transcriber(runtime="onnx-int8")
     rng = np.random.default_rng(3)
     chunks = np.stack([rng.normal(-9 + 4 * i, 1 + i, (64, N_MELS)) for i in range(3)]).astype(np.float32)

@@ -1,5 +1,6 @@
 """The training loop: compile, fit with early stopping / LR decay / checkpoints, resume, export."""
 
+import json
 import logging
 import os
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from piano_ai.model import ModelConfig, backbone, build_model, front, heads
-from piano_ai.runtimes import write_int8
+from piano_ai.quantize import RANGES_FILE, calibration_windows, write_int8
 from piano_ai.training.config import TrainConfig
 from piano_ai.training.dataset import Clip, augment, batches_random, fixed_windows, load_clips
 from piano_ai.training.losses import head_losses
@@ -206,7 +207,8 @@ def epoch_weights_name(epoch: int) -> str:
 
 def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
     """Write a servable model directory: config.json, model.weights.h5, model.onnx (and its int8 copy,
-    model.int8.onnx, for runtime "onnx-int8"), train_config.json."""
+    model.int8.onnx, for runtime "onnx-int8", calibrated on the run's training data where it is at hand:
+    piano_ai.quantize), train_config.json."""
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.load(run_dir / "config.json")
@@ -217,6 +219,15 @@ def export(run_dir: Path, out_dir: Path, weights: Path | None = None) -> Path:
     config.save(out_dir / "config.json")
     shutil.copy(run_dir / "train_config.json", out_dir / "train_config.json")
     model.export(str(out_dir / "model.onnx"), format="onnx", verbose=False)
-    write_int8(out_dir)
+    calibration = calibration_windows([Path(p) for p in _train_data(run_dir)])
+    if not calibration:  # an earlier export's ranges belong to other weights
+        (out_dir / RANGES_FILE).unlink(missing_ok=True)
+    write_int8(out_dir, calibration or None)
     log.info("exported %s (%s) to %s", run_dir, asdict(config), out_dir)
     return out_dir
+
+
+def _train_data(run_dir: Path) -> list[str]:
+    """The training datasets the run's train_config.json names (paths as given: relative to where it ran)."""
+    data = json.loads((run_dir / "train_config.json").read_text()).get("data") or ""
+    return [path for path in data.split(",") if path]

@@ -65,6 +65,10 @@ def test_warm_started_run_grows_the_model_logs_and_exports(tiny_dataset, tmp_pat
     onnx = load_transcriber(out, runtime="onnx").predict(mel)
     kers = load_transcriber(out, runtime="keras").predict(mel)
     np.testing.assert_allclose(onnx.frame, kers.frame, atol=1 / QUANT_LEVELS + 1e-4)  # a step apart at most
+    # ... and its int8 copy has int8 convolutions, calibrated on the run's training clips
+    assert (out / "int8_ranges.json").is_file()
+    int8 = load_transcriber(out, runtime="onnx-int8").predict(mel)
+    assert np.abs(int8.frame - onnx.frame).max() < 0.2
 
 
 def test_a_stopped_run_resumes_at_the_next_epoch(tiny_dataset, tmp_path):
