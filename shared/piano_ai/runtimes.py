@@ -154,8 +154,9 @@ def auto_runtime(model_dir: Path) -> str:
     """What "auto" serves: ONNX Runtime on the int8 weights (model.int8.onnx) where the directory has them,
     else on model.onnx (float32), else Keras.
 
-    int8 holds accuracy within 0.002 F1 of float32 on v2 and ENSTDkCl and takes 10-25% less CPU and 110 MB
-    less memory in a conversion (docs/benchmarks.md, "Inference runtimes", 2026-12-06). It is served since
+    int8 held accuracy within 0.002 F1 of float32 on v2 and ENSTDkCl and took 10-25% less CPU and 110 MB
+    less memory in a conversion (docs/benchmarks.md, "Inference runtimes", 2026-12-06); its int8 convolutions
+    (2026-12-07) moved no figure by more than 0.003 and took a chunk from 17.2 to 9.9 ms. It is served since
     every path decodes the outputs as a job stores them (piano_ai.activations.as_stored), so a stored job
     re-decodes to its own notes whatever the runtime. OpenVINO bf16 held accuracy too and ran the model 1.6x
     faster on one core, but whole conversions on 2 cores were no faster: selectable only."""
